@@ -1,0 +1,146 @@
+"""Checkpoints that know which model they belong to and prove they are intact.
+
+A checkpoint is one file ``NAME.pt`` holding the registry name of the model,
+its builder's keyword arguments, the training config and history, and the
+``state_dict``; beside it ``NAME.pt.sha256`` records the file's SHA-256 in
+``sha256sum`` format. :func:`load_checkpoint` refuses, with a message saying
+what to do, a file whose checksum differs, a checkpoint of another model, or
+weights that do not fit the model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from .data import sha256_file
+from .models import get_model, model_info
+
+__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_checksum"]
+
+FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used: damaged, of another model, or not matching the model's shapes."""
+
+
+def _encode(value: Any) -> Any:
+    """Builder kwargs -> storable: layer classes become their dotted names."""
+    if isinstance(value, type):
+        return {"__class__": f"{value.__module__}.{value.__qualname__}"}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"__class__"}:
+        module, _, name = value["__class__"].rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    return value
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    *,
+    model_name: str,
+    model_kwargs: dict[str, Any] | None = None,
+    config: Any = None,
+    history: dict[str, Any] | None = None,
+) -> str:
+    """Write the checkpoint atomically and its ``.sha256`` file; return the SHA-256."""
+    model_info(model_name)  # an unknown name fails here, before anything is written
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "model_name": model_name,
+        "model_kwargs": _encode(model_kwargs or {}),
+        "config": asdict(config) if is_dataclass(config) else config,
+        "history": history,
+        "torch_version": torch.__version__,
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        digest = sha256_file(Path(tmp))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
+    return digest
+
+
+def read_checksum(path: str | Path) -> str | None:
+    """The SHA-256 recorded beside ``path`` (``path.sha256``), or None."""
+    side = Path(f"{path}.sha256")
+    return side.read_text().split()[0] if side.is_file() else None
+
+
+def load_checkpoint(
+    path: str | Path,
+    model: nn.Module | None = None,
+    *,
+    expected_model: str | None = None,
+    sha256: str | None = None,
+    map_location: str | torch.device = "cpu",
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a checkpoint into ``model`` (or a freshly built registry model); return (model, metadata).
+
+    Args:
+        expected_model: refuse a checkpoint of any other registry model.
+        sha256: the checksum to demand; default: the one recorded in ``path.sha256``.
+    """
+    path = Path(path)
+    retrain = "Re-create it with the command that trained it (its log names the recipe)."
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}. {retrain}")
+    expected = sha256 or read_checksum(path)
+    if expected is None:
+        raise CheckpointError(f"{path} has no recorded checksum ({path.name}.sha256 is missing), so it cannot be trusted. {retrain}")
+    actual = sha256_file(path)
+    if actual != expected:
+        raise CheckpointError(
+            f"{path} is damaged or was changed: its SHA-256 is {actual[:16]}..., the record says {expected[:16]}.... {retrain}"
+        )
+    payload = torch.load(path, map_location=map_location, weights_only=False)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a cnnlib checkpoint of format {FORMAT}. {retrain}")
+    name = payload["model_name"]
+    if expected_model is not None and name != expected_model:
+        raise CheckpointError(f"{path} holds weights of model {name!r}, not {expected_model!r}. Load the right file or train {expected_model!r}.")
+    kwargs = _decode(payload["model_kwargs"])
+    if model is None:
+        model = get_model(name, **kwargs)
+    try:
+        model.load_state_dict(payload["state_dict"], strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:3]
+        raise CheckpointError(
+            f"{path} (model {name!r}, kwargs {kwargs}) does not fit the given {type(model).__name__}: "
+            + " ".join(first)
+            + f". Build the model with cnnlib.get_model({name!r}, **{kwargs}) or retrain."
+        ) from None
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    meta["model_kwargs"] = kwargs
+    meta["sha256"] = actual
+    return model.eval(), meta

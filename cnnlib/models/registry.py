@@ -1,0 +1,105 @@
+"""The model registry: one surface for every architecture of the course.
+
+``get_model(name, **kwargs)`` builds a registered model; ``list_models()`` lists
+the names; ``model_info(name)`` returns the metadata a notebook or an
+interpretation method needs (input size, first conv, classifier, default
+Grad-CAM layer). Modelled on torchvision's ``get_model`` and timm's
+``default_cfg``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.nn as nn
+
+__all__ = ["ModelInfo", "UnknownModelError", "register_model", "get_model", "list_models", "model_info"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the course needs to know about a model without building it."""
+
+    name: str
+    family: str  # "lenet", "resnet", ...
+    scale: str  # "mnist", "cifar" or "imagenet"
+    input_size: tuple[int, int, int]  # C x H x W the architecture was designed for
+    num_classes: int  # default number of classes
+    first_conv: str  # dotted module path of the first convolution
+    classifier: str  # dotted module path of the last linear layer
+    gradcam_layer: str  # dotted module path of the default Grad-CAM target
+    paper: str  # citation with link
+    builder: Callable[..., nn.Module]
+
+
+class UnknownModelError(KeyError):
+    """Raised by :func:`get_model` for a name the registry does not know."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+
+
+def register_model(
+    *,
+    family: str,
+    scale: str,
+    input_size: tuple[int, int, int],
+    first_conv: str,
+    classifier: str,
+    gradcam_layer: str,
+    paper: str,
+    num_classes: int = 10,
+    name: str | None = None,
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator: register a public builder function under its own name."""
+
+    def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        key = name or builder.__name__
+        if key in _REGISTRY:
+            raise ValueError(f"model {key!r} is registered twice")
+        _REGISTRY[key] = ModelInfo(
+            name=key,
+            family=family,
+            scale=scale,
+            input_size=input_size,
+            num_classes=num_classes,
+            first_conv=first_conv,
+            classifier=classifier,
+            gradcam_layer=gradcam_layer,
+            paper=paper,
+            builder=builder,
+        )
+        return builder
+
+    return decorator
+
+
+def model_info(name: str) -> ModelInfo:
+    """Metadata of a registered model; a clear error for an unknown name."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownModelError(
+            f"Unknown model {name!r}.{hint} cnnlib.list_models() lists the {len(_REGISTRY)} registered names."
+        ) from None
+
+
+def get_model(name: str, **kwargs) -> nn.Module:
+    """Build the registered model ``name``; keyword arguments go to its builder."""
+    return model_info(name).builder(**kwargs)
+
+
+def list_models(family: str | None = None, scale: str | None = None) -> list[str]:
+    """Sorted names of the registered models, optionally filtered."""
+    return sorted(
+        info.name
+        for info in _REGISTRY.values()
+        if (family is None or info.family == family) and (scale is None or info.scale == scale)
+    )

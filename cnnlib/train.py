@@ -1,0 +1,393 @@
+"""The training loop: plain functions, a frozen config, a returned history.
+
+``fit(model, train, test, config)`` trains on whole-dataset uint8 tensors
+(:class:`cnnlib.data.ImageTensors`), augmenting and normalising each batch on
+the tensor, and returns one record per epoch. The loop never plots; the
+history is for :mod:`cnnlib.viz`.
+
+Speed rule (``TrainConfig.precision="auto"``): bfloat16 autocast and the
+channels-last memory format are used only when they are *measured* to help on
+the hardware found. Before training, :func:`choose_speed_settings` times a few
+real training steps of the model at the configured batch size in each of the
+four combinations (float32 or bfloat16 autocast, contiguous or channels-last)
+and keeps the fastest, but only if it beats plain float32 by at least 10 %;
+otherwise float32 is kept, so the numbers stay full precision whenever the
+gain would be marginal. On CPUs with AMX or AVX-512-BF16 bfloat16 usually
+wins for convolutional nets; on older laptops it is slower than float32 and
+is not chosen. The decision is recorded in the history.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import platform
+import random
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from .data import ImageTensors, augment_batch, iterate_batches, normalize
+
+__all__ = [
+    "SpeedSettings",
+    "TrainConfig",
+    "choose_speed_settings",
+    "evaluate",
+    "fit",
+    "hardware_summary",
+    "pick_device",
+    "predict",
+    "seed_everything",
+    "train_one_epoch",
+]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Frozen: a run is reproducible from this record."""
+
+    epochs: int = 10
+    batch_size: int = 128  # images per optimiser step
+    lr: float = 0.1  # peak learning rate (per batch of ``batch_size`` images)
+    optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
+    momentum: float = 0.9  # SGD only (Nesterov)
+    weight_decay: float = 5e-4  # L2 on every parameter
+    schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"
+    warmup_fraction: float = 0.2  # onecycle: share of steps spent warming up
+    label_smoothing: float = 0.0
+    crop_padding: int = 0  # random crop after zero padding by this many pixels; 0 = no crop
+    flip: bool = False  # random horizontal flip
+    seed: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # see the module docstring
+    channels_last: bool | None = None  # None = decided with ``precision`` ("auto") or False
+    eval_batch_size: int = 1000
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """How the loop runs the model: autocast dtype (None = float32) and memory format."""
+
+    device: str
+    autocast_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    measured: dict[str, float] = field(default_factory=dict)  # img/s of each candidate
+
+    def describe(self) -> str:
+        prec = "bfloat16 autocast" if self.autocast_dtype == torch.bfloat16 else "float32"
+        fmt = "channels-last" if self.channels_last else "contiguous"
+        return f"{self.device}, {prec}, {fmt}"
+
+    def autocast(self):
+        if self.autocast_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast_dtype)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "autocast_dtype": str(self.autocast_dtype).replace("torch.", "") if self.autocast_dtype else "float32",
+            "channels_last": self.channels_last,
+            "measured_img_per_s": self.measured,
+        }
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def pick_device(prefer: str | None = None) -> torch.device:
+    """CUDA if present, else Apple MPS, else the CPU; ``prefer`` (or ``$CNNLIB_DEVICE``) overrides."""
+    prefer = prefer or os.environ.get("CNNLIB_DEVICE")
+    if prefer:
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, torch (all devices) and return a CPU generator for data order and augmentation."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def hardware_summary(device: torch.device | None = None) -> str:
+    """One line naming the processor, threads, device and library versions, for every printed result."""
+    import torchvision
+
+    device = device or pick_device()
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    extra = ""
+    if device.type == "cuda":
+        extra = f", GPU {torch.cuda.get_device_name(device)}"
+    return (
+        f"{cpu}; {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}; device {device}{extra}; "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}; "
+        f"torch {torch.__version__}, torchvision {torchvision.__version__}, Python {platform.python_version()}"
+    )
+
+
+# --------------------------------------------------------------------------- speed settings
+
+_SPEED_CACHE: dict[tuple, SpeedSettings] = {}
+
+
+def _bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu"  # MPS autocast to bfloat16 is not reliable across releases: float32 there
+
+
+def _time_steps(model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, steps: int) -> float:
+    """Images per second of ``steps`` SGD steps after two warm-up steps."""
+    model = copy.deepcopy(model).to(x.device).train()
+    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
+    x = x.to(memory_format=memory_format)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        with settings.autocast():
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    for _ in range(2):
+        step()
+    _sync(x.device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    _sync(x.device)
+    return steps * x.shape[0] / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def choose_speed_settings(
+    model: nn.Module,
+    input_shape: tuple[int, int, int],
+    batch_size: int,
+    device: torch.device,
+    precision: str = "auto",
+    channels_last: bool | None = None,
+    steps: int = 3,
+    min_gain: float = 1.10,
+) -> SpeedSettings:
+    """Pick autocast dtype and memory format by measuring (``precision="auto"``) or as told."""
+    device = torch.device(device)
+    if precision == "fp32":
+        return SpeedSettings(str(device), None, bool(channels_last))
+    if precision == "bf16":
+        if not _bf16_supported(device):
+            raise ValueError(f"bfloat16 autocast is not supported on {device}; use precision='fp32' or 'auto'")
+        return SpeedSettings(str(device), torch.bfloat16, bool(channels_last))
+    if precision != "auto":
+        raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', not {precision!r}")
+
+    n_params = sum(p.numel() for p in model.parameters())
+    key = (type(model).__name__, n_params, input_shape, batch_size, str(device), channels_last)
+    if key in _SPEED_CACHE:
+        return _SPEED_CACHE[key]
+    gen = torch.Generator().manual_seed(0)
+    num_classes = _num_outputs(model, input_shape)
+    x = torch.randn((batch_size, *input_shape), generator=gen).to(device)
+    y = torch.randint(0, num_classes, (batch_size,), generator=gen).to(device)
+    formats = [False, True] if channels_last is None else [channels_last]
+    dtypes: list[torch.dtype | None] = [None] + ([torch.bfloat16] if _bf16_supported(device) else [])
+    measured: dict[str, float] = {}
+    best: tuple[float, torch.dtype | None, bool] | None = None
+    for dtype in dtypes:
+        for cl in formats:
+            candidate = SpeedSettings(str(device), dtype, cl)
+            rate = _time_steps(model, x, y, candidate, steps)
+            measured[candidate.describe().split(", ", 1)[1]] = round(rate, 1)
+            if best is None or rate > best[0]:
+                best = (rate, dtype, cl)
+    baseline = max(v for k, v in measured.items() if k.startswith("float32"))
+    assert best is not None
+    if best[0] < min_gain * baseline:  # not worth leaving float32
+        fp32_cl = max(formats, key=lambda cl: measured[SpeedSettings(str(device), None, cl).describe().split(", ", 1)[1]])
+        chosen = SpeedSettings(str(device), None, fp32_cl, measured)
+    else:
+        chosen = SpeedSettings(str(device), best[1], best[2], measured)
+    _SPEED_CACHE[key] = chosen
+    return chosen
+
+
+def _num_outputs(model: nn.Module, input_shape: tuple[int, int, int]) -> int:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        device = next(model.parameters()).device
+        out = model(torch.zeros((1, *input_shape), device=device))
+    model.train(was_training)
+    return out.shape[-1]
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    params = model.parameters()
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.optimizer!r}; use 'sgd', 'adam' or 'adamw'")
+
+
+def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+    total = max(1, config.epochs * steps_per_epoch)
+    if config.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+    if config.schedule == "onecycle":
+        warm = max(1, int(config.warmup_fraction * total))
+        # linear warm-up from 0 to lr, then linear decay to 0 (the "one-cycle" triangle)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
+        )
+    raise ValueError(f"unknown schedule {config.schedule!r}; use 'onecycle', 'cosine' or 'constant'")
+
+
+def train_one_epoch(
+    model: nn.Module,
+    data: ImageTensors,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    config: TrainConfig,
+    speed: SpeedSettings,
+    generator: torch.Generator,
+    progress: Any = None,
+) -> dict[str, float]:
+    """One pass over ``data``; returns the mean training loss and accuracy (on augmented batches)."""
+    device = torch.device(speed.device)
+    memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
+    model.train()
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for idx in iterate_batches(len(data), config.batch_size, shuffle=True, generator=generator, drop_last=len(data) >= config.batch_size):
+        xb = data.images[idx].to(device, non_blocking=True)
+        yb = data.labels[idx].to(device, non_blocking=True)
+        xb = augment_batch(xb, crop_padding=config.crop_padding, flip=config.flip, generator=generator)
+        xb = normalize(xb, data.spec.mean, data.spec.std).contiguous(memory_format=memory_format)
+        with speed.autocast():
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.detach() * len(yb)
+        correct += (logits.detach().argmax(1) == yb).sum()
+        seen += len(yb)
+        if progress is not None:
+            progress.update(len(yb))
+    if not torch.isfinite(total_loss):
+        raise FloatingPointError("the training loss became NaN or infinite: lower TrainConfig.lr")
+    return {"train_loss": total_loss.item() / seen, "train_acc": correct.item() / seen}
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: ImageTensors, speed: SpeedSettings | None = None, batch_size: int = 1000) -> Tensor:
+    """Logits (float32, on the CPU) for every image of ``data``, in order; the model is left in eval mode."""
+    speed = speed or SpeedSettings(str(next(model.parameters()).device))
+    device = torch.device(speed.device)
+    memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
+    model.eval()
+    outputs = []
+    for idx in iterate_batches(len(data), batch_size, shuffle=False):
+        xb = normalize(data.images[idx].to(device), data.spec.mean, data.spec.std).contiguous(memory_format=memory_format)
+        with speed.autocast():
+            outputs.append(model(xb).float().cpu())
+    return torch.cat(outputs)
+
+
+def evaluate(model: nn.Module, data: ImageTensors, speed: SpeedSettings | None = None, batch_size: int = 1000) -> dict[str, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` on ``data``."""
+    logits = predict(model, data, speed, batch_size)
+    return {
+        "loss": F.cross_entropy(logits, data.labels).item(),
+        "acc": (logits.argmax(1) == data.labels).float().mean().item(),
+    }
+
+
+def fit(
+    model: nn.Module,
+    train_data: ImageTensors,
+    test_data: ImageTensors | None,
+    config: TrainConfig,
+    device: torch.device | str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train ``model`` for ``config.epochs`` epochs; evaluate on ``test_data`` after each.
+
+    Returns a history: ``{"epochs": [{"epoch", "train_loss", "train_acc", "test_loss",
+    "test_acc", "lr", "seconds"}, ...], "config", "speed", "data_source", "hardware",
+    "train_seconds"}``. The model is trained in place and left in eval mode on ``device``.
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else pick_device()
+    generator = seed_everything(config.seed)
+    model.to(device)
+    speed = choose_speed_settings(model, train_data.shape, config.batch_size, device, config.precision, config.channels_last)
+    if speed.channels_last:
+        model.to(memory_format=torch.channels_last)
+    steps_per_epoch = max(1, len(train_data) // config.batch_size)
+    optimizer = _make_optimizer(model, config)
+    scheduler = _make_schedule(optimizer, config, steps_per_epoch)
+    history: dict[str, Any] = {
+        "config": asdict(config),
+        "speed": speed.to_record(),
+        "data_source": {"train": train_data.source, "test": test_data.source if test_data is not None else None},
+        "hardware": hardware_summary(device),
+        "epochs": [],
+    }
+    bar = tqdm(total=config.epochs * steps_per_epoch * config.batch_size, unit="img", unit_scale=True, disable=not progress, desc="training")
+    start = time.perf_counter()
+    try:
+        for epoch in range(1, config.epochs + 1):
+            t0 = time.perf_counter()
+            record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
+            record.update(train_one_epoch(model, train_data, optimizer, scheduler, config, speed, generator, bar))
+            if test_data is not None:
+                result = evaluate(model, test_data, speed, config.eval_batch_size)
+                record.update(test_loss=result["loss"], test_acc=result["acc"])
+            record["seconds"] = time.perf_counter() - t0
+            history["epochs"].append(record)
+            bar.set_postfix(loss=f"{record['train_loss']:.3f}", test_acc=f"{record.get('test_acc', float('nan')):.4f}")
+    finally:
+        bar.close()
+    history["train_seconds"] = time.perf_counter() - start
+    model.eval()
+    return history
