@@ -37,7 +37,7 @@ class LayerRow:
         return "x".join(map(str, self.output_shape))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LayerTable:
     model: str
     input_shape: tuple[int, ...]
@@ -65,6 +65,9 @@ class LayerTable:
         return "\n".join(out)
 
     def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
         return self.to_text()
 
     def _repr_html_(self) -> str:

@@ -69,6 +69,7 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # see the module docstring
     channels_last: bool | None = None  # None = decided with ``precision`` ("auto") or False
     eval_batch_size: int = 1000
+    log_every: int = 0  # > 0: also record mean training loss/accuracy every this many steps
 
 
 @dataclass(frozen=True)
@@ -287,14 +288,20 @@ def train_one_epoch(
     speed: SpeedSettings,
     generator: torch.Generator,
     progress: Any = None,
-) -> dict[str, float]:
-    """One pass over ``data``; returns the mean training loss and accuracy (on augmented batches)."""
+) -> dict[str, Any]:
+    """One pass over ``data``; returns the mean training loss and accuracy (on augmented batches).
+
+    With ``config.log_every > 0`` the result also has ``"steps"``: the mean loss and accuracy of each
+    window of ``log_every`` optimiser steps.
+    """
     device = torch.device(speed.device)
     memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
     model.train()
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     seen = 0
+    steps: list[dict[str, float]] = []
+    window_loss, window_correct, window_seen = 0.0, 0, 0
     for idx in iterate_batches(len(data), config.batch_size, shuffle=True, generator=generator, drop_last=len(data) >= config.batch_size):
         xb = data.images[idx].to(device, non_blocking=True)
         yb = data.labels[idx].to(device, non_blocking=True)
@@ -307,14 +314,26 @@ def train_one_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.detach() * len(yb)
-        correct += (logits.detach().argmax(1) == yb).sum()
+        batch_loss = loss.detach() * len(yb)
+        batch_correct = (logits.detach().argmax(1) == yb).sum()
+        total_loss += batch_loss
+        correct += batch_correct
         seen += len(yb)
+        if config.log_every:
+            window_loss += batch_loss.item()
+            window_correct += batch_correct.item()
+            window_seen += len(yb)
+            if (seen // len(yb)) % config.log_every == 0:
+                steps.append({"step_in_epoch": seen // len(yb), "train_loss": window_loss / window_seen, "train_acc": window_correct / window_seen})
+                window_loss, window_correct, window_seen = 0.0, 0, 0
         if progress is not None:
             progress.update(len(yb))
     if not torch.isfinite(total_loss):
         raise FloatingPointError("the training loss became NaN or infinite: lower TrainConfig.lr")
-    return {"train_loss": total_loss.item() / seen, "train_acc": correct.item() / seen}
+    result: dict[str, Any] = {"train_loss": total_loss.item() / seen, "train_acc": correct.item() / seen}
+    if config.log_every:
+        result["steps"] = steps
+    return result
 
 
 @torch.no_grad()
@@ -352,8 +371,9 @@ def fit(
     """Train ``model`` for ``config.epochs`` epochs; evaluate on ``test_data`` after each.
 
     Returns a history: ``{"epochs": [{"epoch", "train_loss", "train_acc", "test_loss",
-    "test_acc", "lr", "seconds"}, ...], "config", "speed", "data_source", "hardware",
-    "train_seconds"}``. The model is trained in place and left in eval mode on ``device``.
+    "test_acc", "lr", "seconds"}, ...], "steps": [{"step", "train_loss", "train_acc"}, ...]
+    (with ``config.log_every``), "config", "speed", "data_source", "hardware",
+    "train_seconds"}``; ``lr`` is the learning rate at the start of the epoch. The model is trained in place and left in eval mode on ``device``.
     """
     from tqdm.auto import tqdm
 
@@ -372,6 +392,7 @@ def fit(
         "data_source": {"train": train_data.source, "test": test_data.source if test_data is not None else None},
         "hardware": hardware_summary(device),
         "epochs": [],
+        "steps": [],
     }
     bar = tqdm(total=config.epochs * steps_per_epoch * config.batch_size, unit="img", unit_scale=True, disable=not progress, desc="training")
     start = time.perf_counter()
@@ -379,7 +400,10 @@ def fit(
         for epoch in range(1, config.epochs + 1):
             t0 = time.perf_counter()
             record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-            record.update(train_one_epoch(model, train_data, optimizer, scheduler, config, speed, generator, bar))
+            epoch_result = train_one_epoch(model, train_data, optimizer, scheduler, config, speed, generator, bar)
+            for step in epoch_result.pop("steps", []):
+                history["steps"].append({"step": (epoch - 1) * steps_per_epoch + step.pop("step_in_epoch"), **step})
+            record.update(epoch_result)
             if test_data is not None:
                 result = evaluate(model, test_data, speed, config.eval_batch_size)
                 record.update(test_loss=result["loss"], test_acc=result["acc"])

@@ -168,9 +168,20 @@ def data_dir() -> Path:
 
 
 def mirror_dir() -> Path | None:
-    """The offline mirror named by ``$CNNLIB_MIRROR`` (resolved), or ``None`` when unset."""
+    """The offline mirror named by ``$CNNLIB_MIRROR``, or ``None`` when unset.
+
+    A relative path is taken from the current folder, or, if it does not exist there (a notebook
+    runs in ``notebooks/``), from the course's root folder.
+    """
     value = os.environ.get(MIRROR_ENV)
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute() and not path.exists():
+        from_root = Path(__file__).resolve().parents[2] / path
+        if from_root.exists():
+            path = from_root
+    return path.resolve()
 
 
 # --------------------------------------------------------------------------- files

@@ -1,0 +1,284 @@
+"""Plot helpers with one look: every figure has a title, labelled axes and a consistent palette.
+
+Each function takes results (tensors, histories, matrices) and returns the
+matplotlib ``Figure``; none of them trains or evaluates anything.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from torch import Tensor
+
+__all__ = [
+    "STYLE",
+    "confusion_matrix",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_history",
+    "plot_steps",
+    "plot_bars",
+    "show_images",
+    "top_confusions",
+]
+
+STYLE = {
+    "figure.dpi": 100,
+    "savefig.dpi": 120,
+    "figure.figsize": (8, 4.5),
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 11,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+    "axes.prop_cycle": plt.cycler(color=["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]),
+}
+
+
+def _figure(**kwargs) -> tuple[Figure, np.ndarray]:
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(squeeze=False, **kwargs)
+    return fig, axes
+
+
+def _to_display(img: Tensor) -> tuple[np.ndarray, str | None]:
+    """C x H x W (uint8 or float) -> H x W (grey) or H x W x 3 array in [0, 1]."""
+    img = img.detach().cpu().float()
+    if img.max() > 1.5:
+        img = img / 255.0
+    if img.shape[0] == 1:
+        return img[0].numpy(), "gray"
+    return img.permute(1, 2, 0).clamp(0, 1).numpy(), None
+
+
+def show_images(
+    images: Tensor,
+    labels: Sequence[int] | Tensor | None = None,
+    classes: Sequence[str] | None = None,
+    predictions: Sequence[int] | Tensor | None = None,
+    ncols: int = 8,
+    title: str = "",
+    size: float = 1.3,
+) -> Figure:
+    """A grid of images (N x C x H x W, uint8 or in [0, 1]); captions show labels and, if given, predictions in red when wrong."""
+    n = len(images)
+    if n == 0:
+        raise ValueError("no images to show")
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = _figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0.2)))
+    name = (lambda i: classes[int(i)]) if classes is not None else (lambda i: str(int(i)))
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        arr, cmap = _to_display(images[k])
+        ax.imshow(arr, cmap=cmap, vmin=0, vmax=1)
+        caption, color = "", "black"
+        if labels is not None:
+            caption = name(labels[k])
+        if predictions is not None:
+            wrong = labels is not None and int(predictions[k]) != int(labels[k])
+            caption = f"{caption} → {name(predictions[k])}" if labels is not None else name(predictions[k])
+            color = "#d62728" if wrong else "black"
+        if caption:
+            ax.set_title(caption, fontsize=9, color=color, fontweight="bold" if color != "black" else "normal")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(
+    histories: Mapping[str, Mapping] | Mapping,
+    metrics: Sequence[str] = ("loss", "error"),
+    title: str = "",
+    x: str = "epoch",
+) -> Figure:
+    """Training curves of one history (``fit``'s return value) or a dict ``{label: history}``.
+
+    ``metrics``: any of ``"loss"``, ``"acc"`` and ``"error"`` (100 - accuracy, in %). Train curves are
+    dashed, test curves solid.
+    """
+    if "epochs" in histories:
+        histories = {"": histories}
+    fig, axes = _figure(ncols=len(metrics), figsize=(5 * len(metrics), 3.8))
+    colors = STYLE["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes.flat, metrics):
+        for i, (label, hist) in enumerate(histories.items()):
+            color = colors[i % len(colors)]
+            epochs = hist["epochs"]
+            xs = [e["epoch"] for e in epochs] if x == "epoch" else np.cumsum([e["seconds"] for e in epochs])
+            for split, style in (("train", "--"), ("test", "-")):
+                key = f"{split}_{'acc' if metric in ('acc', 'error') else metric}"
+                if key not in epochs[0]:
+                    continue
+                ys = np.array([e[key] for e in epochs], dtype=float)
+                if metric == "error":
+                    ys = 100 * (1 - ys)
+                elif metric == "acc":
+                    ys = 100 * ys
+                name = f"{label} {split}".strip()
+                ax.plot(xs, ys, style, color=color, label=name, marker="o", ms=3)
+        ax.set_xlabel("epoch" if x == "epoch" else "training time (s)")
+        if x == "epoch":
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel({"loss": "cross-entropy loss", "acc": "accuracy (%)", "error": "error (%)"}[metric])
+        ax.set_title({"loss": "Loss", "acc": "Accuracy", "error": "Error rate"}[metric])
+        if metric == "error":
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_steps(histories: Mapping[str, Mapping], metric: str = "loss", title: str = "", images_per_step: int | None = None) -> Figure:
+    """Training loss (or error, %) every ``config.log_every`` steps, one line per history (``{label: history}``)."""
+    fig, axes = _figure(figsize=(8, 4))
+    ax = axes[0, 0]
+    colors = STYLE["axes.prop_cycle"].by_key()["color"]
+    for i, (label, hist) in enumerate(histories.items()):
+        if not hist.get("steps"):
+            raise ValueError(f"history {label!r} has no per-step records: train with TrainConfig(log_every=...)")
+        xs = np.array([s["step"] for s in hist["steps"]])
+        ys = np.array([s["train_loss"] if metric == "loss" else 100 * (1 - s["train_acc"]) for s in hist["steps"]])
+        ax.plot(xs, ys, color=colors[i % len(colors)], label=label, lw=1.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("optimiser step (batch of images)")
+    ax.set_ylabel("training cross-entropy loss" if metric == "loss" else "training error (%)")
+    ax.set_title(title or ("Training loss" if metric == "loss" else "Training error"))
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_filters(weight: Tensor, title: str = "Filters", ncols: int = 8, size: float = 1.0) -> Figure:
+    """Convolution kernels ``out x in x k x k``: one tile per output channel (first input channel, or RGB if in=3).
+
+    Each tile is scaled to its own range; blue is negative, red positive (a diverging map centred at 0).
+    """
+    w = weight.detach().cpu().float()
+    n = w.shape[0]
+    ncols = min(ncols, n)
+    nrows = math.ceil(n / ncols)
+    fig, axes = _figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, size * nrows + 0.6))
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k >= n:
+            continue
+        if w.shape[1] == 3:
+            tile = w[k]
+            tile = (tile - tile.min()) / (tile.max() - tile.min() + 1e-8)
+            ax.imshow(tile.permute(1, 2, 0).numpy())
+        else:
+            tile = w[k, 0]
+            lim = tile.abs().max().item() + 1e-8
+            ax.imshow(tile.numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(str(k), fontsize=8, fontweight="normal")
+    fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(maps: Mapping[str, Tensor], image: Tensor | None = None, max_maps: int = 16, title: str = "", size: float = 1.1) -> Figure:
+    """Feature maps of one image: one row per layer (``{layer name: C x H x W}``), up to ``max_maps`` channels each."""
+    rows = list(maps.items())
+    ncols = min(max_maps, max(m.shape[0] for _, m in rows)) + (1 if image is not None else 0)
+    fig, axes = _figure(nrows=len(rows), ncols=ncols, figsize=(size * ncols, size * len(rows) + 0.6))
+    for r, (name, fmap) in enumerate(rows):
+        fmap = fmap.detach().cpu().float()
+        offset = 0
+        if image is not None:
+            arr, cmap = _to_display(image)
+            axes[r, 0].imshow(arr, cmap=cmap)
+            axes[r, 0].set_title("input" if r == 0 else "", fontsize=8, fontweight="normal")
+            offset = 1
+        for c in range(ncols - offset):
+            ax = axes[r, c + offset]
+            ax.axis("off")
+            if c < fmap.shape[0]:
+                ax.imshow(fmap[c].numpy(), cmap="magma")
+                if c == 0:
+                    ax.set_title(f"{name}  {fmap.shape[0]}@{fmap.shape[1]}x{fmap.shape[2]}", fontsize=8, loc="left", fontweight="normal")
+        if image is not None:
+            axes[r, 0].axis("off")
+    if title:
+        fig.suptitle(title, fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
+    """``num_classes x num_classes`` counts; row = true class, column = predicted class."""
+    labels = torch.as_tensor(labels).long().cpu()
+    predictions = torch.as_tensor(predictions).long().cpu()
+    return torch.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def plot_confusion_matrix(cm: Tensor, classes: Sequence[str], title: str = "Confusion matrix", hide_diagonal: bool = False) -> Figure:
+    """Counts per (true, predicted) pair; ``hide_diagonal`` leaves out correct predictions so the errors are visible."""
+    cm = torch.as_tensor(cm).cpu().numpy().astype(float)
+    shown = cm.copy()
+    if hide_diagonal:
+        np.fill_diagonal(shown, np.nan)
+    n = len(classes)
+    fig, axes = _figure(figsize=(0.55 * n + 2.5, 0.55 * n + 1.5))
+    ax = axes[0, 0]
+    ax.grid(False)
+    im = ax.imshow(np.where(shown > 0, shown, np.nan), cmap="Blues", vmin=0, vmax=max(1.0, float(np.nanmax(shown))))
+    for i in range(n):
+        for j in range(n):
+            if cm[i, j] and not (hide_diagonal and i == j):
+                dark = shown[i, j] > 0.6 * np.nanmax(shown)
+                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    long_names = max(map(len, classes)) > 2
+    ax.set_xticks(range(n), classes, rotation=45 if long_names else 0, ha="right" if long_names else "center")
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="images")
+    fig.tight_layout()
+    return fig
+
+
+def top_confusions(cm: Tensor, classes: Sequence[str], k: int = 5) -> list[tuple[str, str, int]]:
+    """The ``k`` largest off-diagonal cells as (true class, predicted class, count)."""
+    cm = torch.as_tensor(cm).clone()
+    cm.fill_diagonal_(0)
+    values, flat = cm.flatten().topk(k)
+    n = cm.shape[0]
+    return [(classes[int(i) // n], classes[int(i) % n], int(v)) for v, i in zip(values, flat) if v > 0]
+
+
+def plot_bars(
+    values: Mapping[str, float], title: str, ylabel: str, reference: Mapping[str, float] | None = None, fmt: str = "{:.2f}"
+) -> Figure:
+    """A bar per entry (e.g. test error per variant), with an optional published reference line per entry."""
+    fig, axes = _figure(figsize=(max(5, 1.4 * len(values) + 1), 3.8))
+    ax = axes[0, 0]
+    names = list(values)
+    bars = ax.bar(names, [values[k] for k in names], color=STYLE["axes.prop_cycle"].by_key()["color"][: len(names)])
+    for bar, k in zip(bars, names):
+        ax.annotate(fmt.format(values[k]), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=9)
+    for label, y in (reference or {}).items():
+        ax.axhline(y, color="gray", ls=":", lw=1.5)
+        ax.annotate(label, (len(names) - 0.5, y), ha="right", va="bottom", fontsize=8, color="gray")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="x", visible=False)
+    fig.tight_layout()
+    return fig

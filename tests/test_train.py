@@ -1,0 +1,122 @@
+"""cnnlib.train: the loop learns, reproducibly; config and speed settings behave as documented."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import pytest
+import torch
+import torch.nn as nn
+
+from cnnlib.data import DatasetSpec, ImageTensors
+from cnnlib.train import SpeedSettings, TrainConfig, choose_speed_settings, evaluate, fit, pick_device, predict
+
+
+def stripes(n: int, seed: int) -> ImageTensors:
+    """A tiny problem: class 0 has a bright left half, class 1 a bright right half, plus noise."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=gen)
+    images = torch.randint(0, 80, (n, 1, 8, 8), generator=gen)
+    images[labels == 0, :, :, :4] += 150
+    images[labels == 1, :, :, 4:] += 150
+    spec = DatasetSpec("stripes", classes=("left", "right"), mean=(0.4,), std=(0.3,))
+    return ImageTensors(images.to(torch.uint8), labels, spec, "train", "synthetic (test)")
+
+
+def tiny_cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2))
+
+
+CONFIG = TrainConfig(epochs=3, batch_size=32, lr=0.05, precision="fp32", seed=0)
+
+
+def test_fit_learns_a_tiny_problem():
+    train, test = stripes(512, 0), stripes(256, 1)
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    before = evaluate(model, test)
+    history = fit(model, train, test, CONFIG, device="cpu", progress=False)
+    epochs = history["epochs"]
+    assert len(epochs) == 3
+    assert epochs[-1]["test_acc"] >= 0.95
+    assert epochs[-1]["test_loss"] < 0.5 * before["loss"]
+    assert epochs[-1]["train_loss"] < epochs[0]["train_loss"]
+    assert set(epochs[0]) >= {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "seconds"}
+    assert history["config"]["lr"] == 0.05
+    assert history["data_source"]["train"] == "synthetic (test)"
+    assert "torch" in history["hardware"] and history["train_seconds"] > 0
+    assert not model.training
+
+
+def test_fit_is_reproducible_with_a_seed():
+    train = stripes(256, 0)
+    first = tiny_cnn()
+    second = copy.deepcopy(first)
+    config = dataclasses.replace(CONFIG, crop_padding=1, flip=True)
+    a = fit(first, train, None, config, device="cpu", progress=False)
+    torch.rand(1000)  # disturb the global generator: fit must reseed data order and augmentation itself
+    b = fit(second, train, None, config, device="cpu", progress=False)
+    assert [e["train_loss"] for e in a["epochs"]] == [e["train_loss"] for e in b["epochs"]]
+
+
+def test_log_every_records_steps():
+    train = stripes(256, 0)
+    history = fit(tiny_cnn(), train, None, dataclasses.replace(CONFIG, log_every=2, epochs=2), device="cpu", progress=False)
+    steps = [s["step"] for s in history["steps"]]
+    assert steps == [2, 4, 6, 8, 10, 12, 14, 16]  # 8 steps per epoch, two epochs
+    assert all(0 <= s["train_acc"] <= 1 for s in history["steps"])
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        CONFIG.lr = 1.0  # type: ignore[misc]
+
+
+def test_bad_config_values_raise():
+    train = stripes(64, 0)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        fit(tiny_cnn(), train, None, dataclasses.replace(CONFIG, optimizer="lbfgs"), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        fit(tiny_cnn(), train, None, dataclasses.replace(CONFIG, schedule="step"), device="cpu", progress=False)
+    with pytest.raises(ValueError, match="precision"):
+        choose_speed_settings(tiny_cnn(), (1, 8, 8), 8, torch.device("cpu"), precision="fp16")
+
+
+def test_divergence_is_reported():
+    train = stripes(128, 0)
+    with pytest.raises(FloatingPointError, match="lower TrainConfig.lr"):
+        fit(tiny_cnn(), train, None, dataclasses.replace(CONFIG, lr=1e12, schedule="constant", epochs=2), device="cpu", progress=False)
+
+
+def test_auto_speed_settings_measure_and_choose():
+    speed = choose_speed_settings(tiny_cnn(), (1, 8, 8), 16, torch.device("cpu"), precision="auto", steps=1)
+    assert set(speed.measured) == {"float32, contiguous", "float32, channels-last", "bfloat16 autocast, contiguous", "bfloat16 autocast, channels-last"}
+    assert all(rate > 0 for rate in speed.measured.values())
+    baseline = max(speed.measured["float32, contiguous"], speed.measured["float32, channels-last"])
+    if speed.autocast_dtype is not None:  # leaving float32 must have been worth at least 10 %
+        assert max(speed.measured.values()) >= 1.10 * baseline
+
+
+def test_explicit_precision_is_respected():
+    speed = choose_speed_settings(tiny_cnn(), (1, 8, 8), 8, torch.device("cpu"), precision="bf16", channels_last=True)
+    assert speed.autocast_dtype == torch.bfloat16 and speed.channels_last
+    fp32 = choose_speed_settings(tiny_cnn(), (1, 8, 8), 8, torch.device("cpu"), precision="fp32")
+    assert fp32.autocast_dtype is None and not fp32.channels_last
+
+
+def test_predict_keeps_order_and_is_float32():
+    data = stripes(50, 3)
+    model = tiny_cnn()
+    logits = predict(model, data, SpeedSettings("cpu", torch.bfloat16, True), batch_size=7)
+    assert logits.shape == (50, 2) and logits.dtype == torch.float32
+    one_by_one = torch.cat([predict(model, ImageTensors(data.images[i : i + 1], data.labels[i : i + 1], data.spec, "train", "x")) for i in range(3)])
+    assert torch.allclose(logits[:3], one_by_one, atol=0.1)  # bf16 vs fp32
+
+
+def test_pick_device(monkeypatch):
+    monkeypatch.setenv("CNNLIB_DEVICE", "cpu")
+    assert pick_device() == torch.device("cpu")
+    monkeypatch.delenv("CNNLIB_DEVICE")
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert pick_device().type == expected

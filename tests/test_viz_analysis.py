@@ -1,0 +1,112 @@
+"""Plots carry titles and labelled axes; analysis hooks are always removed; confusion counts are right."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+import torch.nn as nn
+
+import cnnlib
+from cnnlib import viz
+from cnnlib.analysis import capture_activations, misclassified, record_activations
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def history(offset: float = 0.0) -> dict:
+    epochs = [{"epoch": e, "train_loss": 1 / e + offset, "train_acc": 0.5 + e / 10, "test_loss": 1.2 / e, "test_acc": 0.5 + e / 11, "seconds": 1.0} for e in (1, 2, 3)]
+    steps = [{"step": s, "train_loss": 1 / s, "train_acc": 0.9} for s in (10, 20, 30)]
+    return {"epochs": epochs, "steps": steps}
+
+
+def labelled(ax) -> bool:
+    return bool(ax.get_title() and ax.get_xlabel() and ax.get_ylabel())
+
+
+def test_plot_history_one_and_many():
+    fig = viz.plot_history(history(), metrics=("loss", "acc", "error"), title="t")
+    assert len(fig.axes) == 3 and all(labelled(ax) for ax in fig.axes)
+    fig = viz.plot_history({"a": history(), "b": history(0.1)})
+    assert len(fig.axes[0].lines) == 4  # two runs x (train, test)
+
+
+def test_plot_steps():
+    fig = viz.plot_steps({"a": history(), "b": history()}, title="t")
+    assert labelled(fig.axes[0]) and len(fig.axes[0].lines) == 2
+    with pytest.raises(ValueError, match="log_every"):
+        viz.plot_steps({"x": {"epochs": [], "steps": []}})
+
+
+def test_image_grids_and_filters():
+    images = torch.randint(0, 256, (10, 1, 32, 32), dtype=torch.uint8)
+    fig = viz.show_images(images, labels=torch.arange(10), predictions=torch.zeros(10), title="digits")
+    assert fig._suptitle.get_text() == "digits"
+    wrong_titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("1 ")]
+    assert wrong_titles == ["1 → 0"]
+    fig = viz.plot_filters(torch.randn(6, 1, 5, 5))
+    assert fig._suptitle.get_text()
+    fig = viz.plot_filters(torch.randn(4, 3, 3, 3), title="rgb")
+    with pytest.raises(ValueError):
+        viz.show_images(images[:0])
+
+
+def test_feature_maps_figure():
+    fig = viz.plot_feature_maps({"C1": torch.rand(6, 28, 28), "S2": torch.rand(6, 14, 14)}, image=torch.rand(1, 32, 32), title="maps")
+    assert fig._suptitle.get_text() == "maps"
+
+
+def test_confusion_matrix_counts_and_plot():
+    labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    preds = torch.tensor([0, 1, 1, 1, 0, 2])
+    cm = viz.confusion_matrix(labels, preds, 3)
+    assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+    assert viz.top_confusions(cm, ["a", "b", "c"], k=5) == [("a", "b", 1), ("c", "a", 1)]
+    fig = viz.plot_confusion_matrix(cm, ["a", "b", "c"], hide_diagonal=True)
+    assert labelled(fig.axes[0])
+
+
+def test_plot_bars():
+    fig = viz.plot_bars({"x": 1.0, "y": 2.0}, title="t", ylabel="error (%)", reference={"paper": 1.5})
+    assert labelled(fig.axes[0]) or fig.axes[0].get_ylabel()
+
+
+def test_capture_activations_and_hooks_removed():
+    model = cnnlib.get_model("lenet5")
+    x = torch.randn(2, 1, 32, 32)
+    maps = capture_activations(model, x, ["features.0", "features.6"])
+    assert maps["features.0"].shape == (2, 6, 28, 28) and maps["features.6"].shape == (2, 120, 1, 1)
+    assert all(not m._forward_hooks for m in model.modules())
+    with pytest.raises(RuntimeError):
+        with record_activations(model, ["features.0"]):
+            raise RuntimeError("boom")
+    assert all(not m._forward_hooks for m in model.modules()), "hooks must be removed even after an error"
+    with pytest.raises(KeyError, match="no layer"):
+        capture_activations(model, x, ["features.42"])
+
+
+def test_misclassified_most_confident_first():
+    logits = torch.tensor([[5.0, 0.0], [0.0, 1.0], [3.0, 0.0], [0.0, 9.0]])
+    labels = torch.tensor([1, 1, 1, 0])
+    assert misclassified(logits, labels).tolist() == [3, 0, 2]
+
+
+def test_widget_shows_a_static_figure_headless(monkeypatch):
+    import IPython.display
+
+    from cnnlib.data import DATASETS, ImageTensors
+    from cnnlib.widgets import feature_map_explorer
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    data = ImageTensors(torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8), torch.tensor([1, 2, 3]), DATASETS["mnist"], "test", "synthetic")
+    box = feature_map_explorer(cnnlib.get_model("lenet5"), data, {"C1": "features.0"}, index=1)
+    assert isinstance(shown[0], plt.Figure), "the first output must be a static figure"
+    assert "test image #1" in shown[0]._suptitle.get_text()
+    slider = box.children[1]
+    slider.value = 2  # a live change redraws into the widget's output area without error
+    assert slider.max == 2
