@@ -7,9 +7,9 @@ history is for :mod:`cnnlib.viz`.
 
 Speed rule (``TrainConfig.precision="auto"``): bfloat16 autocast and the
 channels-last memory format are used only when they are *measured* to help on
-the hardware found. Before training, :func:`choose_speed_settings` times a few
-real training steps of the model at the configured batch size in each of the
-four combinations (float32 or bfloat16 autocast, contiguous or channels-last)
+the hardware found. Before training, :func:`choose_speed_settings` times real
+training steps of the model at the configured batch size (at least 3 steps and
+0.3 s per candidate) in each of the four combinations (float32 or bfloat16 autocast, contiguous or channels-last)
 and keeps the fastest, but only if it beats plain float32 by at least 10 %;
 otherwise float32 is kept, so the numbers stay full precision whenever the
 gain would be marginal. On CPUs with AMX or AVX-512-BF16 bfloat16 usually
@@ -157,8 +157,8 @@ def _bf16_supported(device: torch.device) -> bool:
     return device.type == "cpu"  # MPS autocast to bfloat16 is not reliable across releases: float32 there
 
 
-def _time_steps(model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, steps: int) -> float:
-    """Images per second of ``steps`` SGD steps after two warm-up steps."""
+def _time_steps(model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, min_steps: int, min_seconds: float = 0.3) -> float:
+    """Images per second of SGD steps after two warm-up steps: at least ``min_steps`` and ``min_seconds``."""
     model = copy.deepcopy(model).to(x.device).train()
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -176,9 +176,11 @@ def _time_steps(model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings,
         step()
     _sync(x.device)
     start = time.perf_counter()
-    for _ in range(steps):
+    steps = 0
+    while steps < min_steps or time.perf_counter() - start < min_seconds:
         step()
-    _sync(x.device)
+        steps += 1
+        _sync(x.device)
     return steps * x.shape[0] / (time.perf_counter() - start)
 
 
