@@ -73,7 +73,14 @@ def start(open_lab: bool) -> None:
     except subprocess.CalledProcessError:
         print("\nSome datasets could not be prepared (see the message above); the notebooks that need them will say so.\n")
     if open_lab:
-        run([python, "-m", "jupyter", "lab", "notebooks/01_lenet.ipynb"], env=child_env())
+        lab = [python, "-m", "jupyter", "lab", "notebooks/01_lenet.ipynb"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            lab.append("--allow-root")  # containers and cloud sandboxes often run as root
+        print("Opening JupyterLab (stop it with Ctrl+C) ...", flush=True)
+        try:
+            run(lab, env=child_env())
+        except KeyboardInterrupt:
+            pass
     else:
         print("Set-up done. Open the course with:  .venv/bin/jupyter lab notebooks/")
 
@@ -86,6 +93,13 @@ def test(pytest_args: list[str]) -> int:
 
 
 def main() -> None:
+    try:
+        _main()
+    except subprocess.CalledProcessError as exc:
+        sys.exit(f"\nThis step failed (exit code {exc.returncode}): {' '.join(map(str, exc.cmd))}\nSee its messages above.")
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p_start = sub.add_parser("start", help="set everything up and open the course in JupyterLab")
