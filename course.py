@@ -73,7 +73,8 @@ def start(open_lab: bool) -> None:
     except subprocess.CalledProcessError:
         print("\nSome datasets could not be prepared (see the message above); the notebooks that need them will say so.\n")
     if open_lab:
-        lab = [python, "-m", "jupyter", "lab", "notebooks/01_lenet.ipynb"]
+        # Serve the whole course folder (the notebooks' figures live in img/) and open the first chapter.
+        lab = [python, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks/01_lenet.ipynb"]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lab.append("--allow-root")  # containers and cloud sandboxes often run as root
         print("Opening JupyterLab (stop it with Ctrl+C) ...", flush=True)
