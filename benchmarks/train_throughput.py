@@ -26,7 +26,15 @@ import torch.nn.functional as F
 
 import cnnlib
 from cnnlib.data import DATASETS, data_dir, extract_image_tree, load, mirror_dir, scratch_dir
-from cnnlib.train import SpeedSettings, TrainConfig, choose_speed_settings, hardware_summary, seed_everything, train_one_epoch
+from cnnlib.train import (
+    SpeedSettings,
+    TrainConfig,
+    choose_speed_settings,
+    hardware_summary,
+    measure_training_speed,
+    seed_everything,
+    train_one_epoch,
+)
 
 
 def steps_per_second(step, n_steps: int, warmup: int = 2) -> float:
@@ -75,20 +83,9 @@ def torchvision_default(batches: int, batch_size: int, workers: int) -> tuple[fl
 def model_alone(batches: int, batch_size: int, speed: SpeedSettings) -> float:
     """(b): training steps on one synthetic in-memory batch."""
     device = torch.device(speed.device)
-    fmt = torch.channels_last if speed.channels_last else torch.contiguous_format
-    model = cnnlib.get_model("resnet20").to(device).to(memory_format=fmt).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    x = torch.randn(batch_size, 3, 32, 32, device=device).contiguous(memory_format=fmt)
+    x = torch.randn(batch_size, 3, 32, 32, device=device)
     y = torch.randint(0, 10, (batch_size,), device=device)
-
-    def step() -> None:
-        with speed.autocast():
-            loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return steps_per_second(step, batches) * batch_size
+    return measure_training_speed(cnnlib.get_model("resnet20"), x, y, speed, min_steps=batches, min_seconds=1.0)
 
 
 def cnnlib_pipeline(batches: int, batch_size: int, speed: SpeedSettings) -> tuple[float, str]:

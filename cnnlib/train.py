@@ -43,6 +43,7 @@ __all__ = [
     "evaluate",
     "fit",
     "hardware_summary",
+    "measure_training_speed",
     "pick_device",
     "predict",
     "seed_everything",
@@ -157,8 +158,13 @@ def _bf16_supported(device: torch.device) -> bool:
     return device.type == "cpu"  # MPS autocast to bfloat16 is not reliable across releases: float32 there
 
 
-def _time_steps(model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, min_steps: int, min_seconds: float = 0.3) -> float:
-    """Images per second of SGD steps after two warm-up steps: at least ``min_steps`` and ``min_seconds``."""
+def measure_training_speed(
+    model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, min_steps: int = 3, min_seconds: float = 0.3
+) -> float:
+    """Images per second of SGD steps on the batch ``(x, y)`` (a copy of ``model`` is trained).
+
+    Two warm-up steps, then at least ``min_steps`` steps and ``min_seconds`` seconds are timed.
+    """
     model = copy.deepcopy(model).to(x.device).train()
     memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
     model = model.to(memory_format=memory_format)
@@ -227,7 +233,7 @@ def choose_speed_settings(
     for dtype in dtypes:
         for cl in formats:
             candidate = SpeedSettings(str(device), dtype, cl)
-            rate = _time_steps(model, x, y, candidate, steps)
+            rate = measure_training_speed(model, x, y, candidate, steps)
             measured[candidate.describe().split(", ", 1)[1]] = round(rate, 1)
             if best is None or rate > best[0]:
                 best = (rate, dtype, cl)
