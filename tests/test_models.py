@@ -15,7 +15,7 @@ from cnnlib.models import UnknownModelError, model_info
 def test_forward_backward_every_registered_model(name):
     info = model_info(name)
     model = cnnlib.get_model(name, num_classes=7)
-    x = torch.randn(2, *info.input_size, requires_grad=True)
+    x = torch.randn(2, *info.smallest_test_input, requires_grad=True)
     out = model(x)
     assert out.shape == (2, 7)
     assert torch.isfinite(out).all()

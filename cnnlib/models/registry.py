@@ -32,6 +32,11 @@ class ModelInfo:
     gradcam_layer: str  # dotted module path of the default Grad-CAM target
     paper: str  # citation with link
     builder: Callable[..., nn.Module]
+    test_size: tuple[int, int, int] | None = None  # a smaller C x H x W the model accepts, for fast tests
+
+    @property
+    def smallest_test_input(self) -> tuple[int, int, int]:
+        return self.test_size or self.input_size
 
 
 class UnknownModelError(KeyError):
@@ -55,6 +60,7 @@ def register_model(
     paper: str,
     num_classes: int = 10,
     name: str | None = None,
+    test_size: tuple[int, int, int] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator: register a public builder function under its own name."""
 
@@ -73,6 +79,7 @@ def register_model(
             gradcam_layer=gradcam_layer,
             paper=paper,
             builder=builder,
+            test_size=test_size,
         )
         return builder
 
