@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from torch import Tensor
 
 __all__ = [
@@ -77,7 +77,9 @@ def show_images(
         raise ValueError("no images to show")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = _figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, size * nrows + (0.5 if title else 0.2)))
+    captioned = labels is not None or predictions is not None
+    row_height = size + (0.35 if captioned else 0.0)  # room for the caption above each image
+    fig, axes = _figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0.2)))
     name = (lambda i: classes[int(i)]) if classes is not None else (lambda i: str(int(i)))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
@@ -138,6 +140,9 @@ def plot_history(
         ax.set_title({"loss": "Loss", "acc": "Accuracy", "error": "Error rate"}[metric])
         if metric == "error":
             ax.set_yscale("log")
+            ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontweight="bold")
@@ -157,6 +162,9 @@ def plot_steps(histories: Mapping[str, Mapping], metric: str = "loss", title: st
         ys = np.array([s["train_loss"] if metric == "loss" else 100 * (1 - s["train_acc"]) for s in hist["steps"]])
         ax.plot(xs, ys, color=colors[i % len(colors)], label=label, lw=1.5)
     ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("optimiser step (batch of images)")
     ax.set_ylabel("training cross-entropy loss" if metric == "loss" else "training error (%)")
     ax.set_title(title or ("Training loss" if metric == "loss" else "Training error"))

@@ -28,7 +28,7 @@ class ModelInfo:
     input_size: tuple[int, int, int]  # C x H x W the architecture was designed for
     num_classes: int  # default number of classes
     first_conv: str  # dotted module path of the first convolution
-    classifier: str  # dotted module path of the last linear layer
+    classifier: str  # dotted module path of the last linear layer (a 1x1 convolution in SqueezeNet)
     gradcam_layer: str  # dotted module path of the default Grad-CAM target
     paper: str  # citation with link
     builder: Callable[..., nn.Module]
