@@ -1,0 +1,337 @@
+"""AlexNet (Krizhevsky, Sutskever, Hinton 2012), its torchvision variant, ZFNet, and a CIFAR-scale AlexNet.
+
+ImageNet Classification with Deep Convolutional Neural Networks, NeurIPS 2012.
+https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks.pdf
+
+The seed's one-tower table (227 x 227 input; the paper's "224" does not fit an
+11x11 stride-4 convolution without padding):
+
+    layer     kind                          output        parameters
+    conv1     11x11/4, 96                   96@55x55          34,944
+    pool1     max 3x3/2                     96@27x27               0
+    conv2     5x5/1 pad 2, 256              256@27x27        614,656
+    pool2     max 3x3/2                     256@13x13              0
+    conv3     3x3/1 pad 1, 384              384@13x13        885,120
+    conv4     3x3/1 pad 1, 384              384@13x13      1,327,488
+    conv5     3x3/1 pad 1, 256              256@13x13        884,992
+    pool3     max 3x3/2                     256@6x6                0
+    fc6       9216 -> 4096                  4096          37,752,832
+    fc7       4096 -> 4096                  4096          16,781,312
+    fc8       4096 -> 1000                  1000           4,097,000
+                                            total         62,378,344
+
+Options of ``alexnet_paper`` that bring back the 2012 paper's details:
+
+- ``lrn=True``: local response normalisation after the ReLUs of conv1 and conv2
+  (Sec. 3.3; k=2, n=5, alpha=1e-4, beta=0.75), see :func:`local_response_norm`.
+- ``groups=2``: the two-GPU split (Sec. 3.2, Fig. 2). The kernels of conv2, conv4
+  and conv5 see only the half of the previous layer's maps that lives on their own
+  GPU, so each of these layers has half the weights:
+  62,378,344 - (307,200 + 663,552 + 442,368) = **60,965,224** parameters,
+  the figure listed for Caffe's ``bvlc_alexnet`` reference model, which keeps the groups
+  (e.g. the model table of HewlettPackard/dlcookbook-dlbs).
+
+Variants built from the same class:
+
+- ``alexnet``: torchvision's one-tower variant (from Krizhevsky's 2014 "One weird
+  trick", https://arxiv.org/abs/1404.5997): 64-192-384-256-256 channels, padding 2
+  in conv1, an adaptive 6x6 average pool, 61,100,840 parameters; its
+  ``state_dict`` keys are torchvision's.
+- ``zfnet``: Zeiler & Fergus 2013 (https://arxiv.org/abs/1311.2901, Fig. 3): conv1
+  7x7 stride 2 and conv2 5x5 stride 2 instead of 11x11/4 and 5x5/1, same widths
+  96-256-384-384-256, 224 x 224 input, 62,357,608 parameters: the seed's table
+  with conv1 = 96*(3*7*7)+96 = 14,208; the paper gives no total, osmr/imgclsmob's
+  ``zfnet`` lists the same 62,357,608.
+- ``alexnet_cifar``: the CIFAR-scale adaptation (see its docstring).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ._checks import check_input
+from .registry import register_model
+from .torchvision_compat import register_torchvision_equivalent
+
+__all__ = [
+    "ALEXNET_CIFAR",
+    "ALEXNET_PAPER",
+    "ALEXNET_TORCHVISION",
+    "ZFNET",
+    "AlexNet",
+    "ConvLayer",
+    "alexnet",
+    "alexnet_cifar",
+    "alexnet_paper",
+    "local_response_norm",
+    "output_size",
+    "zfnet",
+]
+
+
+@dataclass(frozen=True)
+class ConvLayer:
+    """One convolutional layer of an AlexNet-style stack, followed by a ReLU."""
+
+    out_channels: int
+    kernel_size: int
+    stride: int = 1
+    padding: int = 0
+    grouped: bool = False  # split into `groups` towers when the model is built with groups > 1
+    lrn: bool = False  # local response normalisation after the ReLU, when the model is built with lrn=True
+    pool: int = 0  # kernel of the stride-2 max pool after the layer; 0 = no pooling
+
+
+# The paper / seed table (227 x 227 input): output sizes 55 -> 27, 27 -> 13, 13, 13, 13 -> 6.
+ALEXNET_PAPER = [
+    ConvLayer(out_channels=96, kernel_size=11, stride=4, padding=0, lrn=True, pool=3),
+    ConvLayer(out_channels=256, kernel_size=5, padding=2, grouped=True, lrn=True, pool=3),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),  # conv3 sees both towers
+    ConvLayer(out_channels=384, kernel_size=3, padding=1, grouped=True),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1, grouped=True, pool=3),
+]
+
+# torchvision.models.alexnet (224 x 224 input): 55 -> 27, 27 -> 13, 13, 13, 13 -> 6.
+ALEXNET_TORCHVISION = [
+    ConvLayer(out_channels=64, kernel_size=11, stride=4, padding=2, pool=3),
+    ConvLayer(out_channels=192, kernel_size=5, padding=2, pool=3),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1, pool=3),
+]
+
+# ZFNet, Zeiler & Fergus 2013, Fig. 3 (224 x 224 input): 110 -> 55, 26 -> 13, 13, 13, 13 -> 6.
+# Padding 1 in conv1 and ceil-rounded pools reproduce the figure's 110, 55, 26 and 13.
+ZFNET = [
+    ConvLayer(out_channels=96, kernel_size=7, stride=2, padding=1, lrn=True, pool=3),
+    ConvLayer(out_channels=256, kernel_size=5, stride=2, padding=0, lrn=True, pool=3),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1, pool=3),
+]
+
+# CIFAR-scale (32 x 32 input): 32 -> 16, 16 -> 8, 8, 8, 8 -> 4.
+ALEXNET_CIFAR = [
+    ConvLayer(out_channels=64, kernel_size=5, padding=2, pool=2),
+    ConvLayer(out_channels=192, kernel_size=5, padding=2, pool=2),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1, pool=2),
+]
+
+# Local response normalisation of the paper, Sec. 3.3: k, n, alpha, beta.
+LRN_K, LRN_SIZE, LRN_ALPHA, LRN_BETA = 2.0, 5, 1e-4, 0.75
+
+
+def local_response_norm(size: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: float = LRN_BETA, k: float = LRN_K) -> nn.LocalResponseNorm:
+    """The paper's LRN, ``b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2) ** beta`` (Sec. 3.3).
+
+    ``nn.LocalResponseNorm`` (like Caffe's LRN layer) divides ``alpha`` by ``n``, so the paper's
+    formula needs ``alpha * n`` there; a test checks the module against the formula.
+    """
+    return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
+
+
+class AlexNet(nn.Module):
+    """Five convolutional layers and three fully connected ones, built from a table of :class:`ConvLayer`.
+
+    Args:
+        layers: the convolutional table (``ALEXNET_PAPER``, ``ALEXNET_TORCHVISION``, ...).
+        num_classes: outputs of the last linear layer.
+        in_channels: image channels.
+        image_size: the fixed input size the fully connected part was designed for; with
+            ``adaptive_pool`` set the model accepts any size that survives the downsampling.
+        adaptive_pool: side of the adaptive average pool before the classifier
+            (torchvision: 6), or ``None`` for none (fixed input size).
+        hidden: width of the two hidden fully connected layers (paper: 4096).
+        dropout: dropout probability before fc6 and fc7 (paper: 0.5).
+        lrn: add local response normalisation where the table says so.
+        lrn_after_pool: normalise after the pooling instead of before (ZFNet's order).
+        groups: split the table's ``grouped`` layers into this many towers (paper: 2).
+        ceil_mode: round pooled sizes up (Caffe's rounding), as ZFNet's map sizes need.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[ConvLayer],
+        num_classes: int = 1000,
+        *,
+        in_channels: int = 3,
+        image_size: int = 224,
+        adaptive_pool: int | None = None,
+        hidden: int = 4096,
+        dropout: float = 0.5,
+        lrn: bool = False,
+        lrn_after_pool: bool = False,
+        groups: int = 1,
+        ceil_mode: bool = False,
+        name: str = "AlexNet",
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.name = in_channels, name
+        modules: list[nn.Module] = []
+        channels, size, min_size = in_channels, image_size, 1
+        for layer in layers:
+            modules += [
+                nn.Conv2d(
+                    channels,
+                    layer.out_channels,
+                    layer.kernel_size,
+                    layer.stride,
+                    layer.padding,
+                    groups=groups if layer.grouped else 1,
+                ),
+                nn.ReLU(inplace=True),
+            ]
+            norm = [local_response_norm()] if lrn and layer.lrn else []
+            pool = [nn.MaxPool2d(layer.pool, stride=2, ceil_mode=ceil_mode)] if layer.pool else []
+            modules += pool + norm if lrn_after_pool else norm + pool
+            channels = layer.out_channels
+            size = output_size(size, layer.kernel_size, layer.stride, layer.padding)
+            if layer.pool:
+                size = output_size(size, layer.pool, 2, 0, ceil_mode)
+        self.features = nn.Sequential(*modules)
+        self.exact_size = None if adaptive_pool else (image_size, image_size)
+        self.min_size = _min_input_size(layers, ceil_mode) if adaptive_pool else None
+        self.avgpool = nn.AdaptiveAvgPool2d((adaptive_pool, adaptive_pool)) if adaptive_pool else nn.Identity()
+        side = adaptive_pool or size
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(channels * side * side, hidden),  # fc6
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(hidden, hidden),  # fc7
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),  # fc8
+        )
+        init_weights(self)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        check_input(x, model=self.name, in_channels=self.in_channels, exact_size=self.exact_size, min_size=self.min_size)
+        # paper table: N x 3 x 227 x 227 -> conv1 N x 96 x 55 x 55 -> pool N x 96 x 27 x 27
+        # -> conv2 N x 256 x 27 x 27 -> pool N x 256 x 13 x 13 -> conv3, conv4 N x 384 x 13 x 13
+        # -> conv5 N x 256 x 13 x 13 -> pool N x 256 x 6 x 6
+        return self.features(x)
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        x = self.avgpool(x)  # N x C x 6 x 6 (identity for the fixed-size variants)
+        x = torch.flatten(x, 1)  # N x 9216 (paper, torchvision)
+        return self.classifier(x)  # N x num_classes
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> int:
+    """Side of a conv or pool output by PyTorch's formula; 0 or less when the layer cannot run."""
+    out = (size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:  # the last window must start inside the input
+        out -= 1
+    return out
+
+
+def _min_input_size(layers: Sequence[ConvLayer], ceil_mode: bool) -> int:
+    """The smallest square input that leaves at least a 1x1 map after every layer."""
+    for size in range(1, 1024):
+        s = size
+        for layer in layers:
+            s = output_size(s, layer.kernel_size, layer.stride, layer.padding)
+            if s >= 1 and layer.pool:
+                s = output_size(s, layer.pool, 2, 0, ceil_mode)
+            if s < 1:
+                break
+        else:
+            return size
+    raise ValueError("no input size up to 1023 fits this table")
+
+
+def init_weights(model: nn.Module) -> None:
+    """He init for convolutions, N(0, 0.01) for linear layers, zero biases (torchvision's VGG init).
+
+    Deviation: the paper (Sec. 5) drew every weight from N(0, 0.01) and set the biases of conv2,
+    conv4, conv5 and the hidden fc layers to 1; torchvision's AlexNet keeps PyTorch's default init.
+    He init (He et al. 2015, https://arxiv.org/abs/1502.01852) trains without the paper's tuning.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.zeros_(m.bias)
+
+
+def _alexnet(layers: Sequence[ConvLayer], num_classes: int, **kwargs) -> AlexNet:
+    return AlexNet(layers, num_classes, **kwargs)
+
+
+_PAPER = "Krizhevsky, Sutskever, Hinton 2012, https://papers.nips.cc/paper/4824-imagenet-classification-with-deep-convolutional-neural-networks.pdf"
+_META = dict(family="alexnet", first_conv="features.0", classifier="classifier.6", gradcam_layer="features")
+
+
+@register_model(**_META, scale="imagenet", input_size=(3, 227, 227), num_classes=1000, paper=_PAPER, test_size=(3, 227, 227))
+def alexnet_paper(
+    num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, groups: int = 1, dropout: float = 0.5
+) -> AlexNet:
+    """The seed's one-tower AlexNet table on 227 x 227 images: 62,378,344 parameters.
+
+    ``lrn=True`` adds the paper's local response normalisation after conv1 and conv2;
+    ``groups=2`` splits conv2, conv4 and conv5 into the paper's two GPU towers (60,965,224 parameters).
+    """
+    return _alexnet(
+        ALEXNET_PAPER, num_classes, in_channels=in_channels, image_size=227, lrn=lrn, groups=groups, dropout=dropout,
+        name="alexnet_paper",
+    )
+
+
+@register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, paper=_PAPER + "; torchvision variant: Krizhevsky 2014, https://arxiv.org/abs/1404.5997", test_size=(3, 64, 64))
+def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> AlexNet:
+    """torchvision's AlexNet (64-192-384-256-256, adaptive 6x6 pool): 61,100,840 parameters, torchvision's keys."""
+    return _alexnet(
+        ALEXNET_TORCHVISION, num_classes, in_channels=in_channels, image_size=224, adaptive_pool=6, dropout=dropout,
+        name="alexnet",
+    )
+
+
+@register_model(
+    **{**_META, "family": "zfnet"},
+    scale="imagenet",
+    input_size=(3, 224, 224),
+    num_classes=1000,
+    paper="Zeiler, Fergus 2013, https://arxiv.org/abs/1311.2901",
+    test_size=(3, 224, 224),
+)
+def zfnet(num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, dropout: float = 0.5) -> AlexNet:
+    """ZFNet (Zeiler & Fergus 2013, Fig. 3) on 224 x 224 images: 62,357,608 parameters (as osmr/imgclsmob).
+
+    ``lrn=True`` adds the paper's "contrast normalisation across feature maps" after the pooling
+    of layers 1 and 2, here with AlexNet's LRN constants (the paper gives none).
+    """
+    return _alexnet(
+        ZFNET, num_classes, in_channels=in_channels, image_size=224, lrn=lrn, lrn_after_pool=True, ceil_mode=True,
+        dropout=dropout, name="zfnet",
+    )
+
+
+@register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10, paper=_PAPER)
+def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5) -> AlexNet:
+    """AlexNet-style net for 3 x 32 x 32 images: 4,816,714 parameters for 10 classes.
+
+    Adaptation (the paper has no CIFAR network of this shape): the five convolutions keep
+    torchvision's widths 64-192-384-256-256 but use 5x5, 5x5, 3x3, 3x3, 3x3 kernels with stride 1
+    (an 11x11/4 stem would shrink 32 x 32 to 6 x 6 at once) and 2x2 max pools (32 -> 16 -> 8 -> 4);
+    the hidden fully connected layers shrink from 4096 to ``hidden=512`` units, because the
+    4096-wide ones would hold 21 M parameters for 10 classes.
+    """
+    return _alexnet(
+        ALEXNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
+        name="alexnet_cifar",
+    )
+
+
+register_torchvision_equivalent("alexnet", torchvision_name="alexnet")
