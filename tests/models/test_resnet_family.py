@@ -1,0 +1,435 @@
+"""ResNet family and highway networks: counts, torchvision equality, the seed's snippets, residual
+gradients, stochastic depth, highway gates, clear input errors. No downloads; small inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+import torchvision
+
+import cnnlib
+from cnnlib.models.highway import HighwayConv2d, HighwayLinear, HighwayMLP, highway
+from cnnlib.models.resnet import BasicBlock, Bottleneck, CifarResNet, PreActBasicBlock, ResidualDrop
+from cnnlib.models.torchvision_compat import load_torchvision_state
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """On a busy 2-core machine two intra-op threads wait for each other: ResNet-110 at 8x8 takes
+    2 s per forward with 2 threads and 0.02 s with 1. Restored after this module."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------
+# Parameter counts
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        # torchvision 0.29 *_Weights.meta["num_params"] (REFERENCES.md); also checked below by strict loading
+        ("resnet18", 11_689_512),
+        ("resnet34", 21_797_672),
+        ("resnet50", 25_557_032),
+        ("resnet101", 44_549_160),
+        ("resnet152", 60_192_808),
+        ("resnext50_32x4d", 25_028_904),
+        # timm seresnet50 (Hu et al. 2018, SE-ResNet-50, r = 16): 25,557,032 + 2,530,992 in the SE blocks
+        ("se_resnet50", 28_088_024),
+        # He et al. 2015, Table 2 plain nets: ResNet minus the option-B projections (our count)
+        ("plain18", 11_515_688),
+        ("plain34", 21_623_848),
+        # He et al. 2015, Table 6, option A (paper rounds: 0.27, 0.46, 0.66, 0.85, 1.7, 19.4 M)
+        ("resnet20", 269_722),
+        ("resnet32", 464_154),
+        ("resnet44", 658_586),
+        ("resnet56", 853_018),
+        ("resnet110", 1_727_962),  # 1,730,714 is the count with 1x1-conv+BN projections, not option A
+        ("resnet1202", 19_421_274),
+        ("plain110", 1_727_962),
+        ("resnet110_stochastic_depth", 1_727_962),  # Huang et al. 2016: same net, different training
+        # He et al. 2016 (Identity Mappings): ResNet-164 1.7 M, ResNet-1001 10.2 M (paper, Table 4)
+        ("preact_resnet20", 269_722),
+        ("preact_resnet110", 1_727_962),
+        ("preact_resnet164", 1_703_258),
+        ("preact_resnet1001", 10_327_706),
+        # our CIFAR-scale adaptations (docstrings)
+        ("se_resnet20", 272_095),
+        ("resnext29_cifar", 1_717_578),
+        # Srivastava et al. 2015: 19 layers 2.3 M, 32 layers 1.25 M (our adaptation, module docstring)
+        ("highway19", 2_262_714),
+        ("highway32", 1_280_122),
+    ],
+)
+def test_parameter_counts(name, params):
+    assert n_params(cnnlib.get_model(name)) == params
+
+
+def test_counts_from_the_architecture():
+    """Where the counts come from: the SE blocks of SE-ResNet-50 and the projections of ResNet-18."""
+    se = sum(2 * c * c // 16 + c // 16 + c for c, n in ((256, 3), (512, 4), (1024, 6), (2048, 3)) for _ in range(n))
+    assert 25_557_032 + se == 28_088_024
+    projections = sum(c_in * c_out + 2 * c_out for c_in, c_out in ((64, 128), (128, 256), (256, 512)))
+    assert 11_689_512 - projections == 11_515_688
+    # option B on CIFAR ResNet-110: two 1x1 conv + BN projections on top of option A
+    assert 1_727_962 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64) == 1_730_714
+
+
+# ---------------------------------------------------------------------------------------
+# torchvision: identical state_dict keys and outputs
+# ---------------------------------------------------------------------------------------
+
+
+def _randomise_bn_statistics(model: nn.Module, gen: torch.Generator) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen))
+            m.weight.data.copy_(0.5 + 0.5 * torch.rand(m.num_features, generator=gen))
+            m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=gen))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"])
+def test_torchvision_weights_load_strictly_and_outputs_agree(name):
+    gen = torch.Generator().manual_seed(0)
+    theirs = getattr(torchvision.models, name)(weights=None).eval()
+    _randomise_bn_statistics(theirs, gen)
+    ours = load_torchvision_state(cnnlib.get_model(name), name, theirs.state_dict()).eval()
+    assert list(ours.state_dict()) == list(theirs.state_dict())  # same keys, same order
+    x = torch.randn(1, 3, 64, 64, generator=gen)
+    with torch.no_grad():
+        expected, got = theirs(x), ours(x)
+    assert torch.allclose(got, expected, atol=1e-5, rtol=1e-5), (got - expected).abs().max()
+
+
+def test_from_torchvision_with_random_torchvision_weights():
+    model, source = cnnlib.models.from_torchvision("resnet18", weights=None)
+    assert "torchvision resnet18" in source and not model.training
+
+
+# ---------------------------------------------------------------------------------------
+# The seed's snippets (seed 002), re-typed
+# ---------------------------------------------------------------------------------------
+
+
+def conv3x3(in_planes, out_planes, stride=1):
+    """The helper the seed's BasicBlock uses (torchvision's resnet.py of that time)."""
+    return nn.Conv2d(in_planes, out_planes, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class SeedBasicBlock(nn.Module):  # building block ResNet 34 - не bottleneck
+    """Seed 002's BasicBlock as given (its ``return out`` is one indentation level too far left
+    in the seed, a syntax error; re-typed inside ``forward``)."""
+
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super(SeedBasicBlock, self).__init__()
+        self.conv1 = conv3x3(inplanes, planes, stride)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = conv3x3(planes, planes)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+        self.stride = stride
+
+    def forward(self, x):
+        residual = x
+        out = self.conv1(x)
+        out = self.bn1(out)
+        out = self.relu(out)
+        out = self.conv2(out)
+        out = self.bn2(out)
+        if self.downsample is not None:
+            residual = self.downsample(x)
+        out += residual
+        out = self.relu(out)
+        return out
+
+
+class SeedSELayer(nn.Module):
+    """Seed 002's SELayer as given."""
+
+    def __init__(self, channel, reduction=16):
+        super(SeedSELayer, self).__init__()
+        self.avg_pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Sequential(
+            nn.Linear(channel, channel // reduction, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Linear(channel // reduction, channel, bias=False),
+            nn.Sigmoid(),
+        )
+
+    def forward(self, x):
+        b, c, _, _ = x.size()
+        y = self.avg_pool(x).view(b, c)
+        y = self.fc(y).view(b, c, 1, 1)
+        return x * y.expand_as(x)
+
+
+@pytest.mark.parametrize("stage", ["layer1.1", "layer2.0"])  # identity shortcut; stride 2 + projection
+def test_basic_block_equals_the_seed_snippet(stage):
+    gen = torch.Generator().manual_seed(1)
+    block = dict(cnnlib.get_model("resnet18").named_modules())[stage]
+    _randomise_bn_statistics(block, gen)
+    in_planes, planes, stride = block.conv1.in_channels, block.conv1.out_channels, block.conv1.stride[0]
+    # the seed's downsample snippet: 1x1 conv with stride + BN
+    downsample = None
+    if stride != 1 or in_planes != planes * SeedBasicBlock.expansion:
+        downsample = nn.Sequential(
+            nn.Conv2d(in_planes, planes * SeedBasicBlock.expansion, kernel_size=1, stride=stride, bias=False),
+            nn.BatchNorm2d(planes * SeedBasicBlock.expansion),
+        )
+    seed = SeedBasicBlock(in_planes, planes, stride, downsample)
+    seed.load_state_dict(block.state_dict(), strict=True)  # same names: conv1, bn1, ..., downsample.0/1
+    block.eval(), seed.eval()
+    x = torch.randn(2, in_planes, 16, 16, generator=gen)
+    with torch.no_grad():
+        assert torch.allclose(block(x), seed(x.clone()), atol=1e-6)
+
+
+def test_squeeze_excitation_equals_the_seed_selayer():
+    block = cnnlib.get_model("se_resnet50").layer1[0].se  # 256 channels, r = 16
+    seed = SeedSELayer(256, reduction=16)
+    with torch.no_grad():
+        seed.fc[0].weight.copy_(block.fc1.weight.flatten(1))
+        seed.fc[2].weight.copy_(block.fc2.weight.flatten(1))
+        block.fc1.bias.zero_(), block.fc2.bias.zero_()  # the seed's layers have no bias
+        x = torch.randn(2, 256, 5, 5)
+        assert torch.allclose(block(x), seed(x), atol=1e-6)
+
+
+def test_se_sits_on_the_residual_branch():
+    """With every SE scale at 1, SE-ResNet-50 is ResNet-50: the SE block only re-weights the branch."""
+    plain_se = cnnlib.get_model("se_resnet50").eval()
+    res = cnnlib.get_model("resnet50").eval()
+    missing, unexpected = plain_se.load_state_dict(res.state_dict(), strict=False)
+    assert not unexpected and all(".se." in k for k in missing) and len(missing) == 4 * 16
+    with torch.no_grad():
+        for m in plain_se.modules():
+            if isinstance(m, Bottleneck):
+                m.se.fc2.weight.zero_(), m.se.fc2.bias.fill_(40.0)  # sigmoid(40) = 1 in float32
+        x = torch.randn(1, 3, 64, 64)
+        assert torch.allclose(plain_se(x), res(x), atol=1e-5)
+
+
+def test_resnext_uses_grouped_3x3():
+    model = cnnlib.get_model("resnext50_32x4d")
+    conv = model.layer1[0].conv2
+    assert conv.groups == 32 and conv.in_channels == 128  # planes 64 * 4/64 * 32
+    assert cnnlib.get_model("resnext29_cifar").layer1[0].conv2.groups == 8
+
+
+# ---------------------------------------------------------------------------------------
+# The identity path: gradients and zero-init
+# ---------------------------------------------------------------------------------------
+
+
+def test_gradient_through_f_of_x_plus_x():
+    """A pre-activation unit is y = x + F(x) exactly, so dL/dx = dL/dy * F'(x) + dL/dy."""
+    torch.manual_seed(0)
+    unit = PreActBasicBlock(4, 4).eval()
+    x = torch.randn(2, 4, 6, 6, requires_grad=True)
+    g = torch.randn(2, 4, 6, 6)
+
+    def branch(inp):  # F(x) computed by hand from the unit's layers
+        out = unit.conv1(torch.relu(unit.bn1(inp)))
+        return unit.conv2(torch.relu(unit.bn2(out)))
+
+    (grad_y,) = torch.autograd.grad((unit(x) * g).sum(), x)
+    (grad_f,) = torch.autograd.grad((branch(x) * g).sum(), x)
+    assert torch.allclose(grad_y, grad_f + g, atol=1e-6)
+    assert not torch.allclose(grad_f, torch.zeros_like(grad_f))
+
+
+def test_zero_init_residual_blocks_start_as_identity():
+    """Goyal et al. 2017: with the last BN's gamma at 0 a block is relu(x); the gradient reaches x
+    through the shortcut, whereas the plain block with the same weights passes nothing back."""
+    model = cnnlib.get_model("resnet18", zero_init_residual=True).eval()
+    assert all(not b.bn2.weight.any() for b in model.modules() if isinstance(b, BasicBlock))
+    block = model.layer1[0]
+    x = torch.randn(2, 64, 8, 8, requires_grad=True)
+    y = block(x)
+    assert torch.equal(y, torch.relu(x))
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    assert torch.equal(grad, (x > 0).float())
+    block.residual = False  # the plain twin
+    (grad_plain,) = torch.autograd.grad(block(x).sum(), x)
+    assert grad_plain.abs().sum() == 0
+    assert all(isinstance(m, Bottleneck) and not m.bn3.weight.any()
+               for m in cnnlib.get_model("resnet50", zero_init_residual=True).layer1)  # fmt: skip
+
+
+def test_plain_imagenet_nets_have_no_shortcuts():
+    model = cnnlib.get_model("plain18")
+    assert not any("downsample" in k for k in model.state_dict())
+    assert all(not b.residual for b in model.modules() if isinstance(b, BasicBlock))
+
+
+# ---------------------------------------------------------------------------------------
+# Stochastic depth
+# ---------------------------------------------------------------------------------------
+
+
+def test_stochastic_depth_linear_decay():
+    model = cnnlib.get_model("resnet110_stochastic_depth")
+    drops = [b.drop for b in model.modules() if isinstance(b, BasicBlock)]
+    probs = torch.tensor([d.survival_prob for d in drops])
+    L = 54
+    assert len(drops) == L
+    assert torch.allclose(probs, 1 - torch.arange(1, L + 1) / L * 0.5, atol=1e-7)  # p_l = 1 - l/L (1 - p_L)
+    assert probs[-1] == pytest.approx(0.5)
+
+
+def test_residual_drop_train_and_eval():
+    branch = torch.randn(64, 3, 2, 2)
+    drop = ResidualDrop(0.5).train()
+    torch.manual_seed(0)
+    outs = [drop(branch) for _ in range(40)]
+    dropped = [bool((o == 0).all()) for o in outs]
+    kept = [torch.equal(o, branch) for o in outs]
+    assert all(d or k for d, k in zip(dropped, kept))  # batch mode: whole branch kept or dropped
+    assert any(dropped) and any(kept)
+    row = ResidualDrop(0.5, mode="row").train()(branch)
+    per_sample = [bool((row[i] == 0).all()) or torch.equal(row[i], branch[i]) for i in range(64)]
+    assert all(per_sample) and 0 < sum(bool((row[i] == 0).all()) for i in range(64)) < 64
+    drop.eval()
+    assert torch.equal(drop(branch), 0.5 * branch)  # the expectation, every time
+
+
+def test_stochastic_depth_eval_is_the_expectation_scaled_network():
+    """In eval mode the network equals ResNet-110 whose every branch is scaled by p_l,
+    i.e. whose last BN (gamma, beta) is multiplied by p_l."""
+    torch.manual_seed(0)
+    sd = cnnlib.get_model("resnet110_stochastic_depth")
+    ref = cnnlib.get_model("resnet110")
+    ref.load_state_dict(sd.state_dict(), strict=True)  # ResidualDrop holds no parameters
+    gen = torch.Generator().manual_seed(0)
+    _randomise_bn_statistics(sd, gen)
+    ref.load_state_dict(sd.state_dict())
+    with torch.no_grad():
+        blocks_ref = [m for m in ref.modules() if isinstance(m, BasicBlock)]
+        for b_sd, b_ref in zip([m for m in sd.modules() if isinstance(m, BasicBlock)], blocks_ref, strict=True):
+            b_ref.bn2.weight.mul_(b_sd.drop.survival_prob)
+            b_ref.bn2.bias.mul_(b_sd.drop.survival_prob)
+    sd.eval(), ref.eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        a, b = sd(x), sd(x)
+        assert torch.equal(a, b)  # deterministic
+        assert torch.allclose(a, ref(x), atol=1e-5)
+        sd.train()
+        torch.manual_seed(1)
+        assert not torch.allclose(sd(x), a, atol=1e-3)  # training mode drops blocks
+
+
+def test_stochastic_depth_gives_every_parameter_a_gradient():
+    """Design choice: a dropped branch is multiplied by 0, not skipped, so its parameters get a
+    zero gradient (the generic registry test demands a gradient for every parameter)."""
+    model = CifarResNet(2, num_classes=3, stochastic_depth_prob=0.9).train()  # most blocks dropped
+    torch.manual_seed(0)
+    model(torch.randn(2, 3, 8, 8)).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------------------
+# Highway
+# ---------------------------------------------------------------------------------------
+
+
+def test_highway_conv_gate_formula_on_a_tiny_input():
+    layer = HighwayConv2d(1, kernel_size=1)
+    with torch.no_grad():
+        layer.transform.weight.fill_(2.0), layer.transform.bias.fill_(-1.0)  # H = relu(2x - 1)
+        layer.gate.weight.fill_(1.0), layer.gate.bias.fill_(-2.0)  # T = sigmoid(x - 2)
+    x = torch.tensor([[[[0.0, 1.0], [2.0, 3.0]]]])
+    h = torch.tensor([[[[0.0, 1.0], [3.0, 5.0]]]])
+    t = torch.sigmoid(x - 2)
+    expected = h * t + x * (1 - t)
+    assert torch.allclose(layer(x), expected, atol=1e-6)
+    assert torch.allclose(layer.transform_gate(x), t)
+    assert layer.last_gate_mean.shape == (1,) and layer.last_gate_mean.item() == pytest.approx(t.mean().item())
+    # T = 0 carries, T = 1 transforms
+    assert torch.equal(highway(h, torch.zeros_like(t), x), x) and torch.equal(highway(h, torch.ones_like(t), x), h)
+
+
+def test_highway_linear_and_mlp_gates():
+    layer = HighwayLinear(3)
+    x = torch.randn(4, 3)
+    t = torch.sigmoid(layer.gate(x))
+    assert torch.allclose(layer(x), torch.relu(layer.transform(x)) * t + x * (1 - t), atol=1e-6)
+    mlp = HighwayMLP(num_highway_layers=4, width=8, gate_bias=-3.0)
+    with torch.no_grad():
+        for m in mlp.modules():
+            if isinstance(m, HighwayLinear):
+                m.gate.weight.zero_()
+        mlp(torch.randn(5, 1, 28, 28))
+    means = mlp.gate_means()
+    assert len(means) == 4 and all(torch.allclose(m, torch.sigmoid(torch.tensor(-3.0))) for m in means)
+    assert mlp(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_highway_net_gate_bias_and_gate_means():
+    model = cnnlib.get_model("highway32", gate_bias=-3.0).eval()
+    gates = [m for m in model.modules() if isinstance(m, HighwayConv2d)]
+    assert len(gates) == 28  # 10 + 9 + 9 highway layers
+    assert all(torch.all(g.gate.bias == -3.0) for g in gates)
+    with pytest.raises(RuntimeError, match="forward pass first"):
+        model.gate_means()
+    with torch.no_grad():
+        model(torch.randn(2, 3, 32, 32))
+    means = model.gate_means()
+    assert [m.numel() for m in means] == [16] * 10 + [32] * 9 + [80] * 9
+    assert float(torch.cat(means).mean()) < 0.5  # negative bias: mostly carrying at init
+    plain = cnnlib.get_model("highway19", highway=False)
+    assert not any(isinstance(m, HighwayConv2d) for m in plain.modules())
+
+
+# ---------------------------------------------------------------------------------------
+# Clear input errors
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, x, message",
+    [
+        ("resnet18", torch.zeros(1, 3, 16, 16), "needs at least 32x32"),
+        ("resnet18", torch.zeros(1, 1, 64, 64), "built for 3-channel input; got 1 channels"),
+        ("resnet18", torch.zeros(3, 64, 64), "batch of images shaped N x C x H x W"),
+        ("preact_resnet164", torch.zeros(1, 1, 32, 32), "built for 3-channel input"),
+        ("resnet110_stochastic_depth", torch.zeros(1, 3, 2, 2), "needs at least 4x4"),
+        ("highway19", torch.zeros(1, 1, 32, 32), "built for 3-channel input"),
+    ],
+)
+def test_wrong_input_gives_a_clear_error(name, x, message):
+    with pytest.raises(ValueError, match=message):
+        cnnlib.get_model(name)(x)
+
+
+def test_highway_mlp_wrong_size():
+    with pytest.raises(ValueError, match="expects 28x28 images; got 32x32"):
+        HighwayMLP()(torch.zeros(1, 1, 32, 32))
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(ValueError, match="no grouped version"):
+        BasicBlock(8, 8, groups=2)
+    with pytest.raises(ValueError, match="shortcut option"):
+        cnnlib.models.resnet.make_shortcut(8, 16, 2, "C")
+    with pytest.raises(ValueError, match="survival_prob"):
+        ResidualDrop(0.0)
+
+
+def test_registry_lists_the_family():
+    assert {"resnet18", "resnet152", "plain34", "resnext50_32x4d", "se_resnet50"} <= set(cnnlib.list_models(scale="imagenet"))
+    assert {"resnet110", "preact_resnet164", "highway19", "resnext29_cifar"} <= set(cnnlib.list_models(scale="cifar"))
+    assert set(cnnlib.models.TORCHVISION_EQUIVALENTS) >= {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"}
