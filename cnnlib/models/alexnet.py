@@ -54,7 +54,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ._checks import check_input
+from ._checks import Window, check_input, map_sizes, min_input_size, output_size
+from .blocks import init_conv_bn_linear
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -175,7 +176,7 @@ class AlexNet(nn.Module):
         super().__init__()
         self.in_channels, self.name = in_channels, name
         modules: list[nn.Module] = []
-        channels, size, min_size = in_channels, image_size, 1
+        channels = in_channels
         for layer in layers:
             modules += [
                 nn.Conv2d(
@@ -192,14 +193,11 @@ class AlexNet(nn.Module):
             pool = [nn.MaxPool2d(layer.pool, stride=2, ceil_mode=ceil_mode)] if layer.pool else []
             modules += pool + norm if lrn_after_pool else norm + pool
             channels = layer.out_channels
-            size = output_size(size, layer.kernel_size, layer.stride, layer.padding)
-            if layer.pool:
-                size = output_size(size, layer.pool, 2, 0, ceil_mode)
         self.features = nn.Sequential(*modules)
         self.exact_size = None if adaptive_pool else (image_size, image_size)
-        self.min_size = _min_input_size(layers, ceil_mode) if adaptive_pool else None
+        self.min_size = min_input_size(_windows(layers, ceil_mode)) if adaptive_pool else None
         self.avgpool = nn.AdaptiveAvgPool2d((adaptive_pool, adaptive_pool)) if adaptive_pool else nn.Identity()
-        side = adaptive_pool or size
+        side = adaptive_pool or map_sizes(image_size, _windows(layers, ceil_mode))[-1]
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout),
             nn.Linear(channels * side * side, hidden),  # fc6
@@ -227,27 +225,14 @@ class AlexNet(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def output_size(size: int, kernel: int, stride: int, padding: int, ceil_mode: bool = False) -> int:
-    """Side of a conv or pool output by PyTorch's formula; 0 or less when the layer cannot run."""
-    out = (size + 2 * padding - kernel + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:  # the last window must start inside the input
-        out -= 1
-    return out
-
-
-def _min_input_size(layers: Sequence[ConvLayer], ceil_mode: bool) -> int:
-    """The smallest square input that leaves at least a 1x1 map after every layer."""
-    for size in range(1, 1024):
-        s = size
-        for layer in layers:
-            s = output_size(s, layer.kernel_size, layer.stride, layer.padding)
-            if s >= 1 and layer.pool:
-                s = output_size(s, layer.pool, 2, 0, ceil_mode)
-            if s < 1:
-                break
-        else:
-            return size
-    raise ValueError("no input size up to 1023 fits this table")
+def _windows(layers: Sequence[ConvLayer], ceil_mode: bool) -> list[Window]:
+    """Each convolution of the table, then its stride-2 max pool, as (kernel, stride, padding, ceil_mode)."""
+    windows: list[Window] = []
+    for layer in layers:
+        windows.append((layer.kernel_size, layer.stride, layer.padding, False))
+        if layer.pool:
+            windows.append((layer.pool, 2, 0, ceil_mode))
+    return windows
 
 
 def init_weights(model: nn.Module) -> None:
@@ -257,13 +242,7 @@ def init_weights(model: nn.Module) -> None:
     conv4, conv5 and the hidden fc layers to 1; torchvision's AlexNet keeps PyTorch's default init.
     He init (He et al. 2015, https://arxiv.org/abs/1502.01852) trains without the paper's tuning.
     """
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model)
 
 
 def _alexnet(layers: Sequence[ConvLayer], num_classes: int, **kwargs) -> AlexNet:

@@ -3,15 +3,20 @@
 ``ConvNormAct`` and ``SqueezeExcitation`` keep torchvision's module layout
 (``0`` conv, ``1`` norm, ``2`` activation; ``fc1``/``fc2``), so torchvision's
 ``state_dict`` keys carry over unchanged wherever torchvision uses the same block.
+
+``init_conv_bn_linear`` is the one weight-initialisation loop behind every family's
+``init_weights``; each family's own function names its choice and source.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ["ConvNormAct", "SqueezeExcitation", "make_divisible"]
+__all__ = ["ConvNormAct", "SqueezeExcitation", "imagenet_to_tensorflow_range", "init_conv_bn_linear", "make_divisible"]
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
@@ -94,3 +99,78 @@ class SqueezeExcitation(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.scale(x)
+
+
+def init_conv_bn_linear(
+    model: nn.Module,
+    *,
+    conv: str = "kaiming_normal",
+    conv_mode: str = "fan_out",
+    conv_nonlinearity: str = "relu",
+    conv_std: float = 0.01,
+    zero_conv_bias: bool = True,
+    norm: bool = True,
+    linear: str | None = "normal",
+    linear_std: float = 0.01,
+    zero_linear_bias: bool | None = None,
+) -> None:
+    """Initialise every ``Conv2d``, ``BatchNorm2d`` and ``Linear`` of ``model``, in module order.
+
+    The defaults are torchvision's VGG/MobileNet init: He (Kaiming) normal, fan-out convolutions
+    (He et al. 2015, https://arxiv.org/abs/1502.01852), BN weight 1 / bias 0, linear N(0, 0.01),
+    zero biases.
+
+    Args:
+        conv: ``"kaiming_normal"``, ``"kaiming_uniform"`` (both with ``conv_mode`` and
+            ``conv_nonlinearity``) or ``"normal"`` (N(0, ``conv_std``); a module's own ``stddev``
+            attribute overrides ``conv_std``, torchvision's Inception convention).
+        zero_conv_bias: zero the convolutions' biases (those that have one).
+        norm: set the weight 1 and bias 0 of each affine BN (PyTorch's default, so a no-op on a
+            freshly built model).
+        linear: ``"normal"`` (N(0, ``linear_std``)), ``"uniform"`` (U(-1/sqrt(out), 1/sqrt(out)),
+            TensorFlow's dense initialiser as torchvision's EfficientNet), ``"conv"`` (the same
+            as the convolutions) or ``None`` (PyTorch's default weights).
+        zero_linear_bias: zero the linear layers' biases; ``None``: whenever ``linear`` is set.
+    """
+    if zero_linear_bias is None:
+        zero_linear_bias = linear is not None
+
+    def init_like_conv(m: nn.Conv2d | nn.Linear) -> None:
+        if conv == "kaiming_normal":
+            nn.init.kaiming_normal_(m.weight, mode=conv_mode, nonlinearity=conv_nonlinearity)
+        elif conv == "kaiming_uniform":
+            nn.init.kaiming_uniform_(m.weight, mode=conv_mode, nonlinearity=conv_nonlinearity)
+        elif conv == "normal":
+            nn.init.normal_(m.weight, mean=0.0, std=float(getattr(m, "stddev", conv_std)))
+        else:
+            raise ValueError(f"conv must be 'kaiming_normal', 'kaiming_uniform' or 'normal'; got {conv!r}")
+
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            init_like_conv(m)
+            if zero_conv_bias and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            if norm and m.affine:
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Linear):
+            if linear == "normal":
+                nn.init.normal_(m.weight, 0, linear_std)
+            elif linear == "uniform":
+                bound = 1.0 / math.sqrt(m.out_features)
+                nn.init.uniform_(m.weight, -bound, bound)
+            elif linear == "conv":
+                init_like_conv(m)
+            elif linear is not None:
+                raise ValueError(f"linear must be 'normal', 'uniform', 'conv' or None; got {linear!r}")
+            if zero_linear_bias and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def imagenet_to_tensorflow_range(x: Tensor) -> Tensor:
+    """Images normalised with ImageNet's mean/std -> ``(x - 0.5) / 0.5``, the input of Google's original
+    TensorFlow weights (torchvision's ``transform_input`` of GoogLeNet and Inception-v3)."""
+    mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    return x * (std / 0.5) + (mean - 0.5) / 0.5

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
+from .blocks import init_conv_bn_linear
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -196,14 +197,7 @@ class DenseNet(nn.Module):
 
 def init_weights(model: nn.Module) -> None:
     """He normal (fan-in) convolutions, BN weight 1 / bias 0, linear bias 0: the authors' Torch code, as torchvision."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, conv_mode="fan_in", zero_conv_bias=False, linear=None, zero_linear_bias=True)
 
 
 def _densenet(name: str, num_classes: int, in_channels: int, drop_rate: float) -> DenseNet:

@@ -55,7 +55,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, SqueezeExcitation, make_divisible
+from .blocks import ConvNormAct, SqueezeExcitation, init_conv_bn_linear, make_divisible
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -264,18 +264,7 @@ class EfficientNet(nn.Module):
 def init_weights(model: nn.Module) -> None:
     """torchvision's EfficientNet init: Kaiming normal (fan-out) convs, unit BN, U(+-1/sqrt(classes)) fc
     (the authors' dense initializer)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            bound = 1.0 / math.sqrt(m.out_features)
-            nn.init.uniform_(m.weight, -bound, bound)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, linear="uniform")
 
 
 # ----------------------------------------------------------------------------- builders

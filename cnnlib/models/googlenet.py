@@ -71,6 +71,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
+from .blocks import imagenet_to_tensorflow_range, init_conv_bn_linear
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -340,11 +341,7 @@ class GoogLeNet(nn.Module):
 
     def _transform_input(self, x: Tensor) -> Tensor:
         """ImageNet mean/std normalisation -> (x - 0.5) / 0.5 of the original TensorFlow weights."""
-        if not self.transform_input:
-            return x
-        mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-        std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-        return x * (std / 0.5) + (mean - 0.5) / 0.5
+        return imagenet_to_tensorflow_range(x) if self.transform_input else x
 
     def _features(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Feature maps, and the auxiliary logits (training mode with aux heads only)."""
@@ -395,14 +392,7 @@ def init_weights(model: nn.Module) -> None:
 
     The paper trained with DistBelief and does not state its initialisation.
     """
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.normal_(m.weight, mean=0.0, std=0.01)  # = trunc_normal_(a=-2, b=2): +-2 is 200 std
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, conv="normal", conv_std=0.01, linear="conv")  # = trunc_normal_(a=-2, b=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,10 +501,7 @@ class SmallInception(nn.Module):
 
 def init_weights_small(model: nn.Module) -> None:
     """He (Kaiming) normal for convs, PyTorch's default for the linear layer (the paper does not say)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, norm=False, linear=None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct
+from .blocks import ConvNormAct, init_conv_bn_linear
 from .registry import register_model
 
 __all__ = ["HIGHWAY_CIFAR", "HighwayConv2d", "HighwayLinear", "HighwayNet", "HighwayMLP", "init_weights", "highway19", "highway32"]
@@ -215,10 +215,7 @@ def init_weights(model: nn.Module, gate_bias: float = DEFAULT_GATE_BIAS) -> None
     https://arxiv.org/abs/1502.01852); the negative gate bias is the paper's (Sec. 2.2 of
     arXiv:1505.00387), which otherwise leaves the initialisation open.
     """
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, conv_mode="fan_in", linear="conv")
     for m in model.modules():
         if isinstance(m, (HighwayConv2d, HighwayLinear)):
             nn.init.constant_(m.gate.bias, gate_bias)

@@ -78,6 +78,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
+from .blocks import imagenet_to_tensorflow_range, init_conv_bn_linear
 from .googlenet import BasicConv2d
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
@@ -287,11 +288,7 @@ class Inception3(nn.Module):
 
     def _transform_input(self, x: Tensor) -> Tensor:
         """ImageNet mean/std normalisation -> (x - 0.5) / 0.5 of the original TensorFlow weights."""
-        if not self.transform_input:
-            return x
-        mean = x.new_tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-        std = x.new_tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-        return x * (std / 0.5) + (mean - 0.5) / 0.5
+        return imagenet_to_tensorflow_range(x) if self.transform_input else x
 
     def _features(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         # in training mode the auxiliary head's 5x5/3 pool then 5x5 valid conv need the full 17x17 grid
@@ -676,15 +673,7 @@ def init_weights(model: nn.Module) -> None:
     (timm keeps PyTorch's default initialisation for v4 and Inception-ResNet-v2; the papers train
     with TensorFlow's defaults and do not state it.)
     """
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            std = float(getattr(m, "stddev", 0.1))
-            nn.init.normal_(m.weight, mean=0.0, std=std)  # = trunc_normal_(a=-2, b=2): +-2 is >= 20 std
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, conv="normal", conv_std=0.1, linear="conv")  # = trunc_normal_(a=-2, b=2)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, SqueezeExcitation, make_divisible
+from .blocks import ConvNormAct, SqueezeExcitation, init_conv_bn_linear, make_divisible
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -348,17 +348,7 @@ def _bn_tf(channels: int) -> nn.BatchNorm2d:
 
 def init_weights(model: nn.Module) -> None:
     """torchvision's MobileNet init: Kaiming normal (fan-out) convs, unit BN, N(0, 0.01) linear layers."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model)
 
 
 # ----------------------------------------------------------------------------- builders

@@ -39,9 +39,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ._checks import check_input
-from .alexnet import output_size
-from .blocks import ConvNormAct
+from ._checks import Window, check_input, min_input_size
+from .blocks import ConvNormAct, init_conv_bn_linear
 from .registry import register_model
 
 __all__ = ["MLPConv", "MLPConvBlock", "NIN_CIFAR", "NIN_IMAGENET", "NiN", "nin_cifar", "nin_imagenet"]
@@ -110,7 +109,7 @@ class NiN(nn.Module):
         self.classifier = nn.Conv2d(channels, num_classes, kernel_size=1)  # one map per class
         self.relu = nn.ReLU(inplace=True)  # the reference models keep a ReLU here
         self.avgpool = nn.AdaptiveAvgPool2d(1)  # global average pooling (Sec. 3.2)
-        self.min_size = _min_input_size(blocks)
+        self.min_size = min_input_size(_windows(blocks))
         init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -132,20 +131,14 @@ class NiN(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
-def _min_input_size(blocks: Sequence[MLPConv]) -> int:
-    """The smallest square input that leaves at least a 1x1 map after every layer."""
-
-    for size in range(1, 1024):
-        s = size
-        for cfg in blocks:
-            s = output_size(s, cfg.kernel_size, cfg.stride, cfg.padding)
-            if s >= 1 and cfg.pool:
-                s = output_size(s, 3, 2, 0, ceil_mode=True)
-            if s < 1:
-                break
-        else:
-            return size
-    raise ValueError("no input size up to 1023 fits this table")
+def _windows(blocks: Sequence[MLPConv]) -> list[Window]:
+    """Each block's k x k convolution, then its 3x3 stride-2 pool (ceil mode), as (kernel, stride, padding, ceil_mode)."""
+    windows: list[Window] = []
+    for cfg in blocks:
+        windows.append((cfg.kernel_size, cfg.stride, cfg.padding, False))
+        if cfg.pool:
+            windows.append((3, 2, 0, True))
+    return windows
 
 
 def init_weights(model: nn.Module) -> None:
@@ -154,10 +147,7 @@ def init_weights(model: nn.Module) -> None:
     Deviation: the reference Caffe models draw weights from Gaussians with hand-set standard
     deviations per layer (0.05 on CIFAR); He init (https://arxiv.org/abs/1502.01852) needs no tuning.
     """
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, linear=None)
 
 
 def _nin(blocks: Sequence[MLPConv], num_classes: int, in_channels: int, name: str) -> NiN:

@@ -70,7 +70,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct
+from .blocks import ConvNormAct, init_conv_bn_linear
 from .registry import register_model
 
 __all__ = [
@@ -327,14 +327,7 @@ def init_weights(model: nn.Module) -> None:
     The paper does not state an initialisation and the official code keeps PyTorch's default;
     we use torchvision's ResNet/VGG choice, as the rest of this package.
     """
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, linear=None)
 
 
 _OFFICIAL_NAMES = [

@@ -78,7 +78,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import SqueezeExcitation
+from .blocks import SqueezeExcitation, init_conv_bn_linear
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -585,12 +585,7 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
     https://arxiv.org/abs/1706.02677 (torchvision's option of the same name). Linear layers keep
     PyTorch's default init, as torchvision's ResNet.
     """
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, zero_conv_bias=False, linear=None)
     if zero_init_residual:
         for m in model.modules():
             if isinstance(m, Bottleneck):

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct
+from .blocks import ConvNormAct, init_conv_bn_linear
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -231,15 +231,7 @@ class ShuffleNetV2(nn.Module):
 def init_weights(model: nn.Module) -> None:
     """Kaiming normal (fan-out) convs, unit BN, N(0, 0.01) fc: the papers do not specify an init,
     so torchvision's MobileNet one (torchvision's ShuffleNetV2 keeps PyTorch's defaults)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, zero_conv_bias=False)
 
 
 # ----------------------------------------------------------------------------- builders

@@ -55,6 +55,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
+from .blocks import init_conv_bn_linear
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -202,14 +203,10 @@ def init_weights(model: SqueezeNet) -> None:
 
     The Caffe original used Xavier for all layers and Gaussian std 0.01 for conv10.
     """
+    init_conv_bn_linear(model.features, conv="kaiming_uniform", conv_mode="fan_in", linear=None)
     conv10 = model.classifier[1]
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            if m is conv10:
-                nn.init.normal_(m.weight, mean=0.0, std=0.01)
-            else:
-                nn.init.kaiming_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
+    nn.init.normal_(conv10.weight, mean=0.0, std=0.01)
+    nn.init.zeros_(conv10.bias)
 
 
 def _squeezenet(version: str, num_classes: int, in_channels: int, dropout: float) -> SqueezeNet:

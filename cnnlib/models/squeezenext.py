@@ -52,7 +52,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct
+from .blocks import ConvNormAct, init_conv_bn_linear
 from .registry import register_model
 
 __all__ = ["SqueezeNextBlock", "SqueezeNext", "SqueezeNextStage", "sqnxt23_1x", "sqnxt23_1x_cifar"]
@@ -174,14 +174,7 @@ class SqueezeNext(nn.Module):
 
 def init_weights(model: nn.Module) -> None:
     """He uniform convolutions with zero bias, BN 1/0: the reference implementation (osmr/imgclsmob)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, conv="kaiming_uniform", conv_mode="fan_in", linear=None)
 
 
 def _squeezenext(num_classes: int, in_channels: int, width: float, imagenet_stem: bool) -> SqueezeNext:

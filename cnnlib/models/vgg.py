@@ -38,6 +38,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
+from .blocks import init_conv_bn_linear
 from .alexnet import local_response_norm
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
@@ -163,16 +164,7 @@ def init_weights(model: nn.Module) -> None:
     Deviation: the paper trained A from N(0, 0.01) and initialised the deeper nets from A's
     layers (Sec. 3.1); it notes that Glorot init works without that pre-training.
     """
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model)
 
 
 def _vgg(

@@ -45,7 +45,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct
+from .blocks import ConvNormAct, init_conv_bn_linear
 from .registry import register_model
 
 __all__ = ["SeparableConv2d", "XceptionBlock", "XceptionBlockSpec", "XceptionConfig", "Xception", "xception", "xception_cifar"]
@@ -209,12 +209,7 @@ class Xception(nn.Module):
 
 def init_weights(model: nn.Module) -> None:
     """He normal (fan-out) convolutions and BN 1/0, as timm's port; the paper does not say (Keras: Glorot uniform)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn_linear(model, zero_conv_bias=False, linear=None)
 
 
 def _xception(config: XceptionConfig, num_classes: int, in_channels: int, dropout: float) -> Xception:
