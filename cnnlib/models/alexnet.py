@@ -68,6 +68,7 @@ __all__ = [
     "ConvLayer",
     "alexnet",
     "alexnet_cifar",
+    "zfnet_cifar",
     "alexnet_paper",
     "local_response_norm",
     "output_size",
@@ -122,6 +123,16 @@ ALEXNET_CIFAR = [
     ConvLayer(out_channels=192, kernel_size=5, padding=2, pool=2),
     ConvLayer(out_channels=384, kernel_size=3, padding=1),
     ConvLayer(out_channels=256, kernel_size=3, padding=1),
+    ConvLayer(out_channels=256, kernel_size=3, padding=1, pool=2),
+]
+
+# ZFNet at CIFAR scale (32 x 32 input): ZFNet's widths 96-256-384-384-256 and, as ZFNet did to
+# AlexNet, a smaller first kernel than alexnet_cifar's (3x3 instead of 5x5): 32 -> 16, 16 -> 8, 8, 8, 8 -> 4.
+ZFNET_CIFAR = [
+    ConvLayer(out_channels=96, kernel_size=3, padding=1, pool=2),
+    ConvLayer(out_channels=256, kernel_size=5, padding=2, pool=2),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),
+    ConvLayer(out_channels=384, kernel_size=3, padding=1),
     ConvLayer(out_channels=256, kernel_size=3, padding=1, pool=2),
 ]
 
@@ -310,6 +321,24 @@ def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512
     return _alexnet(
         ALEXNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
         name="alexnet_cifar",
+    )
+
+
+@register_model(
+    **{**_META, "family": "zfnet"}, scale="cifar", input_size=(3, 32, 32), num_classes=10,
+    paper="Zeiler, Fergus 2013, https://arxiv.org/abs/1311.2901",
+)
+def zfnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5) -> AlexNet:
+    """ZFNet-style net for 3 x 32 x 32 images (6,080,394 parameters for 10 classes).
+
+    Adaptation (the paper has no CIFAR network): ZFNet's widths 96-256-384-384-256 on the
+    ``alexnet_cifar`` plan (stride-1 convolutions, 2x2 max pools, 32 -> 16 -> 8 -> 4, hidden layers
+    of ``hidden=512`` units), with ZFNet's change to AlexNet carried over: a smaller first kernel
+    (3x3 instead of alexnet_cifar's 5x5), so the first layer keeps finer detail.
+    """
+    return _alexnet(
+        ZFNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
+        name="zfnet_cifar",
     )
 
 

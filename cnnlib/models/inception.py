@@ -91,6 +91,9 @@ __all__ = [
     "InceptionResNetV2",
     "InceptionV4",
     "inception_resnet_v2",
+    "inception_v3_cifar",
+    "inception_v4_cifar",
+    "inception_resnet_v2_cifar",
     "inception_v3",
     "inception_v4",
 ]
@@ -245,6 +248,18 @@ class InceptionOutputs(NamedTuple):
     aux_logits: Tensor
 
 
+# CIFAR-scale variants (``cifar_stem=True``): the ImageNet stem (everything before the first 35x35
+# block, 299 -> 35) is replaced by one 3x3 stride-1 conv-BN-ReLU to the channels the first block
+# expects; every Inception and reduction block is kept. On 32 x 32 input the two reductions give
+# 32 -> 15 -> 7. The smallest input two stride-2 valid 3x3 reductions accept is 7 x 7.
+CIFAR_MIN_SIZE = 7
+
+
+def cifar_stem(in_channels: int, out_channels: int) -> "BasicConv2d":
+    """The CIFAR stem replacing the ImageNet one: one "same" 3x3 conv, stride 1."""
+    return BasicConv2d(in_channels, out_channels, kernel_size=3)
+
+
 class Inception3(nn.Module):
     """Inception-v3 with torchvision's module names (its ``state_dict`` loads with identical keys)."""
 
@@ -257,18 +272,27 @@ class Inception3(nn.Module):
         aux_logits: bool = False,
         transform_input: bool = False,
         dropout: float = 0.5,
+        cifar: bool = False,
     ) -> None:
         super().__init__()
+        if cifar and aux_logits:
+            raise ValueError("the CIFAR-scale Inception-v3 has no auxiliary head (its 17x17 grid is 7x7 here)")
         self.in_channels = in_channels
         self.aux_logits = aux_logits
         self.transform_input = transform_input
-        self.Conv2d_1a_3x3 = valid(in_channels, 32, kernel_size=3, stride=2)
-        self.Conv2d_2a_3x3 = valid(32, 32, kernel_size=3)
-        self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3)
-        self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2)
-        self.Conv2d_3b_1x1 = BasicConv2d(64, 80, kernel_size=1)
-        self.Conv2d_4a_3x3 = valid(80, 192, kernel_size=3)
-        self.maxpool2 = nn.MaxPool2d(kernel_size=3, stride=2)
+        if cifar:
+            self.min_size = CIFAR_MIN_SIZE
+            self.Conv2d_1a_3x3 = cifar_stem(in_channels, 192)  # N x 192 x 32 x 32
+            self.Conv2d_2a_3x3 = self.Conv2d_2b_3x3 = self.maxpool1 = nn.Identity()
+            self.Conv2d_3b_1x1 = self.Conv2d_4a_3x3 = self.maxpool2 = nn.Identity()
+        else:
+            self.Conv2d_1a_3x3 = valid(in_channels, 32, kernel_size=3, stride=2)
+            self.Conv2d_2a_3x3 = valid(32, 32, kernel_size=3)
+            self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3)
+            self.maxpool1 = nn.MaxPool2d(kernel_size=3, stride=2)
+            self.Conv2d_3b_1x1 = BasicConv2d(64, 80, kernel_size=1)
+            self.Conv2d_4a_3x3 = valid(80, 192, kernel_size=3)
+            self.maxpool2 = nn.MaxPool2d(kernel_size=3, stride=2)
         self.Mixed_5b = InceptionA(192, pool_features=32)
         self.Mixed_5c = InceptionA(256, pool_features=64)
         self.Mixed_5d = InceptionA(288, pool_features=64)
@@ -480,16 +504,23 @@ class InceptionV4(nn.Module):
 
     min_size = 75  # smallest input whose stride-2 valid convs and pools all have a window (found by trying sizes)
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2) -> None:
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, cifar: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
+        if cifar:
+            self.min_size = CIFAR_MIN_SIZE
+            stem = [cifar_stem(in_channels, 384)]  # N x 384 x 32 x 32
+        else:
+            stem = [
+                valid(in_channels, 32, kernel_size=3, stride=2),  # N x 32 x 149 x 149
+                valid(32, 32, kernel_size=3),  # N x 32 x 147 x 147
+                BasicConv2d(32, 64, kernel_size=3),  # N x 64 x 147 x 147
+                Mixed3a(),  # N x 160 x 73 x 73
+                Mixed4a(),  # N x 192 x 71 x 71
+                Mixed5a(),  # N x 384 x 35 x 35
+            ]
         self.features = nn.Sequential(
-            valid(in_channels, 32, kernel_size=3, stride=2),  # N x 32 x 149 x 149
-            valid(32, 32, kernel_size=3),  # N x 32 x 147 x 147
-            BasicConv2d(32, 64, kernel_size=3),  # N x 64 x 147 x 147
-            Mixed3a(),  # N x 160 x 73 x 73
-            Mixed4a(),  # N x 192 x 71 x 71
-            Mixed5a(),  # N x 384 x 35 x 35
+            *stem,
             *[InceptionV4A() for _ in range(V4_BLOCKS["inception_a"])],  # N x 384 x 35 x 35
             ReductionA(384, k=192, l=224, m=256, n=384),  # N x 1024 x 17 x 17
             *[InceptionV4B() for _ in range(V4_BLOCKS["inception_b"])],  # N x 1024 x 17 x 17
@@ -614,17 +645,23 @@ class InceptionResNetV2(nn.Module):
 
     min_size = 75  # found by trying sizes, as InceptionV4
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2) -> None:
+    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, cifar: bool = False) -> None:
         super().__init__()
         self.in_channels = in_channels
         (a, n_a, s_a), (b, n_b, s_b), (c, n_c, s_c) = IRV2_BLOCKS
-        self.conv2d_1a = valid(in_channels, 32, kernel_size=3, stride=2)
-        self.conv2d_2a = valid(32, 32, kernel_size=3)
-        self.conv2d_2b = BasicConv2d(32, 64, kernel_size=3)
-        self.maxpool_3a = nn.MaxPool2d(3, stride=2)
-        self.conv2d_3b = BasicConv2d(64, 80, kernel_size=1)
-        self.conv2d_4a = valid(80, 192, kernel_size=3)
-        self.maxpool_5a = nn.MaxPool2d(3, stride=2)
+        if cifar:
+            self.min_size = CIFAR_MIN_SIZE
+            self.conv2d_1a = cifar_stem(in_channels, 192)  # N x 192 x 32 x 32
+            self.conv2d_2a = self.conv2d_2b = self.maxpool_3a = nn.Identity()
+            self.conv2d_3b = self.conv2d_4a = self.maxpool_5a = nn.Identity()
+        else:
+            self.conv2d_1a = valid(in_channels, 32, kernel_size=3, stride=2)
+            self.conv2d_2a = valid(32, 32, kernel_size=3)
+            self.conv2d_2b = BasicConv2d(32, 64, kernel_size=3)
+            self.maxpool_3a = nn.MaxPool2d(3, stride=2)
+            self.conv2d_3b = BasicConv2d(64, 80, kernel_size=1)
+            self.conv2d_4a = valid(80, 192, kernel_size=3)
+            self.maxpool_5a = nn.MaxPool2d(3, stride=2)
         self.mixed_5b = Mixed5b()
         self.repeat = nn.Sequential(*[Block35(scale=s_a) for _ in range(n_a)])
         self.mixed_6a = ReductionA(320, k=256, l=256, m=384, n=384)
@@ -704,6 +741,30 @@ def inception_v4(num_classes: int = 1000, in_channels: int = 3, dropout: float =
 def inception_resnet_v2(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2) -> InceptionResNetV2:
     """Inception-ResNet-v2 as timm's ``inception_resnet_v2``: 55,843,464 parameters."""
     return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout)
+
+
+_CIFAR_META = {**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)}
+
+
+@register_model(**_CIFAR_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER)
+def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5) -> Inception3:
+    """Inception-v3 for 32 x 32 (21,638,954 parameters): the 299 -> 35 ImageNet stem becomes one 3x3
+    stride-1 conv to 192 channels; all Inception blocks kept, no auxiliary head (32 -> 15 -> 7)."""
+    return Inception3(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
+
+
+@register_model(**_CIFAR_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.16", paper=_V4_PAPER)
+def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2) -> InceptionV4:
+    """Inception-v4 for 32 x 32: the stem (Figure 3) becomes one 3x3 stride-1 conv to 384 channels;
+    4 x A, reduction A, 7 x B, reduction B, 3 x C kept (32 -> 15 -> 7)."""
+    return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
+
+
+@register_model(**_CIFAR_META, first_conv="conv2d_1a.conv", classifier="classif", gradcam_layer="conv2d_7b", paper=_V4_PAPER)
+def inception_resnet_v2_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2) -> InceptionResNetV2:
+    """Inception-ResNet-v2 for 32 x 32: the stem becomes one 3x3 stride-1 conv to 192 channels before
+    Mixed_5b; all residual Inception blocks kept (32 -> 15 -> 7)."""
+    return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
 
 
 # torchvision's pretrained Inception-v3 carries the auxiliary head and expects transform_input=True.

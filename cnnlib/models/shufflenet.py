@@ -51,6 +51,7 @@ __all__ = [
     "shufflenet_v2_x0_5",
     "shufflenet_v2_x1_0",
     "shufflenet_v2_cifar",
+    "shufflenet_v1_g3_cifar",
 ]
 
 STAGE_REPEATS = (4, 8, 4)  # units in stages 2, 3, 4 (both papers)
@@ -155,15 +156,16 @@ class ShuffleUnitV2(nn.Module):
 class ShuffleNetV1(nn.Module):
     """ShuffleNet v1: 3x3 stem, max-pool, three stages of shuffle units, global pool, fc."""
 
-    def __init__(self, groups: int = 3, num_classes: int = 1000, in_channels: int = 3) -> None:
+    def __init__(self, groups: int = 3, num_classes: int = 1000, in_channels: int = 3, cifar: bool = False) -> None:
         super().__init__()
         if groups not in SHUFFLENET_V1_CHANNELS:
             raise ValueError(f"ShuffleNet v1 is defined for g in {sorted(SHUFFLENET_V1_CHANNELS)}; got {groups}")
         self.in_channels = in_channels
-        self.min_size = 32
+        self.min_size = 8 if cifar else 32
         channels = 24
-        self.conv1 = ConvNormAct(in_channels, channels, 3, stride=2)
-        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        # CIFAR: stride-1 stem and no max-pool, the same convention as shufflenet_v2_cifar
+        self.conv1 = ConvNormAct(in_channels, channels, 3, stride=1 if cifar else 2)
+        self.maxpool = nn.Identity() if cifar else nn.MaxPool2d(3, stride=2, padding=1)
         stages = []
         for s, (out_channels, repeats) in enumerate(zip(SHUFFLENET_V1_CHANNELS[groups], STAGE_REPEATS)):
             units = []
@@ -246,6 +248,15 @@ _IMAGENET = dict(family="shufflenet", scale="imagenet", input_size=(3, 224, 224)
 def shufflenet_v1_g3(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV1:
     """ShuffleNet v1 1.0x, g = 3: 1,865,728 parameters (osmr imgclsmob ``shufflenet_g3_w1``)."""
     return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels)
+
+
+@register_model(
+    **{**_IMAGENET, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)},
+    first_conv="conv1.0", classifier="fc", gradcam_layer="stage4", paper=_V1,
+)
+def shufflenet_v1_g3_cifar(num_classes: int = 10, in_channels: int = 3) -> ShuffleNetV1:
+    """ShuffleNet v1 1.0x, g = 3, for 32x32: stride-1 stem, no max-pool (8x downsampling, 4x4 final maps)."""
+    return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels, cifar=True)
 
 
 @register_model(**_IMAGENET, first_conv="conv1.0", classifier="fc", gradcam_layer="conv5", paper=_V2)
