@@ -334,7 +334,9 @@ def zfnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, 
     Adaptation (the paper has no CIFAR network): ZFNet's widths 96-256-384-384-256 on the
     ``alexnet_cifar`` plan (stride-1 convolutions, 2x2 max pools, 32 -> 16 -> 8 -> 4, hidden layers
     of ``hidden=512`` units), with ZFNet's change to AlexNet carried over: a smaller first kernel
-    (3x3 instead of alexnet_cifar's 5x5), so the first layer keeps finer detail.
+    (3x3 instead of alexnet_cifar's 5x5), so the first layer keeps finer detail. ZFNet's other change,
+    a smaller first stride (2 instead of 4), has no counterpart: alexnet_cifar's stride is already 1.
+    LRN is left out, as in alexnet_cifar.
     """
     return _alexnet(
         ZFNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,

@@ -248,10 +248,10 @@ class InceptionOutputs(NamedTuple):
     aux_logits: Tensor
 
 
-# CIFAR-scale variants (``cifar_stem=True``): the ImageNet stem (everything before the first 35x35
-# block, 299 -> 35) is replaced by one 3x3 stride-1 conv-BN-ReLU to the channels the first block
-# expects; every Inception and reduction block is kept. On 32 x 32 input the two reductions give
-# 32 -> 15 -> 7. The smallest input two stride-2 valid 3x3 reductions accept is 7 x 7.
+# CIFAR-scale variants (constructor argument ``cifar=True``): the ImageNet stem (everything before
+# the first 35x35 block, 299 -> 35) is replaced by one 3x3 stride-1 conv-BN-ReLU to the channels the
+# first block expects; every Inception and reduction block is kept. On 32 x 32 input the two
+# reductions give 32 -> 15 -> 7. The smallest input two stride-2 valid 3x3 reductions accept is 7 x 7.
 CIFAR_MIN_SIZE = 7
 
 
@@ -276,7 +276,7 @@ class Inception3(nn.Module):
     ) -> None:
         super().__init__()
         if cifar and aux_logits:
-            raise ValueError("the CIFAR-scale Inception-v3 has no auxiliary head (its 17x17 grid is 7x7 here)")
+            raise ValueError("the CIFAR-scale Inception-v3 has no auxiliary head (its 17x17 grid is 15x15 here, too small for it)")
         self.in_channels = in_channels
         self.aux_logits = aux_logits
         self.transform_input = transform_input
@@ -748,22 +748,39 @@ _CIFAR_META = {**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classe
 
 @register_model(**_CIFAR_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER)
 def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5) -> Inception3:
-    """Inception-v3 for 32 x 32 (21,638,954 parameters): the 299 -> 35 ImageNet stem becomes one 3x3
-    stride-1 conv to 192 channels; all Inception blocks kept, no auxiliary head (32 -> 15 -> 7)."""
+    """Inception-v3 for 32 x 32 (21,638,954 parameters; our adaptation, not a published model).
+
+    Minimal adaptation: only the ImageNet stem (Conv2d_1a_3x3 .. maxpool2, 299 -> 35) is replaced,
+    because it would shrink a 32 x 32 image to 1 x 1 before the first Inception block and the
+    reductions could not run. It becomes one 3x3 stride-1 conv-BN-ReLU to the 192 channels
+    Mixed_5b expects. Every Inception and reduction block is kept, so the grids are
+    32 -> 15 (Mixed_6a) -> 7 (Mixed_7a). No auxiliary head: its 5x5/3 pool and 5x5 valid conv
+    need the 17 x 17 grid, which is 15 x 15 here.
+    """
     return Inception3(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
 
 
 @register_model(**_CIFAR_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.16", paper=_V4_PAPER)
 def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2) -> InceptionV4:
-    """Inception-v4 for 32 x 32: the stem (Figure 3) becomes one 3x3 stride-1 conv to 384 channels;
-    4 x A, reduction A, 7 x B, reduction B, 3 x C kept (32 -> 15 -> 7)."""
+    """Inception-v4 for 32 x 32 (40,563,594 parameters; our adaptation, not a published model).
+
+    Minimal adaptation: only the stem (Figure 3, 299 -> 35) is replaced, because it would shrink a
+    32 x 32 image to 1 x 1 and the reductions could not run. It becomes one 3x3 stride-1
+    conv-BN-ReLU to the 384 channels Inception-A expects; 4 x A, Reduction-A, 7 x B, Reduction-B
+    and 3 x C are kept, so the grids are 32 -> 15 -> 7.
+    """
     return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
 
 
 @register_model(**_CIFAR_META, first_conv="conv2d_1a.conv", classifier="classif", gradcam_layer="conv2d_7b", paper=_V4_PAPER)
 def inception_resnet_v2_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2) -> InceptionResNetV2:
-    """Inception-ResNet-v2 for 32 x 32: the stem becomes one 3x3 stride-1 conv to 192 channels before
-    Mixed_5b; all residual Inception blocks kept (32 -> 15 -> 7)."""
+    """Inception-ResNet-v2 for 32 x 32 (54,154,730 parameters; our adaptation, not a published model).
+
+    Minimal adaptation: only the stem (conv2d_1a .. maxpool_5a, 299 -> 35) is replaced, because it
+    would shrink a 32 x 32 image to 1 x 1 and the reductions could not run. It becomes one 3x3
+    stride-1 conv-BN-ReLU to the 192 channels mixed_5b expects; mixed_5b, the 10/20/10 residual
+    blocks and both reductions are kept, so the grids are 32 -> 15 -> 7.
+    """
     return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
 
 

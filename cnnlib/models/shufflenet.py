@@ -180,7 +180,7 @@ class ShuffleNetV1(nn.Module):
 
     def forward_features(self, x: Tensor) -> Tensor:
         check_input(x, model=type(self).__name__, in_channels=self.in_channels, min_size=self.min_size)
-        x = self.maxpool(self.conv1(x))  # N x 24 x H/4 x W/4
+        x = self.maxpool(self.conv1(x))  # N x 24 x H/4 x W/4  (CIFAR: H x W)
         x = self.stage2(x)  # N x 240 x H/8 x W/8  (g = 3)
         x = self.stage3(x)  # N x 480 x H/16 x W/16
         return self.stage4(x)  # N x 960 x H/32 x W/32
@@ -255,7 +255,14 @@ def shufflenet_v1_g3(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNe
     first_conv="conv1.0", classifier="fc", gradcam_layer="stage4", paper=_V1,
 )
 def shufflenet_v1_g3_cifar(num_classes: int = 10, in_channels: int = 3) -> ShuffleNetV1:
-    """ShuffleNet v1 1.0x, g = 3, for 32x32: stride-1 stem, no max-pool (8x downsampling, 4x4 final maps)."""
+    """ShuffleNet v1 1.0x, g = 3, for 32x32: 914,338 parameters (our adaptation, not a published figure).
+
+    Minimal adaptation, the same as ``shufflenet_v2_cifar``: the stem conv has stride 1 instead of 2
+    and the 3x3/2 max-pool is dropped, because the ImageNet model's 32x downsampling would leave a
+    32 x 32 image at 1 x 1; with 8x (the three stride-2 stages) the final maps are 4 x 4. Widths
+    (24, 240-480-960), group convolutions, channel shuffle and the 4/8/4 units are unchanged; only
+    the fc layer differs (10 classes).
+    """
     return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels, cifar=True)
 
 

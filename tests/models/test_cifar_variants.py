@@ -51,3 +51,18 @@ def test_cifar_inception_has_no_aux_head():
 
     with pytest.raises(ValueError, match="no auxiliary head"):
         Inception3(num_classes=10, aux_logits=True, cifar=True)
+
+
+def test_zfnet_cifar_rejects_other_sizes():
+    """Its fully connected part fixes the input at 32 x 32 (like alexnet_cifar)."""
+    model = cnnlib.get_model("zfnet_cifar").eval()
+    with torch.no_grad(), pytest.raises(ValueError, match="expects 32x32 images; got 16x16"):
+        model(torch.randn(1, 3, 16, 16))
+
+
+def test_shufflenet_v1_g3_cifar_minimum_size():
+    model = cnnlib.get_model("shufflenet_v1_g3_cifar").eval()
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(1, 3, 8, 8)).shape == (1, 960, 1, 1)  # 8x downsampling
+        with pytest.raises(ValueError, match="at least 8x8"):
+            model(torch.randn(1, 3, 7, 7))
