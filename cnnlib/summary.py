@@ -10,6 +10,7 @@ count agrees with the formula written on the slide.
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +28,13 @@ class LayerRow:
     output_shape: tuple[int, ...]  # without the batch dimension
     params: int
     mult_adds: int  # per image
+
+    @property
+    def connections(self) -> int:
+        """LeCun et al.'s "connections": multiply-adds plus one bias addition per output value (0 without weights)."""
+        if not self.params:
+            return 0
+        return self.mult_adds + math.prod(self.output_shape)
 
     @property
     def shape_text(self) -> str:

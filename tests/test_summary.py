@@ -38,7 +38,10 @@ def test_lenet5_table_exactly():
 def test_connections_match_the_paper_for_c1():
     """LeCun et al. 1998 count C1's 'connections' as 122,304 = multiply-adds + one bias per output."""
     row = layer_table(cnnlib.get_model("lenet5"), (1, 32, 32))["features.0"]
-    assert row.mult_adds + 6 * 28 * 28 == 122_304
+    assert row.mult_adds + 6 * 28 * 28 == row.connections == 122_304
+    table = layer_table(cnnlib.get_model("lenet5"), (1, 32, 32))
+    assert table["features.6"].connections == 48_120 and table["classifier.0"].connections == 10_164
+    assert table["features.2"].connections == 0  # pooling without weights
 
 
 def test_agrees_with_torchinfo_macs():
