@@ -22,15 +22,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 
 import torch
 import torch.nn as nn
 
 import cnnlib
 from cnnlib.models.repvgg import reparameterized
-from cnnlib.summary import count_mult_adds
+from cnnlib.summary import count_mult_adds, median_seconds
 from cnnlib.train import hardware_summary
 
 # RepVGG paper Table 1 (1080Ti, batch 32, 2048 -> 2048 channels, 56 x 56): kernel -> (theoretical TFLOPS, ms)
@@ -42,18 +40,6 @@ def load_average() -> str:
         return " / ".join(f"{v:.2f}" for v in os.getloadavg()) + " (1 / 5 / 15 min)"
     except OSError:  # not available on Windows
         return "unknown"
-
-
-def median_seconds(fn, warmup: int, repeats: int) -> float:
-    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def calibrate_batch_norms(model: nn.Module, size: int, batch: int = 8) -> None:

@@ -62,8 +62,16 @@ def save_checkpoint(
     model_kwargs: dict[str, Any] | None = None,
     config: Any = None,
     history: dict[str, Any] | None = None,
+    storage_dtype: torch.dtype | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> str:
-    """Write the checkpoint atomically and its ``.sha256`` file; return the SHA-256."""
+    """Write the checkpoint atomically and its ``.sha256`` file; return the SHA-256.
+
+    Args:
+        storage_dtype: store floating-point tensors in this dtype (``torch.float16`` halves the
+            file); loading copies them back into the model's own dtype.
+        extra: more metadata to keep in the file (e.g. the zoo entry it belongs to).
+    """
     model_info(model_name)  # an unknown name fails here, before anything is written
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +82,8 @@ def save_checkpoint(
         "config": asdict(config) if is_dataclass(config) else config,
         "history": history,
         "torch_version": torch.__version__,
-        "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+        "state_dict": {k: _stored(v, storage_dtype) for k, v in model.state_dict().items()},
+        **(extra or {}),
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -88,6 +97,11 @@ def save_checkpoint(
             os.remove(tmp)
     Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
     return digest
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    tensor = tensor.detach().cpu().contiguous()
+    return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor
 
 
 def read_checksum(path: str | Path) -> str | None:

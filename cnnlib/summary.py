@@ -18,7 +18,7 @@ import torch.nn as nn
 import torchinfo
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["LayerRow", "LayerTable", "layer_table", "count_parameters", "count_mult_adds"]
+__all__ = ["LayerRow", "LayerTable", "layer_table", "count_parameters", "count_mult_adds", "measure_latency", "median_seconds"]
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,36 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...], leaves_only: boo
         params = sum(p.numel() for p in module.parameters())
         rows.append(LayerRow(name, type(module).__name__, shape, params, macs.get(name, 0)))
     return LayerTable(type(model).__name__, tuple(input_shape), tuple(rows), count_parameters(model), macs[""])
+
+
+def median_seconds(fn, warmup: int = 3, repeats: int = 10) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs."""
+    import statistics
+    import time
+
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1, warmup: int = 3, repeats: int = 10) -> float:
+    """Median milliseconds of one float32 eval-mode forward pass of a batch of ``batch_size`` images.
+
+    Measured on the device the model is on, with gradients off; the model is left in eval mode.
+    """
+    device = next(model.parameters()).device
+    model.eval()
+    x = torch.randn((batch_size, *input_shape), device=device)
+
+    def run() -> None:
+        with torch.inference_mode():
+            model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    return 1000 * median_seconds(run, warmup, repeats)

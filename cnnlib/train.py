@@ -27,6 +27,7 @@ import random
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -375,8 +376,15 @@ def fit(
     config: TrainConfig,
     device: torch.device | str | None = None,
     progress: bool = True,
+    resume: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` for ``config.epochs`` epochs; evaluate on ``test_data`` after each.
+
+    With ``resume`` (a file path) the run survives interruptions: after every epoch the whole
+    training state (weights, optimiser, schedule, random generators, history so far) is written
+    there atomically, and a later call with the same path and the same config continues after
+    the last finished epoch, giving the same result as an uninterrupted run. A state file
+    written with a different config is refused (delete it to start again).
 
     Returns a history: ``{"epochs": [{"epoch", "train_loss", "train_acc", "test_loss",
     "test_acc", "lr", "seconds"}, ...], "steps": [{"step", "train_loss", "train_acc"}, ...]
@@ -388,7 +396,11 @@ def fit(
     device = torch.device(device) if device is not None else pick_device()
     generator = seed_everything(config.seed)
     model.to(device)
-    speed = choose_speed_settings(model, train_data.shape, config.batch_size, device, config.precision, config.channels_last)
+    state = _load_state(Path(resume), config) if resume is not None and Path(resume).is_file() else None
+    if state is not None:
+        speed = _speed_from_record(state["history"]["speed"], device)  # keep the run's measured choice
+    else:
+        speed = choose_speed_settings(model, train_data.shape, config.batch_size, device, config.precision, config.channels_last)
     if speed.channels_last:
         model.to(memory_format=torch.channels_last)
     steps_per_epoch = max(1, len(train_data) // config.batch_size)
@@ -402,10 +414,14 @@ def fit(
         "epochs": [],
         "steps": [],
     }
-    bar = tqdm(total=config.epochs * steps_per_epoch * config.batch_size, unit="img", unit_scale=True, disable=not progress, desc="training")
-    start = time.perf_counter()
+    first_epoch, elapsed = 1, 0.0
+    if state is not None:
+        first_epoch, elapsed = _restore_state(state, model, optimizer, scheduler, generator, history)
+    done_images = (first_epoch - 1) * steps_per_epoch * config.batch_size
+    bar = tqdm(total=config.epochs * steps_per_epoch * config.batch_size, initial=done_images, unit="img", unit_scale=True, disable=not progress, desc="training")
+    start = time.perf_counter() - elapsed
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(first_epoch, config.epochs + 1):
             t0 = time.perf_counter()
             record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
             epoch_result = train_one_epoch(model, train_data, optimizer, scheduler, config, speed, generator, bar)
@@ -417,9 +433,71 @@ def fit(
                 record.update(test_loss=result["loss"], test_acc=result["acc"])
             record["seconds"] = time.perf_counter() - t0
             history["epochs"].append(record)
+            if resume is not None:
+                _save_state(Path(resume), model, optimizer, scheduler, generator, history, epoch, time.perf_counter() - start)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", test_acc=f"{record.get('test_acc', float('nan')):.4f}")
     finally:
         bar.close()
     history["train_seconds"] = time.perf_counter() - start
     model.eval()
     return history
+
+
+# --------------------------------------------------------------------------- resumable runs
+
+RESUME_FORMAT = 1
+
+
+def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Generator, history: dict, epoch: int, elapsed: float) -> None:
+    """Write everything needed to continue after ``epoch`` (atomically: an interruption leaves the old file)."""
+    state = {
+        "format": RESUME_FORMAT,
+        "epoch": epoch,
+        "elapsed": elapsed,
+        "config": history["config"],
+        "history": history,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": random.getstate(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_state(path: Path, config: TrainConfig) -> dict[str, Any]:
+    """Read a resume file and check that it belongs to a run with ``config``."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}; delete it to start the run again")
+    if state["config"] != asdict(config):
+        changed = sorted(k for k in asdict(config) if state["config"].get(k) != asdict(config)[k])
+        raise ValueError(
+            f"{path} belongs to a run with another config (it differs in {changed}); "
+            "delete it to start again with the new config, or restore the old config to continue"
+        )
+    return state
+
+
+def _speed_from_record(record: dict[str, Any], device: torch.device) -> SpeedSettings:
+    dtype = torch.bfloat16 if record["autocast_dtype"] == "bfloat16" and _bf16_supported(device) else None
+    return SpeedSettings(str(device), dtype, bool(record["channels_last"]), record.get("measured_img_per_s", {}))
+
+
+def _restore_state(state: dict[str, Any], model, optimizer, scheduler, generator: torch.Generator, history: dict) -> tuple[int, float]:
+    """Put a saved training state into the given objects; return (next epoch, seconds already trained)."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    random.setstate(state["python_rng"])
+    saved = state["history"]
+    history.update({k: v for k, v in saved.items() if k != "hardware"})
+    history["resumed"] = saved.get("resumed", []) + [{"after_epoch": state["epoch"], "hardware": history["hardware"]}]
+    history["hardware"] = saved["hardware"]
+    return state["epoch"] + 1, float(state["elapsed"])

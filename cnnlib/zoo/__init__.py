@@ -1,0 +1,431 @@
+"""The zoo: the course's own trained checkpoints, each reproducible by one command.
+
+    python -m cnnlib.zoo list                 every entry, its recipe and its measured accuracy
+    python -m cnnlib.zoo train NAME [NAME ...] train (resumable: re-run the same command after an interruption)
+    python -m cnnlib.zoo train --all          train every entry that has no checkpoint yet
+    python -m cnnlib.zoo verify               re-check every checksum and re-evaluate every checkpoint
+    python -m cnnlib.zoo table [--bench]      write data/zoo/RESULTS.md (``--bench`` re-measures CPU latency)
+
+In a notebook::
+
+    model, log = cnnlib.zoo.load("resnet20")   # eval mode, on the CPU; log = the JSON training log
+
+Files, per entry, under ``data/zoo/``: ``NAME.pt`` (the weights, float16 unless that costs
+accuracy, with the entry's name, version and an architecture fingerprint), ``NAME.pt.sha256``
+and ``NAME.json`` (the log: recipe, per-epoch train and test loss and accuracy, wall time,
+hardware, library versions, data source, parameters, multiply-adds, the accuracy of the
+stored weights on the full test set and on the fixed 2,000-image CI subset, the SHA-256).
+A run in progress keeps its state in ``data/zoo/resume/NAME.pt`` after every epoch.
+
+Every accuracy in a log is measured on the *stored* weights in float32, so ``verify`` can
+demand agreement to 0.5 point on any machine.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from .. import data as cdata
+from ..checkpoint import CheckpointError, load_checkpoint, read_checksum, save_checkpoint
+from ..models import get_model
+from ..summary import count_mult_adds, count_parameters, measure_latency
+from ..train import SpeedSettings, evaluate, fit, hardware_summary, pick_device
+from .entries import CIFAR_RECIPE, ENTRIES, MNIST_RECIPE, UnknownEntryError, ZooEntry, entry
+
+__all__ = [
+    "CIFAR_RECIPE",
+    "CI_SUBSET_SIZE",
+    "ENTRIES",
+    "MNIST_RECIPE",
+    "NotTrainedError",
+    "TOLERANCE",
+    "UnknownEntryError",
+    "Verification",
+    "ZooEntry",
+    "architecture_fingerprint",
+    "ci_subset",
+    "entry",
+    "load",
+    "load_dataset",
+    "read_log",
+    "results_table",
+    "train",
+    "trained",
+    "verify",
+    "zoo_dir",
+]
+
+ZOO_ENV = "CNNLIB_ZOO"
+CI_SUBSET_SIZE = 2000
+TOLERANCE = 0.005  # verify: largest accepted |measured - logged| accuracy (0.5 point)
+FP16_TOLERANCE = 0.001  # float16 storage is used only if it moves test accuracy by at most 0.1 point
+
+
+class NotTrainedError(FileNotFoundError):
+    """The entry has no checkpoint yet."""
+
+
+# --------------------------------------------------------------------------- places
+
+
+def zoo_dir() -> Path:
+    """``$CNNLIB_ZOO`` if set, else the course's ``data/zoo`` (committed with the course)."""
+    if os.environ.get(ZOO_ENV):
+        return Path(os.environ[ZOO_ENV]).expanduser()
+    return Path(__file__).resolve().parents[2] / "data" / "zoo"
+
+
+def _checkpoint_path(name: str) -> Path:
+    return zoo_dir() / f"{name}.pt"
+
+
+def _log_path(name: str) -> Path:
+    return zoo_dir() / f"{name}.json"
+
+
+def _resume_path(name: str) -> Path:
+    return zoo_dir() / "resume" / f"{name}.pt"
+
+
+def read_log(name: str) -> dict[str, Any] | None:
+    """The training log of entry ``name``, or None if it has not been trained."""
+    entry(name)
+    path = _log_path(name)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def trained() -> list[str]:
+    """Names of the entries that have a checkpoint and a log."""
+    return [n for n in ENTRIES if _checkpoint_path(n).is_file() and _log_path(n).is_file()]
+
+
+# --------------------------------------------------------------------------- data
+
+
+def load_dataset(e: ZooEntry, split: str) -> cdata.ImageTensors:
+    """The split of the entry's dataset, prepared as the entry was trained (padding)."""
+    ds = cdata.load(e.dataset, split)
+    return ds.pad(e.pad) if e.pad else ds
+
+
+def ci_subset(ds: cdata.ImageTensors, n: int | None = None) -> cdata.ImageTensors:
+    """A fixed subset of ``n`` images chosen by the content of each image, not by its position.
+
+    The images whose pixels have the smallest BLAKE2 hashes are taken, so the subset is the
+    same whatever order a source stores the images in (torchvision's CIFAR-10 batches and the
+    mirror's PNG tree hold the same images in different orders).
+    """
+    n = CI_SUBSET_SIZE if n is None else n
+    if not 0 < n <= len(ds):
+        raise ValueError(f"subset size must be in 1..{len(ds)}, got {n}")
+    flat = ds.images.reshape(len(ds), -1).numpy()
+    keys = [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in flat]
+    idx = torch.tensor(sorted(sorted(range(len(keys)), key=keys.__getitem__)[:n]))
+    from dataclasses import replace
+
+    return replace(ds, images=ds.images[idx], labels=ds.labels[idx], notes=ds.notes + (f"CI subset of {n} (content-hashed)",))
+
+
+# --------------------------------------------------------------------------- identity of a model
+
+
+def architecture_fingerprint(model: nn.Module) -> str:
+    """SHA-256 (16 hex digits) of the model's state_dict layout: every key with its shape and dtype.
+
+    Any change to the architecture (a layer added, a width changed) changes it.
+    """
+    lines = [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in model.state_dict().items()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def _build(e: ZooEntry) -> nn.Module:
+    return get_model(e.model, **e.model_kwargs)
+
+
+def _retrain_hint(name: str) -> str:
+    return f"Re-create it with `python -m cnnlib.zoo train {name}` (in the course folder)."
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _eval_fp32(model: nn.Module, ds: cdata.ImageTensors) -> dict[str, float]:
+    device = next(model.parameters()).device
+    return evaluate(model, ds, SpeedSettings(str(device)), batch_size=500)
+
+
+def _round_trip(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A float32 copy of ``model`` whose floating-point weights went through ``dtype`` (what loading gives)."""
+    import copy
+
+    clone = copy.deepcopy(model).float().to(memory_format=torch.contiguous_format)
+    with torch.no_grad():
+        for t in list(clone.parameters()) + list(clone.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.to(dtype).float())
+    return clone.eval()
+
+
+def train(name: str, *, fresh: bool = False, progress: bool = True, device: str | None = None) -> dict[str, Any]:
+    """Train entry ``name`` with its recipe, store its checkpoint and log, and return the log.
+
+    Resumable: the training state is saved after every epoch and a new call continues from
+    it (``fresh=True`` throws it away and starts again).
+    """
+    e = entry(name)
+    resume = _resume_path(name)
+    if fresh and resume.is_file():
+        resume.unlink()
+    train_ds, test_ds = load_dataset(e, "train"), load_dataset(e, "test")
+    torch.manual_seed(e.config.seed)  # the weights' initialisation is part of the recipe
+    model = _build(e)
+    dev = pick_device(device)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    wall = time.perf_counter()
+    history = fit(model, train_ds, test_ds, e.config, device=dev, progress=progress, resume=resume)
+    model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
+
+    # Store float16 unless that costs accuracy; every figure below is measured on the stored weights.
+    full32 = _eval_fp32(model, test_ds)
+    stored_dtype = torch.float16
+    stored = _round_trip(model, stored_dtype)
+    full = _eval_fp32(stored, test_ds)
+    if abs(full["acc"] - full32["acc"]) > FP16_TOLERANCE:
+        stored_dtype, stored, full = torch.float32, model, full32
+    subset = _eval_fp32(stored, ci_subset(test_ds))
+    train_clean = _eval_fp32(stored, train_ds)
+    fingerprint = architecture_fingerprint(stored)
+
+    zoo_dir().mkdir(parents=True, exist_ok=True)
+    path = _checkpoint_path(name)
+    sha = save_checkpoint(
+        path,
+        stored,
+        model_name=e.model,
+        model_kwargs=e.model_kwargs,
+        config=e.config,
+        storage_dtype=stored_dtype if stored_dtype != torch.float32 else None,
+        extra={"zoo": {"entry": name, "version": e.version, "fingerprint": fingerprint}},
+    )
+    import torchvision
+
+    last = history["epochs"][-1]
+    log = {
+        "entry": name,
+        "version": e.version,
+        "model": e.model,
+        "model_kwargs": e.model_kwargs,
+        "dataset": e.dataset,
+        "pad": e.pad,
+        "chapters": list(e.chapters),
+        "purpose": e.purpose,
+        "target_test_acc": e.target,
+        "command": f"python -m cnnlib.zoo train {name}",
+        "recipe": asdict(e.config),
+        "parameters": count_parameters(stored),
+        "mult_adds": count_mult_adds(stored, test_ds.shape),
+        "speed": history["speed"],
+        "hardware": history["hardware"],
+        "resumed": history.get("resumed", []),
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "python_version": platform.python_version(),
+        "data_source": history["data_source"],
+        "started_utc": started.isoformat(timespec="seconds"),
+        "train_seconds": round(history["train_seconds"], 1),
+        "wall_seconds_this_call": round(time.perf_counter() - wall, 1),
+        "epochs": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()} for rec in history["epochs"]],
+        "final": {
+            "train_loss_augmented": last["train_loss"],
+            "train_acc_augmented": last["train_acc"],
+            "test_acc_float32_weights": full32["acc"],
+        },
+        "stored": {
+            "dtype": str(stored_dtype).replace("torch.", ""),
+            "test_acc": full["acc"],
+            "test_loss": full["loss"],
+            "test_images": len(test_ds),
+            "ci_subset_acc": subset["acc"],
+            "ci_subset_size": CI_SUBSET_SIZE,
+            "train_acc_clean": train_clean["acc"],
+            "train_loss_clean": train_clean["loss"],
+            "fingerprint": fingerprint,
+        },
+        "checkpoint": {"file": path.name, "sha256": sha, "bytes": path.stat().st_size},
+    }
+    tmp = _log_path(name).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(log, indent=1) + "\n")
+    os.replace(tmp, _log_path(name))
+    if resume.is_file():
+        resume.unlink()
+    return log
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """The trained model of entry ``name`` (float32, eval mode, on ``device``) and its log.
+
+    Refuses, with what to do, an entry that was never trained, a checkpoint whose checksum
+    differs from its log, a checkpoint of another model, of another entry version, or of an
+    architecture that has changed since it was trained.
+    """
+    e = entry(name)
+    path, log = _checkpoint_path(name), read_log(name)
+    if log is None or not path.is_file():
+        missing = path if not path.is_file() else _log_path(name)
+        raise NotTrainedError(f"The zoo entry {name!r} has not been trained here ({missing} is missing). {_retrain_hint(name)}")
+    sha = log["checkpoint"]["sha256"]
+    side = read_checksum(path)
+    if side is not None and side != sha:
+        raise CheckpointError(f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}")
+    model = _build(e)
+    try:
+        model, meta = load_checkpoint(path, model, expected_model=e.model, sha256=sha)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{exc} {_retrain_hint(name)}") from None
+    zoo = meta.get("zoo") or {}
+    if zoo.get("entry") != name:
+        raise CheckpointError(f"{path} was saved for zoo entry {zoo.get('entry')!r}, not {name!r}. {_retrain_hint(name)}")
+    if zoo.get("version") != e.version:
+        raise CheckpointError(
+            f"{path} was trained for version {zoo.get('version')} of the entry {name!r}; the zoo now defines version "
+            f"{e.version} (its model or recipe changed). {_retrain_hint(name)}"
+        )
+    if meta["model_kwargs"] != e.model_kwargs:
+        raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}. {_retrain_hint(name)}")
+    if zoo.get("fingerprint") != architecture_fingerprint(model):
+        raise CheckpointError(f"The architecture of {e.model!r} has changed since {path.name} was trained. {_retrain_hint(name)}")
+    return model.to(device).eval(), log
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The outcome of re-checking one entry."""
+
+    name: str
+    ok: bool
+    message: str
+    logged_acc: float | None = None
+    measured_acc: float | None = None
+    images: int = 0
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def verify(names: list[str] | None = None, subset: bool | None = None, tolerance: float = TOLERANCE) -> list[Verification]:
+    """Re-check the checksum and re-evaluate the checkpoint of each trained entry (default: all).
+
+    ``subset=None`` evaluates on the fixed 2,000-image subset when ``$CI`` is set and on the
+    full test set otherwise; the result fails if accuracy differs from the log by more than
+    ``tolerance``. Untrained entries named explicitly fail; otherwise they are skipped.
+    """
+    subset = _in_ci() if subset is None else subset
+    explicit = names is not None
+    results: list[Verification] = []
+    cache: dict[tuple[str, int], cdata.ImageTensors] = {}
+    for name in names if explicit else list(ENTRIES):
+        e = entry(name)
+        if not _checkpoint_path(name).is_file() and not explicit:
+            continue
+        try:
+            model, log = load(name)
+        except (OSError, CheckpointError) as exc:
+            results.append(Verification(name, False, str(exc)))
+            continue
+        key = (e.dataset, e.pad)
+        if key not in cache:
+            cache[key] = load_dataset(e, "test")
+        ds = ci_subset(cache[key]) if subset else cache[key]
+        logged = log["stored"]["ci_subset_acc" if subset else "test_acc"]
+        measured = _eval_fp32(model, ds)["acc"]
+        ok = abs(measured - logged) <= tolerance
+        what = f"{'CI subset' if subset else 'test set'} of {len(ds)}: measured {measured:.2%}, log {logged:.2%}"
+        results.append(Verification(name, ok, what + ("" if ok else f" (differs by more than {tolerance:.1%})"), logged, measured, len(ds)))
+    return results
+
+
+# --------------------------------------------------------------------------- results table
+
+
+def _latency_path() -> Path:
+    return zoo_dir() / "latency.json"
+
+
+def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
+    """Measure float32 CPU latency (batch 1 and 64) of each trained entry; store it in ``latency.json``."""
+    path = _latency_path()
+    record = json.loads(path.read_text()) if path.is_file() else {"entries": {}}
+    torch.set_num_threads(torch.get_num_threads())
+    for name in names or trained():
+        model, log = load(name)
+        shape = load_dataset(entry(name), "test").shape
+        record["entries"][name] = {
+            "batch1_ms": round(measure_latency(model, shape, 1, warmup=5, repeats=30), 3),
+            "batch64_ms": round(measure_latency(model, shape, 64, warmup=2, repeats=7), 2),
+        }
+    record["hardware"] = hardware_summary(torch.device("cpu"))
+    record["measured_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        record["load_average"] = [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        pass
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def results_table() -> str:
+    """The Markdown table of every entry (trained or not), as written to ``data/zoo/RESULTS.md``."""
+    lat_path = _latency_path()
+    lat = json.loads(lat_path.read_text()) if lat_path.is_file() else {"entries": {}}
+    rows = [
+        "| entry | model | data | chapters | parameters | mult-adds | CPU latency b=1 (ms) | b=64 (ms) | test acc | target | epochs | training time |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, e in ENTRIES.items():
+        log = read_log(name)
+        target = f"≥ {e.target:.0%}" if e.target else "—"
+        if log is None:
+            rows.append(f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | | | | | not trained yet | {target} | {e.config.epochs} | |")
+            continue
+        l = lat["entries"].get(name, {})
+        rows.append(
+            f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | {log['parameters']:,} | {log['mult_adds'] / 1e6:,.1f} M "
+            f"| {l.get('batch1_ms', '—')} | {l.get('batch64_ms', '—')} | {log['stored']['test_acc']:.2%} | {target} "
+            f"| {len(log['epochs'])} | {log['train_seconds'] / 60:.0f} min |"
+        )
+    head = [
+        "# The zoo: results",
+        "",
+        "Generated by `python -m cnnlib.zoo table --bench` from the logs in this folder; do not edit by hand.",
+        "Test accuracy: the stored weights, float32, on the whole test set of the source named in each log.",
+        "Mult-adds: one forward pass of one image. Training time: wall time of the recipe on the hardware in the log.",
+    ]
+    if lat.get("hardware"):
+        head.append(f"Latency: float32, eval mode, median, measured {lat.get('measured_utc', '')} on {lat['hardware']}; "
+                    f"load average then {lat.get('load_average', 'unknown')}.")
+    return "\n".join(head + [""] + rows) + "\n"
+
+
+def write_results_table() -> Path:
+    path = zoo_dir() / "RESULTS.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(results_table())
+    return path

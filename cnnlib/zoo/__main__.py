@@ -1,0 +1,109 @@
+"""``python -m cnnlib.zoo list | train NAME ... | train --all | verify | table``: the course's trained models."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from . import ENTRIES, NotTrainedError, UnknownEntryError, entry, measure_latencies, read_log, train, trained, verify, write_results_table
+from ..data import DatasetUnavailableError
+
+
+def _list() -> int:
+    print(f"{'entry':<16} {'model':<22} {'data':<8} {'chapters':<10} {'epochs':>6}  {'target':>7}  status")
+    for name, e in ENTRIES.items():
+        log = read_log(name)
+        target = f">= {e.target:.0%}" if e.target else "-"
+        if log is None:
+            status = "not trained yet"
+        else:
+            s = log["stored"]
+            status = (
+                f"test acc {s['test_acc']:.2%} (train acc {s['train_acc_clean']:.2%}), "
+                f"{log['parameters']:,} params, trained in {log['train_seconds'] / 60:.0f} min"
+            )
+        print(f"{name:<16} {e.model:<22} {e.dataset:<8} {','.join(e.chapters):<10} {e.config.epochs:>6}  {target:>7}  {status}")
+    print(f"\n{len(trained())} of {len(ENTRIES)} entries trained. Train one with `python -m cnnlib.zoo train NAME`.")
+    return 0
+
+
+def _train(names: list[str], all_: bool, fresh: bool) -> int:
+    if all_:
+        names = [n for n in ENTRIES if n not in trained()]
+        if not names:
+            print("Every entry is trained (use `train NAME --fresh` to retrain one).")
+            return 0
+    if not names:
+        print("Name the entries to train, or use --all.", file=sys.stderr)
+        return 2
+    for name in names:
+        entry(name)  # unknown names fail before any training starts
+    for name in names:
+        print(f"== {name}: {ENTRIES[name].purpose}", flush=True)
+        log = train(name, fresh=fresh)
+        s = log["stored"]
+        print(
+            f"== {name}: test acc {s['test_acc']:.2%} ({s['dtype']} weights), train acc {s['train_acc_clean']:.2%}, "
+            f"{log['train_seconds'] / 60:.1f} min; checkpoint sha256 {log['checkpoint']['sha256'][:16]}...",
+            flush=True,
+        )
+        write_results_table()
+    return 0
+
+
+def _verify(names: list[str], subset: bool | None) -> int:
+    results = verify(names or None, subset=subset)
+    for r in results:
+        print(f"{'ok  ' if r.ok else 'FAIL'} {r.name:<16} {r.message}")
+    missing = [n for n in ENTRIES if n not in trained()]
+    if missing and not names:
+        print(f"not trained yet ({len(missing)}): {', '.join(missing)}")
+    failed = [r.name for r in results if not r.ok]
+    if failed:
+        print(f"\n{len(failed)} entries failed: {', '.join(failed)}. Retrain each with `python -m cnnlib.zoo train NAME --fresh`.")
+        return 1
+    print(f"\n{len(results)} checkpoints verified.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.zoo", description=__doc__)
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every entry with its recipe and measured accuracy")
+    p_train = sub.add_parser("train", help="train entries (resumes an interrupted run)")
+    p_train.add_argument("names", nargs="*", metavar="NAME")
+    p_train.add_argument("--all", action="store_true", help="every entry without a checkpoint")
+    p_train.add_argument("--fresh", action="store_true", help="discard a saved partial run and start again")
+    p_verify = sub.add_parser("verify", help="checksums and accuracy of every checkpoint against its log")
+    p_verify.add_argument("names", nargs="*", metavar="NAME")
+    group = p_verify.add_mutually_exclusive_group()
+    group.add_argument("--subset", dest="subset", action="store_const", const=True, help="the fixed 2,000-image subset (default when $CI is set)")
+    group.add_argument("--full", dest="subset", action="store_const", const=False, help="the whole test set (default otherwise)")
+    p_table = sub.add_parser("table", help="write data/zoo/RESULTS.md")
+    p_table.add_argument("--bench", action="store_true", help="re-measure the CPU latency of every trained entry first")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "train":
+            return _train(args.names, args.all, args.fresh)
+        if args.command == "verify":
+            return _verify(args.names, args.subset)
+        if args.command == "table":
+            if args.bench:
+                measure_latencies()
+            print(f"wrote {write_results_table()}")
+            return 0
+    except (UnknownEntryError, NotTrainedError, DatasetUnavailableError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

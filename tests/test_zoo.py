@@ -1,0 +1,261 @@
+"""The zoo: entries, training to a checkpoint and log, loading with refusals, verification, resuming.
+
+The machinery is tested on a tiny entry in a temporary zoo folder with synthetic data (seconds);
+``test_committed_checkpoints_verify`` re-evaluates the course's real checkpoints (CI: on the
+fixed 2,000-image subset).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import cnnlib
+import cnnlib.zoo as zoo
+from cnnlib.checkpoint import CheckpointError
+from cnnlib.data import DATASETS, ImageTensors
+from cnnlib.train import TrainConfig, fit
+from cnnlib.zoo.__main__ import main as zoo_main
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_ZOO = REPO / "data" / "zoo"
+
+
+# --------------------------------------------------------------------------- the entries
+
+
+def test_every_entry_is_buildable_and_consistent():
+    for name, e in zoo.ENTRIES.items():
+        assert e.name == name
+        info = cnnlib.model_info(e.model)  # raises for an unknown registry name
+        assert e.dataset in DATASETS and e.config.epochs > 0 and e.chapters
+        assert info.scale == ("mnist" if e.dataset == "mnist" else "cifar")
+        assert e.target is None or 0.5 < e.target < 1
+
+
+def test_degradation_quartet_shares_one_recipe():
+    quartet = [zoo.entry(n) for n in ("plain20", "plain56", "resnet20", "resnet56")]
+    assert all(e.config == zoo.CIFAR_RECIPE for e in quartet)
+
+
+def test_unknown_entry_is_a_clear_error():
+    with pytest.raises(zoo.UnknownEntryError, match="Did you mean 'resnet20'") as err:
+        zoo.entry("resnet21")
+    assert "python -m cnnlib.zoo list" in str(err.value)
+
+
+def test_ci_subset_does_not_depend_on_image_order():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (300, 3, 4, 4), dtype=torch.uint8, generator=gen)
+    labels = torch.randint(0, 10, (300,), generator=gen)
+    ds = ImageTensors(images, labels, DATASETS["cifar10"], "test", "synthetic")
+    perm = torch.randperm(300, generator=gen)
+    shuffled = dataclasses.replace(ds, images=images[perm], labels=labels[perm])
+    a, b = zoo.ci_subset(ds, 50), zoo.ci_subset(shuffled, 50)
+    assert len(a) == 50
+
+    def as_set(d):
+        return {(bytes(img.numpy().tobytes()), int(lab)) for img, lab in zip(d.images, d.labels)}
+
+    assert as_set(a) == as_set(b)
+    with pytest.raises(ValueError, match="subset size"):
+        zoo.ci_subset(ds, 301)
+
+
+def test_fingerprint_follows_the_architecture():
+    a = zoo.architecture_fingerprint(cnnlib.get_model("resnet20"))
+    assert a == zoo.architecture_fingerprint(cnnlib.get_model("resnet20"))
+    assert a != zoo.architecture_fingerprint(cnnlib.get_model("resnet32"))
+    assert a != zoo.architecture_fingerprint(cnnlib.get_model("resnet20", num_classes=100))
+
+
+# --------------------------------------------------------------------------- a tiny zoo
+
+
+def _synthetic(split: str) -> ImageTensors:
+    """Two easy classes (bright vs dark images) so that a short run learns something."""
+    n = 96 if split == "train" else 40
+    gen = torch.Generator().manual_seed(1 if split == "train" else 2)
+    labels = torch.arange(n) % 2
+    base = torch.where(labels[:, None, None, None] == 1, 180, 60)
+    images = (base + torch.randint(-40, 40, (n, 3, 16, 16), generator=gen)).clamp(0, 255).to(torch.uint8)
+    return ImageTensors(images, labels, DATASETS["cifar10"], split, f"synthetic {split}")
+
+
+TINY_RECIPE = TrainConfig(epochs=2, batch_size=32, lr=0.05, precision="fp32", channels_last=False, eval_batch_size=64)
+
+
+@pytest.fixture
+def tiny_zoo(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_ZOO", str(tmp_path / "zoo"))
+    entry = zoo.ZooEntry("tiny", "resnet20", "cifar10", TINY_RECIPE, ("05",), "test entry", {"num_classes": 2})
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", entry)
+    monkeypatch.setattr(zoo, "load_dataset", lambda e, split: _synthetic(split))
+    monkeypatch.setattr(zoo, "CI_SUBSET_SIZE", 30)
+    return tmp_path / "zoo"
+
+
+def test_train_writes_checkpoint_and_log(tiny_zoo):
+    log = zoo.train("tiny", progress=False)
+    ckpt = tiny_zoo / "tiny.pt"
+    assert ckpt.is_file() and (tiny_zoo / "tiny.pt.sha256").is_file()
+    on_disk = json.loads((tiny_zoo / "tiny.json").read_text())
+    assert on_disk == log
+    assert log["checkpoint"]["sha256"] == cnnlib.data.sha256_file(ckpt)
+    assert [r["epoch"] for r in log["epochs"]] == [1, 2]
+    for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds"):
+        assert key in log["epochs"][0]
+    assert log["recipe"]["epochs"] == 2 and log["parameters"] == cnnlib.summary.count_parameters(cnnlib.get_model("resnet20", num_classes=2))
+    assert log["hardware"] and log["torch_version"] == torch.__version__ and "synthetic" in log["data_source"]["train"]
+    assert log["stored"]["dtype"] in ("float16", "float32")
+    assert log["stored"]["ci_subset_size"] == 30
+    assert not (tiny_zoo / "resume" / "tiny.pt").exists(), "the resume state is removed once the run is stored"
+    # the loaded model reproduces the logged accuracy
+    model, loaded_log = zoo.load("tiny")
+    assert not model.training and loaded_log == log
+    ds = _synthetic("test")
+    acc = (cnnlib.train.predict(model, ds).argmax(1) == ds.labels).float().mean().item()
+    assert acc == pytest.approx(log["stored"]["test_acc"], abs=1e-6)
+    assert [r.ok for r in zoo.verify(["tiny"], subset=False)] == [True]
+    assert [r.ok for r in zoo.verify(["tiny"], subset=True)] == [True]
+    assert zoo.trained() == ["tiny"]
+
+
+def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
+    with pytest.raises(zoo.NotTrainedError, match="python -m cnnlib.zoo train tiny"):
+        zoo.load("tiny")
+    zoo.train("tiny", progress=False)
+    ckpt = tiny_zoo / "tiny.pt"
+    original = ckpt.read_bytes()
+
+    # a new version of the entry (its recipe changed)
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=2))
+    with pytest.raises(CheckpointError, match="version 1 .* version 2.*cnnlib.zoo train tiny"):
+        zoo.load("tiny")
+    # another architecture under the same entry
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=1, model_kwargs={"num_classes": 3}))
+    with pytest.raises(CheckpointError, match="train tiny"):
+        zoo.load("tiny")
+    # another model
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model="plain20", model_kwargs={"num_classes": 2}))
+    with pytest.raises(CheckpointError, match="not 'plain20'"):
+        zoo.load("tiny")
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model="resnet20"))
+    zoo.load("tiny")
+
+    # one flipped bit
+    blob = bytearray(original)
+    blob[len(blob) // 2] ^= 0x01
+    ckpt.write_bytes(bytes(blob))
+    with pytest.raises(CheckpointError, match="damaged or was changed.*train tiny"):
+        zoo.load("tiny")
+    results = zoo.verify(subset=False)
+    assert [(r.name, r.ok) for r in results] == [("tiny", False)]
+    ckpt.write_bytes(original)
+
+    # a log whose accuracy does not match the checkpoint
+    log_path = tiny_zoo / "tiny.json"
+    log = json.loads(log_path.read_text())
+    log["stored"]["test_acc"] = min(1.0, log["stored"]["test_acc"] + 0.2) if log["stored"]["test_acc"] < 0.8 else 0.1
+    log_path.write_text(json.dumps(log))
+    (result,) = zoo.verify(["tiny"], subset=False)
+    assert not result.ok and "differs by more than 0.5%" in result.message
+
+
+def test_cli(tiny_zoo, capsys):
+    assert zoo_main(["train", "no_such_entry"]) == 1
+    assert "no entry 'no_such_entry'" in capsys.readouterr().err
+    assert zoo_main(["verify", "tiny"]) == 1  # named but not trained
+    assert zoo_main(["train", "tiny"]) == 0
+    assert zoo_main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny" in out and "test acc" in out
+    assert zoo_main(["verify", "--full"]) == 0
+    assert zoo_main(["table"]) == 0
+    table = (tiny_zoo / "RESULTS.md").read_text()
+    assert "| tiny |" in table and "not trained yet" in table
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    import cnnlib.train as tr
+
+    config = dataclasses.replace(TINY_RECIPE, epochs=3, crop_padding=2, flip=True)
+    train_ds, test_ds = _synthetic("train"), _synthetic("test")
+
+    def build():
+        torch.manual_seed(0)
+        return cnnlib.get_model("resnet20", num_classes=2)
+
+    straight = build()
+    h_straight = fit(straight, train_ds, test_ds, config, progress=False)
+
+    real_epoch = tr.train_one_epoch
+    calls = {"n": 0}
+
+    def dies_in_epoch_2(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_epoch(*args, **kwargs)
+
+    state = tmp_path / "state.pt"
+    monkeypatch.setattr(tr, "train_one_epoch", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build(), train_ds, test_ds, config, progress=False, resume=state)
+    assert state.is_file()
+    monkeypatch.setattr(tr, "train_one_epoch", real_epoch)
+    resumed = build()
+    h_resumed = fit(resumed, train_ds, test_ds, config, progress=False, resume=state)
+
+    assert [r["epoch"] for r in h_resumed["epochs"]] == [1, 2, 3]
+    assert h_resumed["resumed"][0]["after_epoch"] == 1
+    for a, b in zip(h_straight["epochs"], h_resumed["epochs"]):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+        assert a["test_acc"] == pytest.approx(b["test_acc"], abs=1e-6)
+    for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-5), k
+
+    other = dataclasses.replace(config, lr=0.01)
+    with pytest.raises(ValueError, match=r"another config .*\['lr'\]"):
+        fit(build(), train_ds, test_ds, other, progress=False, resume=state)
+
+
+# --------------------------------------------------------------------------- the committed checkpoints
+
+
+def _real_logs() -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(REAL_ZOO.glob("*.json")) if p.stem in zoo.ENTRIES}
+
+
+def test_committed_checkpoints_verify(monkeypatch):
+    """Every committed checkpoint: checksum, model identity, and accuracy within 0.5 point of its log."""
+    monkeypatch.delenv("CNNLIB_ZOO", raising=False)
+    if not _real_logs():
+        pytest.skip("no checkpoint committed yet")
+    results = zoo.verify()
+    assert results, "logs exist, so verify must check something"
+    failed = [r.message for r in results if not r.ok]
+    assert not failed, failed
+
+
+def test_committed_logs_meet_their_targets_and_budget(monkeypatch):
+    monkeypatch.delenv("CNNLIB_ZOO", raising=False)
+    logs = _real_logs()
+    for name, log in logs.items():
+        e = zoo.entry(name)
+        assert log["version"] == e.version and log["recipe"] == dataclasses.asdict(e.config), f"{name}: log of another recipe"
+        assert len(log["epochs"]) == e.config.epochs
+        if e.target is not None:
+            assert log["stored"]["test_acc"] >= e.target, f"{name}: {log['stored']['test_acc']:.2%} < target {e.target:.0%}"
+        assert (REAL_ZOO / log["checkpoint"]["file"]).stat().st_size == log["checkpoint"]["bytes"]
+    if "resnet20" in logs and "resnet56" in logs:
+        assert logs["resnet56"]["stored"]["test_acc"] >= logs["resnet20"]["stored"]["test_acc"]
+    total = sum(p.stat().st_size for p in REAL_ZOO.glob("*.pt"))
+    assert total <= 60e6, f"checkpoints take {total / 1e6:.1f} MB, the budget is 60 MB"
