@@ -166,6 +166,21 @@ def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
     assert not result.ok and "differs by more than 0.5%" in result.message
 
 
+def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
+    monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", zoo.ZooEntry("tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test", {"num_classes": 2, "width": 0.25}))
+    zoo.train("tiny_rep", progress=False)
+    multi, _ = zoo.load("tiny_rep")
+    fused, _ = zoo.load("tiny_rep", fused=True)
+    assert fused.is_fused and not multi.is_fused
+    assert sum(p.numel() for p in fused.parameters()) < sum(p.numel() for p in multi.parameters())
+    x = _synthetic("test").images[:8].float() / 255
+    with torch.no_grad():
+        assert torch.allclose(multi(x), fused(x), atol=1e-4)
+    zoo.train("tiny", progress=False)
+    with pytest.raises(ValueError, match="RepVGG"):
+        zoo.load("tiny", fused=True)
+
+
 def test_cli(tiny_zoo, capsys):
     assert zoo_main(["train", "no_such_entry"]) == 1
     assert "no entry 'no_such_entry'" in capsys.readouterr().err

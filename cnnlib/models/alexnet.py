@@ -47,7 +47,7 @@ Variants built from the same class:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
@@ -55,7 +55,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import Window, check_input, map_sizes, min_input_size, output_size
-from .blocks import init_conv_bn_linear
+from .blocks import init_conv_bn_linear, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -309,17 +309,19 @@ def zfnet(num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, drop
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10, paper=_PAPER)
-def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5) -> AlexNet:
+def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5, width: float = 1.0) -> AlexNet:
     """AlexNet-style net for 3 x 32 x 32 images: 4,816,714 parameters for 10 classes.
 
     Adaptation (the paper has no CIFAR network of this shape): the five convolutions keep
     torchvision's widths 64-192-384-256-256 but use 5x5, 5x5, 3x3, 3x3, 3x3 kernels with stride 1
     (an 11x11/4 stem would shrink 32 x 32 to 6 x 6 at once) and 2x2 max pools (32 -> 16 -> 8 -> 4);
     the hidden fully connected layers shrink from 4096 to ``hidden=512`` units, because the
-    4096-wide ones would hold 21 M parameters for 10 classes.
+    4096-wide ones would hold 21 M parameters for 10 classes. ``width`` multiplies the five
+    convolutions' channels (0.5: 32-96-192-128-128).
     """
+    layers = [replace(layer, out_channels=scale_channels(layer.out_channels, width)) for layer in ALEXNET_CIFAR]
     return _alexnet(
-        ALEXNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
+        layers, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
         name="alexnet_cifar",
     )
 

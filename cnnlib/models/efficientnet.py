@@ -348,9 +348,13 @@ def efficientnet_b7(num_classes: int = 1000, in_channels: int = 3) -> EfficientN
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10, test_size=(3, 32, 32))
-def efficientnet_b0_cifar(num_classes: int = 10, in_channels: int = 3) -> EfficientNet:
-    """EfficientNet-B0 for 32x32: stride-1 stem and 24-channel stage (8x downsampling, 4x4 final maps)."""
-    return _efficientnet(1.0, 1.0, 0.2, num_classes, in_channels, stages=EFFICIENTNET_B0_CIFAR, stem_stride=1)
+def efficientnet_b0_cifar(num_classes: int = 10, in_channels: int = 3, width_mult: float = 1.0, depth_mult: float = 1.0) -> EfficientNet:
+    """EfficientNet-B0 for 32x32: stride-1 stem and 24-channel stage (8x downsampling, 4x4 final maps).
+
+    ``width_mult`` and ``depth_mult`` scale it as the paper's compound scaling does (channels x
+    width to a multiple of 8, layers x depth rounded up); below 1 they shrink it for a CPU.
+    """
+    return _efficientnet(width_mult, depth_mult, 0.2, num_classes, in_channels, stages=EFFICIENTNET_B0_CIFAR, stem_stride=1)
 
 
 for _name in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"):

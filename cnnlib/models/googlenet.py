@@ -71,7 +71,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import imagenet_to_tensorflow_range, init_conv_bn_linear
+from .blocks import imagenet_to_tensorflow_range, init_conv_bn_linear, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -468,14 +468,16 @@ class SmallInception(nn.Module):
     the full 32x32 CIFAR image.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, stem_channels: int = 96) -> None:
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, stem_channels: int = 96, width: float = 1.0) -> None:
         super().__init__()
         self.in_channels = in_channels
         norm_layer = partial(nn.BatchNorm2d, affine=False)
+        stem_channels = scale_channels(stem_channels, width)
         self.stem = ConvBiasNormAct(in_channels, stem_channels, 3, norm_layer=norm_layer)
         layers: list[nn.Module] = []
         channels = stem_channels
         for kind, *widths in SMALL_INCEPTION:
+            widths = [scale_channels(w, width) for w in widths]
             if kind == "inception":
                 layer = SmallInceptionModule(in_channels=channels, ch1x1=widths[0], ch3x3=widths[1], norm_layer=norm_layer)
             else:
@@ -564,9 +566,12 @@ def googlenet_cifar(num_classes: int = 10, in_channels: int = 3, aux_logits: boo
     num_classes=10,
     test_size=(3, 16, 16),
 )
-def inception_small_cifar(num_classes: int = 10, in_channels: int = 3) -> SmallInception:
-    """The small Inception of Zhang et al. 2017 for CIFAR-10: 1,649,402 parameters (their Table 1)."""
-    return SmallInception(num_classes=num_classes, in_channels=in_channels)
+def inception_small_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> SmallInception:
+    """The small Inception of Zhang et al. 2017 for CIFAR-10: 1,649,402 parameters (their Table 1).
+
+    ``width`` multiplies the stem's and every branch's channels (0.5: about a quarter of the compute).
+    """
+    return SmallInception(num_classes=num_classes, in_channels=in_channels, width=width)
 
 
 # torchvision's pretrained GoogLeNet carries the auxiliary heads and expects transform_input=True.

@@ -62,7 +62,7 @@ classes: 7,840,874 parameters to train, 7,041,194 after fusion.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -355,9 +355,12 @@ def official_key(key: str) -> str:
 # --------------------------------------------------------------------------- builders
 
 
-def _repvgg(variant: str, num_classes: int, deploy: bool, in_channels: int, cifar: bool = False) -> RepVGG:
+def _repvgg(variant: str, num_classes: int, deploy: bool, in_channels: int, cifar: bool = False, width: float = 1.0) -> RepVGG:
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    config = REPVGG_VARIANTS[variant]
     return RepVGG(
-        REPVGG_VARIANTS[variant],
+        replace(config, a=config.a * width, b=config.b * width),
         num_classes=num_classes,
         strides=CIFAR_STRIDES if cifar else IMAGENET_STRIDES,
         in_channels=in_channels,
@@ -391,6 +394,9 @@ def repvgg_b0(num_classes: int = 1000, deploy: bool = False, in_channels: int = 
 
 
 @register_model(**_CIFAR)
-def repvgg_a0_cifar(num_classes: int = 10, deploy: bool = False, in_channels: int = 3) -> RepVGG:
-    """RepVGG-A0 for 32x32: stride 1 in stages 1-2, 8x downsampling (4x4 final maps); see the module docstring."""
-    return _repvgg("A0", num_classes, deploy, in_channels, cifar=True)
+def repvgg_a0_cifar(num_classes: int = 10, deploy: bool = False, in_channels: int = 3, width: float = 1.0) -> RepVGG:
+    """RepVGG-A0 for 32x32: stride 1 in stages 1-2, 8x downsampling (4x4 final maps); see the module docstring.
+
+    ``width`` multiplies both of the paper's width multipliers a and b (0.5: stages of 24-24-48-96-320 channels).
+    """
+    return _repvgg("A0", num_classes, deploy, in_channels, cifar=True, width=width)

@@ -78,7 +78,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import SqueezeExcitation, init_conv_bn_linear
+from .blocks import SqueezeExcitation, init_conv_bn_linear, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -779,17 +779,20 @@ def se_resnet20(num_classes: int = 10, se_reduction: int = 16) -> CifarResNet:
 
 
 @register_model(**{**_CIFAR_META, "family": "resnext", "paper": "Xie et al. 2017, https://arxiv.org/abs/1611.05431"})
-def resnext29_cifar(num_classes: int = 10, groups: int = 8, width_per_group: int = 4) -> CifarResNet:
+def resnext29_cifar(num_classes: int = 10, groups: int = 8, width_per_group: int = 4, width: float = 1.0) -> CifarResNet:
     """ResNeXt-29 (8x4d) for CIFAR: 1,717,578 parameters.
 
     The paper's CIFAR template (Sec. 5.3): a 3x3 stem with 64 filters, three stages of three
     bottleneck blocks with outputs 256, 512, 1024 and 1x1-conv shortcuts, pooling and fc:
     3 * 3 * 3 + 2 = 29 layers. The paper uses d = 64 (ResNeXt-29 8x64d, 34.4 M parameters);
     our default d = 4 keeps the topology and shrinks the grouped convolutions so the model
-    trains on a CPU. ``width_per_group=64`` gives the paper's model.
+    trains on a CPU. ``width_per_group=64`` gives the paper's model. ``width`` multiplies the
+    stem and the blocks' input/output widths (0.5: outputs 128, 256, 512), keeping the grouped
+    convolutions' ``groups x width_per_group``.
     """
     return CifarResNet(
-        3, num_classes=num_classes, block=Bottleneck, stem_channels=64, stage_planes=(64, 128, 256),
+        3, num_classes=num_classes, block=Bottleneck, stem_channels=scale_channels(64, width),
+        stage_planes=tuple(scale_channels(c, width) for c in (64, 128, 256)),
         shortcut="B", groups=groups, width_per_group=width_per_group,
     )  # fmt: skip
 

@@ -38,7 +38,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import init_conv_bn_linear
+from .blocks import init_conv_bn_linear, scale_channels
 from .alexnet import local_response_norm
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
@@ -82,8 +82,11 @@ cfgs: dict[str, list[Layer]] = {
 MIN_SIZE = 32  # five 2x2 pools: 32 -> 1
 
 
-def make_layers(cfg: list[Layer], batch_norm: bool = False, in_channels: int = 3) -> nn.Sequential:
-    """The convolutional part of one configuration, flat as in torchvision (so the indices match)."""
+def make_layers(cfg: list[Layer], batch_norm: bool = False, in_channels: int = 3, width: float = 1.0) -> nn.Sequential:
+    """The convolutional part of one configuration, flat as in torchvision (so the indices match).
+
+    ``width`` multiplies every layer's channels (:func:`~cnnlib.models.blocks.scale_channels`).
+    """
     layers: list[nn.Module] = []
     for v in cfg:
         if v == "M":
@@ -92,6 +95,7 @@ def make_layers(cfg: list[Layer], batch_norm: bool = False, in_channels: int = 3
             layers.append(local_response_norm())
         else:
             out_channels, kernel_size = v if isinstance(v, tuple) else (v, 3)
+            out_channels = scale_channels(out_channels, width)
             layers.append(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(out_channels))
@@ -168,9 +172,10 @@ def init_weights(model: nn.Module) -> None:
 
 
 def _vgg(
-    cfg: str, batch_norm: bool, num_classes: int, name: str, in_channels: int = 3, dropout: float = 0.5, head: str = "imagenet"
+    cfg: str, batch_norm: bool, num_classes: int, name: str, in_channels: int = 3, dropout: float = 0.5, head: str = "imagenet",
+    width: float = 1.0,
 ) -> VGG:
-    features = make_layers(cfgs[cfg], batch_norm=batch_norm, in_channels=in_channels)
+    features = make_layers(cfgs[cfg], batch_norm=batch_norm, in_channels=in_channels, width=width)
     return VGG(features, num_classes=num_classes, dropout=dropout, head=head, in_channels=in_channels, name=name)
 
 
@@ -262,23 +267,24 @@ def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
 
 
 @register_model(**_CIFAR_META)
-def vgg11_bn_cifar(num_classes: int = 10, in_channels: int = 3) -> VGG:
+def vgg11_bn_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> VGG:
     """VGG-11 with batch norm for 3 x 32 x 32 images: 9,231,114 parameters for 10 classes.
 
     Adaptation: configuration A's convolutions unchanged (five pools take 32 x 32 to 1 x 1);
     the 123 M-parameter FC-4096/FC-4096/FC-1000 head becomes global average pooling and one
     512 -> ``num_classes`` linear layer, the common CIFAR layout (e.g. kuangliu/pytorch-cifar).
+    ``width`` multiplies every convolution's channels (0.5: 64-128-256-256-512-... become 32-64-128-128-256-...).
     """
-    return _vgg("A", True, num_classes, "vgg11_bn_cifar", in_channels, head="cifar")
+    return _vgg("A", True, num_classes, "vgg11_bn_cifar", in_channels, head="cifar", width=width)
 
 
 @register_model(**_CIFAR_META)
-def vgg16_bn_cifar(num_classes: int = 10, in_channels: int = 3) -> VGG:
+def vgg16_bn_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> VGG:
     """VGG-16 with batch norm for 3 x 32 x 32 images: 14,728,266 parameters for 10 classes.
 
-    Same adaptation as :func:`vgg11_bn_cifar`, on configuration D.
+    Same adaptation as :func:`vgg11_bn_cifar`, on configuration D (``width`` likewise).
     """
-    return _vgg("D", True, num_classes, "vgg16_bn_cifar", in_channels, head="cifar")
+    return _vgg("D", True, num_classes, "vgg16_bn_cifar", in_channels, head="cifar", width=width)
 
 
 for _name in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"):

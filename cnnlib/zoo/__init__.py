@@ -275,8 +275,11 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
 # --------------------------------------------------------------------------- loading
 
 
-def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> tuple[nn.Module, dict[str, Any]]:
     """The trained model of entry ``name`` (float32, eval mode, on ``device``) and its log.
+
+    ``fused=True`` (RepVGG entries) returns the re-parameterised network: every multi-branch
+    block folded into one 3x3 convolution, computing the same function.
 
     Refuses, with what to do, an entry that was never trained, a checkpoint whose checksum
     differs from its log, a checkpoint of another model, of another entry version, or of an
@@ -308,6 +311,12 @@ def load(name: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict
         raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}. {_retrain_hint(name)}")
     if zoo.get("fingerprint") != architecture_fingerprint(model):
         raise CheckpointError(f"The architecture of {e.model!r} has changed since {path.name} was trained. {_retrain_hint(name)}")
+    if fused:
+        from ..models.repvgg import RepVGGBlock, reparameterized
+
+        if not any(isinstance(m, RepVGGBlock) for m in model.modules()):
+            raise ValueError(f"fused=True applies to RepVGG entries; {name!r} ({e.model}) has no multi-branch blocks to fuse")
+        model = reparameterized(model)
     return model.to(device).eval(), log
 
 
