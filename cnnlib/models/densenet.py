@@ -236,29 +236,16 @@ def densenet201(num_classes: int = 1000, in_channels: int = 3, drop_rate: float 
     return _densenet("densenet201", num_classes, in_channels, drop_rate)
 
 
-@register_model(
-    family="densenet",
-    scale="cifar",
-    input_size=(3, 32, 32),
-    first_conv="features.conv0",
-    classifier="classifier",
-    gradcam_layer="features.norm5",
-    paper=_PAPER,
-)
+_CIFAR_META = {**_IMAGENET_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": None}
+
+
+@register_model(**_CIFAR_META)
 def densenet_bc100(num_classes: int = 10, in_channels: int = 3, drop_rate: float = 0.0) -> DenseNet:
     """DenseNet-BC (L = 100, k = 12) for CIFAR, the paper's own design: 769,162 parameters (paper: 0.8 M)."""
     return _densenet("densenet_bc100", num_classes, in_channels, drop_rate)
 
 
-@register_model(
-    family="densenet",
-    scale="cifar",
-    input_size=(3, 32, 32),
-    first_conv="features.conv0",
-    classifier="classifier",
-    gradcam_layer="features.norm5",
-    paper=_PAPER,
-)
+@register_model(**_CIFAR_META)
 def densenet_bc_cifar(num_classes: int = 10, in_channels: int = 3, depth: int = 40, growth_rate: int = 12, drop_rate: float = 0.0) -> DenseNet:
     """DenseNet-BC of any depth L for CIFAR (three dense blocks of (L - 4) / 6 bottleneck layers each).
 

@@ -86,13 +86,18 @@ def register_model(
     return decorator
 
 
+def did_you_mean(name: str, known) -> str:
+    """`` Did you mean 'a', 'b'?`` for the known names closest to a misspelt ``name`` (or "")."""
+    close = difflib.get_close_matches(name, list(known), n=3)
+    return f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+
+
 def model_info(name: str) -> ModelInfo:
     """Metadata of a registered model; a clear error for an unknown name."""
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(name, _REGISTRY)
         raise UnknownModelError(
             f"Unknown model {name!r}.{hint} cnnlib.list_models() lists the {len(_REGISTRY)} registered names."
         ) from None

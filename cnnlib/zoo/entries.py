@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..models.registry import did_you_mean
 from ..train import TrainConfig
 
 __all__ = ["ZooEntry", "ENTRIES", "CIFAR_RECIPE", "MNIST_RECIPE", "UnknownEntryError", "entry"]
@@ -119,8 +120,5 @@ def entry(name: str) -> ZooEntry:
     try:
         return ENTRIES[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, list(ENTRIES), n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        hint = did_you_mean(name, ENTRIES)
         raise UnknownEntryError(f"The zoo has no entry {name!r}.{hint} `python -m cnnlib.zoo list` shows the {len(ENTRIES)} entries.") from None
