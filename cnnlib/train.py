@@ -234,7 +234,10 @@ def choose_speed_settings(
     for dtype in dtypes:
         for cl in formats:
             candidate = SpeedSettings(str(device), dtype, cl)
-            rate = measure_training_speed(model, x, y, candidate, steps)
+            # The timed steps run dropout on the global generator a time-dependent number of
+            # times: fork it, so that the training run that follows stays reproducible.
+            with torch.random.fork_rng(devices=[]):
+                rate = measure_training_speed(model, x, y, candidate, steps)
             measured[candidate.describe().split(", ", 1)[1]] = round(rate, 1)
             if best is None or rate > best[0]:
                 best = (rate, dtype, cl)
@@ -396,7 +399,7 @@ def fit(
     device = torch.device(device) if device is not None else pick_device()
     generator = seed_everything(config.seed)
     model.to(device)
-    state = _load_state(Path(resume), config) if resume is not None and Path(resume).is_file() else None
+    state = _load_state(Path(resume), config, model, train_data) if resume is not None and Path(resume).is_file() else None
     if state is not None:
         speed = _speed_from_record(state["history"]["speed"], device)  # keep the run's measured choice
     else:
@@ -434,7 +437,7 @@ def fit(
             record["seconds"] = time.perf_counter() - t0
             history["epochs"].append(record)
             if resume is not None:
-                _save_state(Path(resume), model, optimizer, scheduler, generator, history, epoch, time.perf_counter() - start)
+                _save_state(Path(resume), model, optimizer, scheduler, generator, history, epoch, time.perf_counter() - start, train_data)
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", test_acc=f"{record.get('test_acc', float('nan')):.4f}")
     finally:
         bar.close()
@@ -448,10 +451,28 @@ def fit(
 RESUME_FORMAT = 1
 
 
-def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Generator, history: dict, epoch: int, elapsed: float) -> None:
+def _model_identity(model: nn.Module) -> str:
+    """SHA-256 of the module tree (layer types and settings) and the state_dict layout."""
+    import hashlib
+
+    layout = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items())
+    return hashlib.sha256((repr(model) + layout).encode()).hexdigest()
+
+
+def _data_identity(data: ImageTensors) -> str:
+    """Where the training images came from, without the cache wrapper (a cache of the mirror is the mirror)."""
+    source = data.source
+    if source.startswith("cache ") and "(from " in source:
+        source = source.split("(from ", 1)[1].rsplit(")", 1)[0]
+    return f"{data.spec.name}/{data.split} {len(data)} images; {source}; {data.notes}"
+
+
+def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Generator, history: dict, epoch: int, elapsed: float, data: ImageTensors) -> None:
     """Write everything needed to continue after ``epoch`` (atomically: an interruption leaves the old file)."""
     state = {
         "format": RESUME_FORMAT,
+        "model_identity": _model_identity(model),
+        "data_identity": _data_identity(data),
         "epoch": epoch,
         "elapsed": elapsed,
         "config": history["config"],
@@ -469,16 +490,21 @@ def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Genera
     os.replace(tmp, path)
 
 
-def _load_state(path: Path, config: TrainConfig) -> dict[str, Any]:
-    """Read a resume file and check that it belongs to a run with ``config``."""
+def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTensors) -> dict[str, Any]:
+    """Read a resume file and check that it belongs to a run of this model, on this data, with ``config``."""
+    again = "delete it to start the run again (the zoo: `python -m cnnlib.zoo train NAME --fresh`)"
     state = torch.load(path, map_location="cpu", weights_only=False)
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-        raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}; delete it to start the run again")
+        raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}; {again}")
     if state["config"] != asdict(config):
         changed = sorted(k for k in asdict(config) if state["config"].get(k) != asdict(config)[k])
+        raise ValueError(f"{path} belongs to a run with another config (it differs in {changed}); {again}, or restore the old config")
+    if state.get("model_identity", _model_identity(model)) != _model_identity(model):
+        raise ValueError(f"{path} belongs to a run of another model (its layers or settings differ from this one's); {again}")
+    if state.get("data_identity", _data_identity(data)) != _data_identity(data):
         raise ValueError(
-            f"{path} belongs to a run with another config (it differs in {changed}); "
-            "delete it to start again with the new config, or restore the old config to continue"
+            f"{path} was trained on {state['data_identity']!r}, this run has {_data_identity(data)!r}: continuing on other "
+            f"data (or the same images in another order) would not be the same run; {again}"
         )
     return state
 

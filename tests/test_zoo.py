@@ -166,6 +166,51 @@ def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
     assert not result.ok and "differs by more than 0.5%" in result.message
 
 
+def test_load_refuses_an_architecture_that_computes_something_else(tiny_zoo, monkeypatch):
+    """Same weights' names and shapes, other activation: the stored probe outputs catch it."""
+    zoo.train("tiny", progress=False)
+    build = zoo._build
+
+    def with_tanh(e):
+        model = build(e)
+        for parent in list(model.modules()):
+            for child_name, child in parent.named_children():
+                if isinstance(child, torch.nn.ReLU):
+                    setattr(parent, child_name, torch.nn.Tanh())
+        return model
+
+    monkeypatch.setattr(zoo, "_build", with_tanh)
+    with pytest.raises(CheckpointError, match="computes other outputs.*train tiny"):
+        zoo.load("tiny")
+    assert [r.ok for r in zoo.verify(["tiny"], subset=False)] == [False]
+
+
+def test_checksum_sidecar_must_agree_with_the_log(tiny_zoo):
+    zoo.train("tiny", progress=False)
+    (tiny_zoo / "tiny.pt.sha256").write_text("0" * 64 + "  tiny.pt\n")
+    with pytest.raises(CheckpointError, match="disagrees with the log"):
+        zoo.load("tiny")
+
+
+def test_verify_fails_a_log_without_its_checkpoint_or_a_damaged_log(tiny_zoo):
+    zoo.train("tiny", progress=False)
+    (tiny_zoo / "tiny.json").write_text("{ not json")
+    (result,) = zoo.verify(subset=False)
+    assert not result.ok and "JSONDecodeError" in result.message
+    (tiny_zoo / "tiny.json").write_text("{}")
+    (tiny_zoo / "tiny.pt").unlink()
+    (result,) = zoo.verify(subset=False)
+    assert not result.ok and "has not been trained" in result.message
+
+
+def test_train_refuses_to_overwrite_without_fresh(tiny_zoo, capsys):
+    assert zoo_main(["train", "tiny"]) == 0
+    before = (tiny_zoo / "tiny.json").read_text()
+    assert zoo_main(["train", "tiny"]) == 1
+    assert "--fresh" in capsys.readouterr().err
+    assert (tiny_zoo / "tiny.json").read_text() == before
+
+
 def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
     monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", zoo.ZooEntry("tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test", {"num_classes": 2, "width": 0.25}))
     zoo.train("tiny_rep", progress=False)
@@ -242,6 +287,19 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
         fit(build(), train_ds, test_ds, other, progress=False, resume=state)
 
 
+def test_a_resume_file_is_refused_for_another_model_or_other_data(tmp_path):
+    config = dataclasses.replace(TINY_RECIPE, epochs=1)
+    train_ds, test_ds = _synthetic("train"), _synthetic("test")
+    state = tmp_path / "state.pt"
+    fit(cnnlib.get_model("resnet20", num_classes=2), train_ds, test_ds, config, progress=False, resume=state)
+    # plain20 has exactly ResNet-20's weights (the shortcuts have none): only the module tree differs
+    with pytest.raises(ValueError, match="another model.*--fresh"):
+        fit(cnnlib.get_model("plain20", num_classes=2), train_ds, test_ds, config, progress=False, resume=state)
+    other_source = dataclasses.replace(train_ds, source="somewhere else")
+    with pytest.raises(ValueError, match="would not be the same run"):
+        fit(cnnlib.get_model("resnet20", num_classes=2), other_source, test_ds, config, progress=False, resume=state)
+
+
 # --------------------------------------------------------------------------- the committed checkpoints
 
 
@@ -274,3 +332,9 @@ def test_committed_logs_meet_their_targets_and_budget(monkeypatch):
         assert logs["resnet56"]["stored"]["test_acc"] >= logs["resnet20"]["stored"]["test_acc"]
     total = sum(p.stat().st_size for p in REAL_ZOO.glob("*.pt"))
     assert total <= 60e6, f"checkpoints take {total / 1e6:.1f} MB, the budget is 60 MB"
+
+
+def test_results_table_is_up_to_date(monkeypatch):
+    """data/zoo/RESULTS.md is what `python -m cnnlib.zoo table` writes from the committed logs."""
+    monkeypatch.delenv("CNNLIB_ZOO", raising=False)
+    assert (REAL_ZOO / "RESULTS.md").read_text() == zoo.results_table(), "run `python -m cnnlib.zoo table --bench`"

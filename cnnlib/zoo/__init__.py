@@ -1,7 +1,8 @@
 """The zoo: the course's own trained checkpoints, each reproducible by one command.
 
     python -m cnnlib.zoo list                 every entry, its recipe and its measured accuracy
-    python -m cnnlib.zoo train NAME [NAME ...] train (resumable: re-run the same command after an interruption)
+    python -m cnnlib.zoo train NAME [NAME ...] train (resumable: re-run the same command after an interruption;
+                                              --fresh: from scratch, replacing a checkpoint)
     python -m cnnlib.zoo train --all          train every entry that has no checkpoint yet
     python -m cnnlib.zoo verify               re-check every checksum and re-evaluate every checkpoint
     python -m cnnlib.zoo table [--bench]      write data/zoo/RESULTS.md (``--bench`` re-measures CPU latency)
@@ -11,7 +12,8 @@ In a notebook::
     model, log = cnnlib.zoo.load("resnet20")   # eval mode, on the CPU; log = the JSON training log
 
 Files, per entry, under ``data/zoo/``: ``NAME.pt`` (the weights, float16 unless that costs
-accuracy, with the entry's name, version and an architecture fingerprint), ``NAME.pt.sha256``
+accuracy, with the entry's name and version, the layout of its weights and its outputs on a
+fixed random batch, so that loading notices a changed architecture), ``NAME.pt.sha256``
 and ``NAME.json`` (the log: recipe, per-epoch train and test loss and accuracy, wall time,
 hardware, library versions, data source, parameters, multiply-adds, the accuracy of the
 stored weights on the full test set and on the fixed 2,000-image CI subset, the SHA-256).
@@ -149,6 +151,25 @@ def architecture_fingerprint(model: nn.Module) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
+PROBE_IMAGES = 4
+
+
+@torch.no_grad()
+def probe_outputs(model: nn.Module, input_shape: tuple[int, int, int]) -> torch.Tensor:
+    """The model's float32 eval-mode outputs on a fixed random batch (seed 0).
+
+    Stored with every checkpoint and recomputed at load: a change to what the architecture
+    computes that keeps every weight's shape (another activation, pooling or stride, a rewired
+    ``forward``) changes them, and loading refuses.
+    """
+    x = torch.randn((PROBE_IMAGES, *input_shape), generator=torch.Generator().manual_seed(0))
+    was_training = model.training
+    model.eval()
+    out = model(x.to(next(model.parameters()).device)).float().cpu()
+    model.train(was_training)
+    return out
+
+
 def _build(e: ZooEntry) -> nn.Module:
     return get_model(e.model, **e.model_kwargs)
 
@@ -206,6 +227,7 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
     subset = _eval_fp32(stored, ci_subset(test_ds))
     train_clean = _eval_fp32(stored, train_ds)
     fingerprint = architecture_fingerprint(stored)
+    probe = probe_outputs(stored, test_ds.shape)
 
     zoo_dir().mkdir(parents=True, exist_ok=True)
     path = _checkpoint_path(name)
@@ -216,7 +238,7 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
         model_kwargs=e.model_kwargs,
         config=e.config,
         storage_dtype=stored_dtype if stored_dtype != torch.float32 else None,
-        extra={"zoo": {"entry": name, "version": e.version, "fingerprint": fingerprint}},
+        extra={"zoo": {"entry": name, "version": e.version, "fingerprint": fingerprint, "probe_outputs": probe, "input_shape": test_ds.shape}},
     )
     import torchvision
 
@@ -309,8 +331,15 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
         )
     if meta["model_kwargs"] != e.model_kwargs:
         raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}. {_retrain_hint(name)}")
+    changed = f"The architecture of {e.model!r} has changed since {path.name} was trained"
     if zoo.get("fingerprint") != architecture_fingerprint(model):
-        raise CheckpointError(f"The architecture of {e.model!r} has changed since {path.name} was trained. {_retrain_hint(name)}")
+        raise CheckpointError(f"{changed} (its weights' names or shapes differ). {_retrain_hint(name)}")
+    expected = zoo.get("probe_outputs")
+    if expected is None:
+        raise CheckpointError(f"{path} has no probe outputs to check the architecture against. {_retrain_hint(name)}")
+    got = probe_outputs(model, tuple(zoo["input_shape"]))
+    if got.shape != expected.shape or (got - expected).abs().max() > 1e-3 * (1 + expected.abs().max()):
+        raise CheckpointError(f"{changed}: on the same input it computes other outputs than when it was stored. {_retrain_hint(name)}")
     if fused:
         from ..models.repvgg import RepVGGBlock, reparameterized
 
@@ -352,18 +381,19 @@ def verify(names: list[str] | None = None, subset: bool | None = None, tolerance
     cache: dict[tuple[str, int], cdata.ImageTensors] = {}
     for name in names if explicit else list(ENTRIES):
         e = entry(name)
-        if not _checkpoint_path(name).is_file() and not explicit:
-            continue
+        if not explicit and not _checkpoint_path(name).is_file() and not _log_path(name).is_file():
+            continue  # never trained: `list` says so; a log without its checkpoint (or the reverse) fails below
         try:
             model, log = load(name)
-        except (OSError, CheckpointError) as exc:
-            results.append(Verification(name, False, str(exc)))
+            logged = log["stored"]["ci_subset_acc" if subset else "test_acc"]
+            size = log["stored"]["ci_subset_size"]
+        except (OSError, CheckpointError, ValueError, KeyError, TypeError) as exc:  # ValueError: a damaged JSON log
+            results.append(Verification(name, False, f"{type(exc).__name__}: {exc}"))
             continue
         key = (e.dataset, e.pad)
         if key not in cache:
             cache[key] = load_dataset(e, "test")
-        ds = ci_subset(cache[key]) if subset else cache[key]
-        logged = log["stored"]["ci_subset_acc" if subset else "test_acc"]
+        ds = ci_subset(cache[key], size) if subset else cache[key]
         measured = _eval_fp32(model, ds)["acc"]
         ok = abs(measured - logged) <= tolerance
         what = f"{'CI subset' if subset else 'test set'} of {len(ds)}: measured {measured:.2%}, log {logged:.2%}"
@@ -382,7 +412,6 @@ def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
     """Measure float32 CPU latency (batch 1 and 64) of each trained entry; store it in ``latency.json``."""
     path = _latency_path()
     record = json.loads(path.read_text()) if path.is_file() else {"entries": {}}
-    torch.set_num_threads(torch.get_num_threads())
     for name in names or trained():
         model, log = load(name)
         shape = load_dataset(entry(name), "test").shape
@@ -398,6 +427,11 @@ def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
         pass
     path.write_text(json.dumps(record, indent=1) + "\n")
     return record
+
+
+def _duration(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:.1f} min" if minutes < 10 else (f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h")
 
 
 def results_table() -> str:
@@ -418,7 +452,7 @@ def results_table() -> str:
         rows.append(
             f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | {log['parameters']:,} | {log['mult_adds'] / 1e6:,.1f} M "
             f"| {l.get('batch1_ms', '—')} | {l.get('batch64_ms', '—')} | {log['stored']['test_acc']:.2%} | {target} "
-            f"| {len(log['epochs'])} | {log['train_seconds'] / 60:.0f} min |"
+            f"| {len(log['epochs'])} | {_duration(log['train_seconds'])} |"
         )
     head = [
         "# The zoo: results",

@@ -8,6 +8,7 @@ import sys
 import torch
 
 from . import ENTRIES, NotTrainedError, UnknownEntryError, entry, measure_latencies, read_log, train, trained, verify, write_results_table
+from ..checkpoint import CheckpointError
 from ..data import DatasetUnavailableError
 
 
@@ -33,13 +34,21 @@ def _train(names: list[str], all_: bool, fresh: bool) -> int:
     if all_:
         names = [n for n in ENTRIES if n not in trained()]
         if not names:
-            print("Every entry is trained (use `train NAME --fresh` to retrain one).")
+            print("Every entry is trained (`train NAME --fresh` trains one again from scratch).")
             return 0
     if not names:
         print("Name the entries to train, or use --all.", file=sys.stderr)
         return 2
     for name in names:
         entry(name)  # unknown names fail before any training starts
+    done = [n for n in names if n in trained()]
+    if done and not fresh:
+        print(
+            f"Already trained: {', '.join(done)} (see `python -m cnnlib.zoo list`). "
+            "Add --fresh to train again from scratch and replace the checkpoint.",
+            file=sys.stderr,
+        )
+        return 1
     for name in names:
         print(f"== {name}: {ENTRIES[name].purpose}", flush=True)
         log = train(name, fresh=fresh)
@@ -76,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p_train = sub.add_parser("train", help="train entries (resumes an interrupted run)")
     p_train.add_argument("names", nargs="*", metavar="NAME")
     p_train.add_argument("--all", action="store_true", help="every entry without a checkpoint")
-    p_train.add_argument("--fresh", action="store_true", help="discard a saved partial run and start again")
+    p_train.add_argument("--fresh", action="store_true", help="start from scratch: discard a saved partial run and replace an existing checkpoint")
     p_verify = sub.add_parser("verify", help="checksums and accuracy of every checkpoint against its log")
     p_verify.add_argument("names", nargs="*", metavar="NAME")
     group = p_verify.add_mutually_exclusive_group()
@@ -99,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure_latencies()
             print(f"wrote {write_results_table()}")
             return 0
-    except (UnknownEntryError, NotTrainedError, DatasetUnavailableError, ValueError) as exc:
+    except (UnknownEntryError, NotTrainedError, DatasetUnavailableError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2
