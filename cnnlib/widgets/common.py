@@ -1,10 +1,4 @@
-"""Interactive explorers for the notebooks (ipywidgets).
-
-Each explorer first draws a static figure for its default selection as a normal
-cell output, so an executed notebook (CI, a static HTML or slide export) still
-shows something useful; the controls below it redraw into their own output area
-when a live kernel is attached.
-"""
+"""Explorers several chapters use (see the package docstring for how every explorer behaves)."""
 
 from __future__ import annotations
 
@@ -14,9 +8,9 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
 
-from .analysis import capture_activations
-from .data import ImageTensors, normalize
-from .viz import plot_feature_maps
+from ..analysis import capture_activations
+from ..data import ImageTensors, normalize
+from ..viz import plot_feature_maps
 
 __all__ = ["feature_map_explorer"]
 

@@ -1,0 +1,5 @@
+"""Interactive explorers for chapter 04 (GoogLeNet and Inception)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
