@@ -1,0 +1,134 @@
+"""Measured experiments too long for a lecture: one command reproduces each, the notebook reads its result.
+
+A chapter registers an experiment in its own module of this package::
+
+    @experiment("relu_vs_tanh", chapter="02", description="...")
+    def relu_vs_tanh(quick: bool = False) -> dict:
+        ...            # trains / measures; returns a JSON-serialisable result
+        return {...}
+
+``python -m cnnlib.experiments run NAME`` runs it and writes ``data/experiments/NAME.json``: the
+result plus the command, wall time, hardware, library versions and date. Notebooks call
+``load_result(NAME)``. ``quick=True`` runs a reduced version (seconds) that tests use to check the
+code path and the result's form; a quick run is never written as the stored result.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torchvision
+
+from ..models.registry import did_you_mean
+from ..train import hardware_summary
+
+__all__ = ["EXPERIMENTS", "Experiment", "ExperimentNotRunError", "UnknownExperimentError", "experiment", "experiments_dir", "load_result", "run"]
+
+EXPERIMENTS_ENV = "CNNLIB_EXPERIMENTS"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    chapter: str
+    description: str
+    fn: Callable[..., dict[str, Any]]
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+class UnknownExperimentError(KeyError):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ExperimentNotRunError(FileNotFoundError):
+    pass
+
+
+def experiment(name: str, *, chapter: str, description: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Register ``fn(quick: bool = False) -> dict`` as the experiment ``name``."""
+
+    def decorator(fn: Callable[..., dict]) -> Callable[..., dict]:
+        if name in EXPERIMENTS:
+            raise ValueError(f"experiment {name!r} is already registered")
+        EXPERIMENTS[name] = Experiment(name, chapter, description, fn)
+        return fn
+
+    return decorator
+
+
+def get(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise UnknownExperimentError(f"unknown experiment {name!r}{did_you_mean(name, EXPERIMENTS)}; known: {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def experiments_dir() -> Path:
+    """``$CNNLIB_EXPERIMENTS`` if set, else the course's ``data/experiments`` (committed with the course)."""
+    if os.environ.get(EXPERIMENTS_ENV):
+        return Path(os.environ[EXPERIMENTS_ENV]).expanduser()
+    return Path(__file__).resolve().parents[2] / "data" / "experiments"
+
+
+def _result_path(name: str) -> Path:
+    return experiments_dir() / f"{name}.json"
+
+
+def run(name: str, quick: bool = False, save: bool | None = None) -> dict[str, Any]:
+    """Run experiment ``name``; return its record. A full run is saved (``save=None``); a quick run never is."""
+    exp = get(name)
+    if quick and save:
+        raise ValueError("a quick run is a smoke test and is never stored as the experiment's result")
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.perf_counter()
+    result = exp.fn(quick=quick)
+    record = {
+        "experiment": name,
+        "chapter": exp.chapter,
+        "description": exp.description,
+        "command": f"python -m cnnlib.experiments run {name}",
+        "quick": quick,
+        "started_utc": started.isoformat(timespec="seconds"),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+        "hardware": hardware_summary(torch.device("cpu")),
+        "torch_version": torch.__version__,
+        "torchvision_version": torchvision.__version__,
+        "python_version": platform.python_version(),
+        "result": result,
+    }
+    text = json.dumps(record, indent=1) + "\n"  # fails here, before writing, if the result is not JSON
+    if save is None:
+        save = not quick
+    if save:
+        path = _result_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return record
+
+
+def load_result(name: str) -> dict[str, Any]:
+    """The stored record of experiment ``name`` (its ``"result"`` holds what the experiment returned)."""
+    get(name)
+    path = _result_path(name)
+    if not path.is_file():
+        raise ExperimentNotRunError(f"experiment {name!r} has no stored result at {path}; run `python -m cnnlib.experiments run {name}`")
+    record = json.loads(path.read_text())
+    if record.get("experiment") != name or record.get("quick"):
+        raise ValueError(f"{path} is not a full run of {name!r}; run `python -m cnnlib.experiments run {name}` again")
+    return record
+
+
+# The chapters' experiments register themselves on import (each module owns its experiments).
+from . import alexnet, vgg  # noqa: E402,F401

@@ -1,0 +1,5 @@
+"""Experiments of chapter 03 (VGG): see the package docstring for how they are run and stored."""
+
+from __future__ import annotations
+
+from . import experiment  # noqa: F401
