@@ -99,6 +99,11 @@ def save_checkpoint(
     return digest
 
 
+def state_layout(model: nn.Module, dtypes: bool = True) -> str:
+    """One line per ``state_dict`` entry, ``key:shape[:dtype]``: the weights' layout, which identities hash."""
+    return "\n".join(f"{k}:{tuple(v.shape)}" + (f":{v.dtype}" if dtypes else "") for k, v in model.state_dict().items())
+
+
 def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
     tensor = tensor.detach().cpu().contiguous()
     return tensor.to(dtype) if dtype is not None and tensor.is_floating_point() else tensor

@@ -20,6 +20,7 @@ is not chosen. The decision is recorded in the history.
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import os
 import platform
@@ -35,6 +36,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .checkpoint import state_layout
 from .data import ImageTensors, augment_batch, iterate_batches, normalize
 
 __all__ = [
@@ -453,10 +455,7 @@ RESUME_FORMAT = 1
 
 def _model_identity(model: nn.Module) -> str:
     """SHA-256 of the module tree (layer types and settings) and the state_dict layout."""
-    import hashlib
-
-    layout = "\n".join(f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items())
-    return hashlib.sha256((repr(model) + layout).encode()).hexdigest()
+    return hashlib.sha256((repr(model) + state_layout(model, dtypes=False)).encode()).hexdigest()
 
 
 def _data_identity(data: ImageTensors) -> str:

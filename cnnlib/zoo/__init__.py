@@ -31,7 +31,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import torch
 import torch.nn as nn
 
 from .. import data as cdata
-from ..checkpoint import CheckpointError, load_checkpoint, read_checksum, save_checkpoint
+from ..checkpoint import CheckpointError, load_checkpoint, read_checksum, save_checkpoint, state_layout
 from ..models import get_model
 from ..summary import count_mult_adds, count_parameters, measure_latency
 from ..train import SpeedSettings, evaluate, fit, hardware_summary, pick_device
@@ -134,8 +134,6 @@ def ci_subset(ds: cdata.ImageTensors, n: int | None = None) -> cdata.ImageTensor
     flat = ds.images.reshape(len(ds), -1).numpy()
     keys = [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in flat]
     idx = torch.tensor(sorted(sorted(range(len(keys)), key=keys.__getitem__)[:n]))
-    from dataclasses import replace
-
     return replace(ds, images=ds.images[idx], labels=ds.labels[idx], notes=ds.notes + (f"CI subset of {n} (content-hashed)",))
 
 
@@ -147,8 +145,7 @@ def architecture_fingerprint(model: nn.Module) -> str:
 
     Any change to the architecture (a layer added, a width changed) changes it.
     """
-    lines = [f"{k}:{tuple(v.shape)}:{v.dtype}" for k, v in model.state_dict().items()]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    return hashlib.sha256(state_layout(model).encode()).hexdigest()[:16]
 
 
 PROBE_IMAGES = 4
