@@ -26,7 +26,10 @@ into convolutions instead).
 ``vgg11_bn_cifar`` and ``vgg16_bn_cifar`` keep the feature configurations and
 replace the three FC layers with global average pooling and one linear layer:
 9,231,114 and 14,728,266 parameters, the figures widely reported for the
-kuangliu/pytorch-cifar VGGs of the same layout.
+kuangliu/pytorch-cifar VGGs of the same layout. With ``head="fc"`` they keep the
+paper's three-FC classifier instead (on the 1 x 1 map that five pools leave of a
+32 x 32 image; hidden width ``4096 * width`` unless given), for chapter 03's
+comparison of the two heads.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "VGG",
     "cfgs",
     "make_layers",
+    "stage_depths",
     "vgg11",
     "vgg11_bn",
     "vgg11_bn_cifar",
@@ -82,6 +86,29 @@ cfgs: dict[str, list[Layer]] = {
 MIN_SIZE = 32  # five 2x2 pools: 32 -> 1
 
 
+def stage_depths(cfg: Union[str, list[Layer]]) -> list[tuple[int, int]]:
+    """(convolutions, output channels) of each stage -- the layers between two max pools -- of a configuration.
+
+    ``stage_depths("D") == [(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)]``: the check to run on
+    any drawing of VGG-16 (``"E"``: 2, 2, 4, 4, 4 for VGG-19).
+    """
+    if isinstance(cfg, str):
+        if cfg not in cfgs:
+            raise KeyError(f"unknown VGG configuration {cfg!r}; known: {sorted(cfgs)}")
+        cfg = cfgs[cfg]
+    stages, convs, channels = [], 0, 0
+    for v in cfg:
+        if v == "M":
+            stages.append((convs, channels))
+            convs = 0
+        elif v != "LRN":
+            convs += 1
+            channels = v[0] if isinstance(v, tuple) else v
+    if convs:
+        raise ValueError("a VGG configuration ends with a max pool ('M')")
+    return stages
+
+
 def make_layers(cfg: list[Layer], batch_norm: bool = False, in_channels: int = 3, width: float = 1.0) -> nn.Sequential:
     """The convolutional part of one configuration, flat as in torchvision (so the indices match).
 
@@ -112,8 +139,11 @@ class VGG(nn.Module):
         num_classes: outputs of the last linear layer.
         dropout: dropout after the two hidden FC layers (paper: 0.5).
         head: ``"imagenet"`` -- adaptive 7x7 average pool, FC-4096, FC-4096, FC-``num_classes``
-            (paper, torchvision); ``"cifar"`` -- global average pool and one linear layer.
+            (paper, torchvision); ``"cifar"`` -- global average pool and one linear layer;
+            ``"fc"`` -- global average pool, then the paper's three FC layers with ``hidden`` units
+            (for small inputs, whose last map is 1 x 1 anyway).
         in_channels: image channels (must match the first convolution of ``features``).
+        hidden: width of the two hidden FC layers of the ``"fc"`` head (paper: 4096).
     """
 
     def __init__(
@@ -124,6 +154,7 @@ class VGG(nn.Module):
         head: str = "imagenet",
         in_channels: int = 3,
         name: str = "VGG",
+        hidden: int = 4096,
     ) -> None:
         super().__init__()
         self.in_channels, self.name = in_channels, name
@@ -143,8 +174,21 @@ class VGG(nn.Module):
         elif head == "cifar":
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.classifier = nn.Linear(channels, num_classes)
+        elif head == "fc":
+            if hidden < 1:
+                raise ValueError(f"hidden must be a positive number of units, not {hidden}")
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.classifier = nn.Sequential(
+                nn.Linear(channels, hidden),
+                nn.ReLU(True),
+                nn.Dropout(p=dropout),
+                nn.Linear(hidden, hidden),
+                nn.ReLU(True),
+                nn.Dropout(p=dropout),
+                nn.Linear(hidden, num_classes),
+            )
         else:
-            raise ValueError(f"head must be 'imagenet' or 'cifar', not {head!r}")
+            raise ValueError(f"head must be 'imagenet', 'cifar' or 'fc', not {head!r}")
         init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
@@ -165,18 +209,20 @@ class VGG(nn.Module):
 def init_weights(model: nn.Module) -> None:
     """torchvision's VGG init: He-normal convolutions, N(0, 0.01) linear layers, zero biases.
 
-    Deviation: the paper trained A from N(0, 0.01) and initialised the deeper nets from A's
-    layers (Sec. 3.1); it notes that Glorot init works without that pre-training.
+    Deviation: the paper trained A from a normal distribution with zero mean and variance 10^-2,
+    zero biases, and initialised the first four convolutions and the three FC layers of the deeper
+    nets from A's (Sec. 3.1); it notes that Glorot init works without that pre-training.
     """
     init_conv_bn_linear(model)
 
 
 def _vgg(
     cfg: str, batch_norm: bool, num_classes: int, name: str, in_channels: int = 3, dropout: float = 0.5, head: str = "imagenet",
-    width: float = 1.0,
+    width: float = 1.0, hidden: int | None = None,
 ) -> VGG:
     features = make_layers(cfgs[cfg], batch_norm=batch_norm, in_channels=in_channels, width=width)
-    return VGG(features, num_classes=num_classes, dropout=dropout, head=head, in_channels=in_channels, name=name)
+    hidden = scale_channels(4096, width) if hidden is None else hidden
+    return VGG(features, num_classes=num_classes, dropout=dropout, head=head, in_channels=in_channels, name=name, hidden=hidden)
 
 
 _PAPER = "Simonyan, Zisserman 2014, https://arxiv.org/abs/1409.1556"
@@ -267,24 +313,37 @@ def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
 
 
 @register_model(**_CIFAR_META)
-def vgg11_bn_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> VGG:
+def vgg11_bn_cifar(
+    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None, dropout: float = 0.5
+) -> VGG:
     """VGG-11 with batch norm for 3 x 32 x 32 images: 9,231,114 parameters for 10 classes.
 
     Adaptation: configuration A's convolutions unchanged (five pools take 32 x 32 to 1 x 1);
     the 123 M-parameter FC-4096/FC-4096/FC-1000 head becomes global average pooling and one
     512 -> ``num_classes`` linear layer, the common CIFAR layout (e.g. kuangliu/pytorch-cifar).
     ``width`` multiplies every convolution's channels (0.5: 64-128-256-256-512-... become 32-64-128-128-256-...).
+    ``head="fc"`` keeps the paper's FC-``hidden``, FC-``hidden``, FC-``num_classes`` classifier with
+    ``dropout`` (``hidden`` defaults to 4096 x ``width``); ``dropout`` is unused by the one-layer head.
     """
-    return _vgg("A", True, num_classes, "vgg11_bn_cifar", in_channels, head="cifar", width=width)
+    _check_cifar_head(head)
+    return _vgg("A", True, num_classes, "vgg11_bn_cifar", in_channels, dropout, head=head, width=width, hidden=hidden)
 
 
 @register_model(**_CIFAR_META)
-def vgg16_bn_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> VGG:
+def vgg16_bn_cifar(
+    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None, dropout: float = 0.5
+) -> VGG:
     """VGG-16 with batch norm for 3 x 32 x 32 images: 14,728,266 parameters for 10 classes.
 
-    Same adaptation as :func:`vgg11_bn_cifar`, on configuration D (``width`` likewise).
+    Same adaptation as :func:`vgg11_bn_cifar`, on configuration D (``width``, ``head``, ``hidden`` likewise).
     """
-    return _vgg("D", True, num_classes, "vgg16_bn_cifar", in_channels, head="cifar", width=width)
+    _check_cifar_head(head)
+    return _vgg("D", True, num_classes, "vgg16_bn_cifar", in_channels, dropout, head=head, width=width, hidden=hidden)
+
+
+def _check_cifar_head(head: str) -> None:
+    if head not in ("cifar", "fc"):
+        raise ValueError(f"a CIFAR VGG's head is 'cifar' (global average pool + one linear layer) or 'fc' (three FC layers), not {head!r}")
 
 
 for _name in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"):

@@ -1,0 +1,56 @@
+"""Chapter 03 checkers accept right answers and reject wrong ones with a hint."""
+
+import pytest
+import torch.nn as nn
+
+from cnnlib import exercises
+
+
+def rf_right(layers):
+    size, jump = 1, 1
+    for kernel, stride in layers:
+        size += (kernel - 1) * jump
+        jump *= stride
+    return size
+
+
+def test_receptive_field_checker():
+    assert exercises.check_receptive_field_size(rf_right)
+    with pytest.raises(AssertionError, match="Hint"):  # forgets the jump: right for stride-1 stacks only
+        exercises.check_receptive_field_size(lambda layers: 1 + sum(k - 1 for k, _ in layers))
+    with pytest.raises(AssertionError, match="Hint"):  # multiplies kernels
+        exercises.check_receptive_field_size(lambda layers: max(k for k, _ in layers) * len(layers))
+
+
+def block_right(c_in, c_out, n):
+    layers = []
+    for i in range(n):
+        layers += [nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers, nn.MaxPool2d(2, 2))
+
+
+def test_vgg_block_checker():
+    assert exercises.check_vgg_block(block_right)
+    no_pad = lambda c_in, c_out, n: nn.Sequential(*[m for i in range(n) for m in (nn.Conv2d(c_in if i == 0 else c_out, c_out, 3), nn.ReLU())], nn.MaxPool2d(2))
+    with pytest.raises(AssertionError, match="pad"):
+        exercises.check_vgg_block(no_pad)
+    one_relu = lambda c_in, c_out, n: nn.Sequential(*[nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1) for i in range(n)], nn.ReLU(), nn.MaxPool2d(2))
+    with pytest.raises(AssertionError, match="ReLU"):
+        exercises.check_vgg_block(one_relu)
+    five = lambda c_in, c_out, n: nn.Sequential(*[m for i in range(n) for m in (nn.Conv2d(c_in if i == 0 else c_out, c_out, 5, padding=2), nn.ReLU())], nn.MaxPool2d(2))
+    with pytest.raises(AssertionError, match="3×3"):
+        exercises.check_vgg_block(five)
+    with pytest.raises(AssertionError, match="convolutions"):
+        exercises.check_vgg_block(lambda c_in, c_out, n: block_right(c_in, c_out, 1))
+
+
+def test_vgg16_classifier_checker():
+    right = {"FC6": 25088 * 4096 + 4096, "FC7": 4096 * 4096 + 4096, "FC8": 4096 * 1000 + 1000}
+    assert exercises.check_vgg16_classifier_counts(right)
+    assert exercises.check_vgg16_classifier_counts({**right, "share": 0.893})
+    with pytest.raises(AssertionError, match="FC6"):
+        exercises.check_vgg16_classifier_counts({**right, "FC6": 512 * 4096 + 4096})  # forgot the 7x7
+    with pytest.raises(AssertionError, match="share"):
+        exercises.check_vgg16_classifier_counts({**right, "share": 0.5})
+    with pytest.raises(AssertionError, match="missing"):
+        exercises.check_vgg16_classifier_counts({"FC6": 1})

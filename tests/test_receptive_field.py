@@ -1,0 +1,100 @@
+"""The receptive-field calculator against hand-derived values and against a gradient measurement."""
+
+import pytest
+import torch
+import torch.nn as nn
+
+import cnnlib
+from cnnlib.receptive_field import LayerSpec, empirical_receptive_field, layer_specs, receptive_field, stack
+
+
+def sizes(layers):
+    return [r.size for r in receptive_field(layers)]
+
+
+def test_stacked_3x3_equals_one_5x5_and_one_7x7():
+    assert sizes(stack(3, 3)) == [3, 5, 7]
+    assert sizes(stack(5, 1)) == [5] and sizes(stack(7, 1)) == [7]
+    assert sizes(stack(3, 5)) == [3, 5, 7, 9, 11]  # n layers of 3x3: 2n + 1
+
+
+def test_strides_multiply_the_jump():
+    # AlexNet's first layers by hand: conv 11/4 -> 11, jump 4; pool 3/2 -> 11 + 2*4 = 19, jump 8; conv 5/1 -> 19 + 4*8 = 51
+    rows = receptive_field([LayerSpec(11, 4, 2), LayerSpec(3, 2), LayerSpec(5, 1, 2)])
+    assert [(r.size, r.jump) for r in rows] == [(11, 4), (19, 8), (51, 8)]
+
+
+def test_start_follows_padding():
+    # "same" 3x3 conv keeps the first unit centred on pixel 0; a valid 3x3 conv moves it to pixel 1; a 2x2 pool to 0.5
+    assert receptive_field([LayerSpec(3, 1, 1)])[0].start == 0.0
+    assert receptive_field([LayerSpec(3, 1, 0)])[0].start == 1.0
+    assert receptive_field([LayerSpec(2, 2, 0)])[0].start == 0.5
+
+
+def test_dilation_enlarges_the_kernel():
+    assert sizes([LayerSpec(3, dilation=2)]) == [5]
+    assert sizes([LayerSpec(3), LayerSpec(3, dilation=2), LayerSpec(3, dilation=4)]) == [3, 7, 15]
+
+
+def test_vgg16_published_receptive_fields():
+    # Hand-derived (and widely tabulated): conv1_2 5, pool1 6, conv2_2 14, conv3_3 40, conv4_3 92, conv5_3 196, pool5 212
+    rows = {r.name: r for r in receptive_field(layer_specs(_on_meta("vgg16")))}
+    assert [rows[n].size for n in ("features.2", "features.4", "features.7", "features.14", "features.21", "features.28", "features.30")] == [5, 6, 14, 40, 92, 196, 212]
+    assert rows["features.30"].jump == 32
+
+
+def test_layer_specs_reads_models_and_stops_at_the_head():
+    specs = layer_specs(_on_meta("vgg11_lrn"))  # LRN is element-wise: skipped
+    assert len(specs) == 8 + 5 and specs[0].kind == "conv" and specs[-1].kind == "pool"
+    assert sizes(layer_specs(_on_meta("alexnet")))[-1] == 195
+
+
+def test_unknown_layers_and_bad_values_are_refused():
+    with pytest.raises(ValueError, match="unknown effect"):
+        layer_specs(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Upsample(scale_factor=2), nn.Conv2d(1, 1, 3)))
+    with pytest.raises(ValueError, match="no Conv2d"):
+        layer_specs(nn.Sequential(nn.Linear(3, 3)))
+    with pytest.raises(ValueError, match="square"):
+        layer_specs(nn.Sequential(nn.Conv2d(1, 1, (1, 3))))
+    with pytest.raises(ValueError, match="kernel"):
+        LayerSpec(0)
+    with pytest.raises(TypeError):
+        receptive_field([(3, 1)])
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1)),
+        nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 5, padding=2)),
+        nn.Sequential(nn.Conv2d(1, 2, 5, stride=2), nn.ReLU(), nn.AvgPool2d(3, stride=2), nn.Conv2d(2, 2, 3, dilation=2)),
+    ],
+)
+def test_formula_agrees_with_the_gradient_measurement(net):
+    expected = receptive_field(net)[-1].size
+    assert empirical_receptive_field(net, (1, 64, 64)) == (expected, expected)
+
+
+def test_gradient_measurement_on_a_vgg_stage_and_its_guards():
+    model = cnnlib.get_model("vgg11_bn_cifar", width=0.25)
+    first_three_stages = model.features[:15]  # conv-bn-relu-pool, conv-bn-relu-pool, 2 x conv-bn-relu, pool
+    before = [p.clone() for p in model.parameters()]
+    assert empirical_receptive_field(first_three_stages, (3, 64, 64)) == (30, 30) == (receptive_field(first_three_stages)[-1].size,) * 2
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the caller's model is untouched
+    with pytest.raises(ValueError, match="border"):
+        empirical_receptive_field(first_three_stages, (3, 24, 24))
+    with pytest.raises(ValueError, match="feature maps"):
+        empirical_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten()), (1, 16, 16))
+
+
+def _on_meta(name):
+    with torch.device("meta"):
+        return cnnlib.get_model(name)
+
+
+def test_residual_shortcuts_are_not_chained_into_the_main_path():
+    # ResNet-18 by hand: conv1 7/2 -> 7; maxpool 3/2 -> 11; layer1 4 x 3x3 at jump 4 -> 43; layer2 stride 2 -> 51,
+    # + 3 x 3x3 at jump 8 -> 99; layer3 -> 115, 211; layer4 -> 243, 435 (jump 32). A chained 1x1/2 shortcut would double the jump.
+    rows = receptive_field(_on_meta("resnet18"))
+    assert (rows[-1].size, rows[-1].jump) == (435, 32)
+    assert not any("downsample" in r.name for r in rows)
