@@ -8,12 +8,16 @@ What the course measures on the ImageNet scale goes through this module:
 - ``topk_correct`` / ``topk_accuracy`` / ``top_predictions``: what "top-1" and "top-5" mean, in code;
 - ``pretrained_mobilenet_v2()``: a real ImageNet classifier (the course mirror's copy offline,
   torchvision's official weights online) and ``imagenette_targets`` to score it on Imagenette;
+- ``imagenette_file_origins()``: which of Imagenette's photos are ImageNet training or validation
+  photos (their file names tell);
 - ``cost_split``: where a network keeps its parameters and spends its multiply-adds.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import tarfile
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
@@ -22,7 +26,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .data import IMAGENETTE_IMAGENET_INDEX, ImageTensors, mirror_dir
+from .data import IMAGENETTE_IMAGENET_INDEX, ImageTensors, data_dir, mirror_dir
 from .summary import LayerTable
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "accuracy_interval",
     "cost_split",
     "imagenet_classes",
+    "imagenette_file_origins",
     "imagenette_targets",
     "pretrained_mobilenet_v2",
     "published_figures",
@@ -56,7 +61,7 @@ IMAGENET = {
 ILSVRC_CLASSIFICATION = {
     "classes": 1000,
     "train_images": 1_281_167,  # ILSVRC 2012-2017 (Russakovsky et al. 2015, Table 2)
-    "val_images": 50_000,
+    "val_images": 50_000,  # 50 per class
     "test_images": 100_000,
     "source": RUSSAKOVSKY_2015 + ", Table 2",
 }
@@ -113,8 +118,8 @@ ILSVRC_WINNERS: tuple[IlsvrcResult, ...] = (
     ),
     IlsvrcResult(
         2017, "WMW", "SENet, ensemble", 2.251, True, 154,
-        "Hu, Shen, Sun, Squeeze-and-Excitation Networks, CVPR 2018, https://arxiv.org/abs/1709.01507",
-        note="the last ILSVRC",
+        "Hu, Shen, Sun, Squeeze-and-Excitation Networks, CVPR 2018, abstract (2.251 %), https://arxiv.org/abs/1709.01507",
+        note="the last ILSVRC; the paper gives three decimals, shown rounded to 2.25 %",
     ),
 )  # fmt: skip
 
@@ -169,6 +174,59 @@ def imagenette_targets(data: ImageTensors) -> Tensor:
     if data.spec.name != "imagenette":
         raise ValueError(f"imagenette_targets needs Imagenette images, got {data.spec.name!r}")
     return torch.tensor(IMAGENETTE_IMAGENET_INDEX)[data.labels]
+
+
+_IMAGENET_TRAIN_NAME = re.compile(r"^n\d{8}_\d+\.JPEG$")  # ImageNet training photos: <wnid>_<number>.JPEG
+_IMAGENET_VAL_NAME = re.compile(r"^ILSVRC2012_val_\d{8}\.JPEG$")  # ILSVRC-2012 validation photos
+
+
+def imagenette_file_origins(split: str = "val", source: str | None = None) -> dict[str, int | str]:
+    """Count Imagenette's photos by where in ImageNet they come from, using their file names.
+
+    Imagenette (fastai's ``imagenette2``) pooled the ImageNet photos of its ten classes and re-split them
+    70/30; the photos keep their ImageNet names: ``n01440764_10026.JPEG`` is an ImageNet *training*
+    photo, ``ILSVRC2012_val_00000293.JPEG`` an ILSVRC-2012 *validation* photo. ``source`` is an archive
+    (``.tar.gz``) or a folder holding ``<split>/<wnid>/*.JPEG`` somewhere below it; by default the
+    course mirror's archive, else the folder ``cnnlib.data.load`` downloaded into.
+
+    Returns ``{"imagenet_train": n, "imagenet_val": n, "other": n, "source": where}``. Raises
+    ``FileNotFoundError`` when no copy of Imagenette's files is found.
+    """
+    from .data.sources import MIRROR_ARCHIVES
+
+    if source is None:
+        mirror = mirror_dir()
+        candidates = [mirror / MIRROR_ARCHIVES["imagenette"][0]] if mirror is not None else []
+        candidates.append(data_dir() / "downloads" / "imagenette")
+        found = [c for c in candidates if c.exists()]
+        if not found:
+            raise FileNotFoundError(
+                f"no copy of Imagenette's files in {' or '.join(map(str, candidates))} (a cached tensor copy keeps no file "
+                f"names): set $CNNLIB_MIRROR, or remove imagenette-*.pt from {data_dir() / 'cache'} so that cnnlib.data.load downloads them"
+            )
+        path = found[0]
+    else:
+        from pathlib import Path
+
+        path = Path(source)
+    if path.is_dir():
+        names = [p.relative_to(path).as_posix() for p in path.rglob("*.JPEG")]
+    elif path.is_file():
+        with tarfile.open(path) as tar:
+            names = tar.getnames()
+    else:
+        raise FileNotFoundError(f"{path} is neither a folder nor an archive")
+    counts: dict[str, int | str] = {"imagenet_train": 0, "imagenet_val": 0, "other": 0}
+    for name in names:
+        parts = name.split("/")
+        if len(parts) < 3 or parts[-3] != split or not parts[-1].upper().endswith((".JPEG", ".JPG")):
+            continue  # not a photo of this split
+        key = "imagenet_train" if _IMAGENET_TRAIN_NAME.match(parts[-1]) else "imagenet_val" if _IMAGENET_VAL_NAME.match(parts[-1]) else "other"
+        counts[key] += 1
+    if counts["imagenet_train"] + counts["imagenet_val"] + counts["other"] == 0:
+        raise FileNotFoundError(f"no photos of the {split!r} split in {path}")
+    counts["source"] = str(path)
+    return counts
 
 
 # --------------------------------------------------------------------------- top-k

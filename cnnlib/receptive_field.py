@@ -20,6 +20,12 @@ and skips the projection shortcuts (modules named ``downsample`` or ``shortcut``
 with parallel branches such as Inception need the path passed explicitly as :class:`LayerSpec`).
 :func:`empirical_receptive_field` measures the same thing with a gradient: the input pixels
 whose change moves one output unit.
+
+Why a stack of small kernels instead of one large one (Simonyan & Zisserman 2014, Sec. 2.3):
+without non-linearities between them, stride-1 convolutions compose into a single one.
+:func:`compose_convolutions` builds that equivalent layer (three 3x3 layers -> one 7x7 layer),
+and :func:`best_single_conv` fits the best single convolution to any network by least squares,
+which shows how far a stack *with* ReLUs is from every single linear layer.
 """
 
 from __future__ import annotations
@@ -30,8 +36,21 @@ from typing import Sequence, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
 
-__all__ = ["SHORTCUTS", "LayerSpec", "RFRow", "empirical_receptive_field", "layer_specs", "receptive_field", "stack"]
+__all__ = [
+    "SHORTCUTS",
+    "LayerSpec",
+    "RFRow",
+    "best_single_conv",
+    "compose_convolutions",
+    "compose_kernels",
+    "empirical_receptive_field",
+    "layer_specs",
+    "receptive_field",
+    "stack",
+]
 
 # Layers that do not change the spatial geometry (receptive field, jump, alignment).
 ELEMENTWISE = (
@@ -184,3 +203,93 @@ def empirical_receptive_field(model: nn.Module, input_shape: tuple[int, int, int
     if rows[0] == 0 or cols[0] == 0 or rows[-1] == H - 1 or cols[-1] == W - 1:
         raise ValueError(f"the receptive field reaches the border of the {H}x{W} input: use a larger input to measure it")
     return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
+
+
+# --------------------------------------------------------------------------- composing kernels
+
+
+def compose_kernels(weights: Sequence[Tensor], biases: Sequence[Tensor | None] | None = None) -> tuple[Tensor, Tensor]:
+    """The single kernel and bias equivalent to stride-1 convolutions applied one after the other, with nothing between them.
+
+    ``weights[i]`` has PyTorch's shape ``C_{i+1} x C_i x k_i x k_i`` (cross-correlation, no dilation,
+    no groups); ``biases[i]`` has ``C_{i+1}`` values or is ``None``. Returns ``(weight, bias)`` with
+    weight ``C_n x C_0 x K x K``, ``K = 1 + sum(k_i - 1)`` (three 3x3 -> 7x7), and bias ``C_n``:
+    ``conv(conv(x, W1, b1), W2, b2) = conv(x, W, b)`` for unpadded ("valid") convolutions, because
+
+        W[c2, c0, t] = sum_{c1} sum_{u + v = t} W2[c2, c1, v] W1[c1, c0, u]   (a full convolution of the kernels)
+        b[c2]        = b2[c2] + sum_{c1, v} W2[c2, c1, v] b1[c1]              (the second layer applied to a constant map)
+    """
+    weights = list(weights)
+    if not weights:
+        raise ValueError("give at least one kernel")
+    biases = list(biases) if biases is not None else [None] * len(weights)
+    if len(biases) != len(weights):
+        raise ValueError(f"{len(weights)} kernels but {len(biases)} biases")
+    for i, w in enumerate(weights):
+        if w.dim() != 4:
+            raise ValueError(f"kernel {i} must be out x in x kh x kw, got shape {tuple(w.shape)}")
+        if i and w.shape[1] != weights[i - 1].shape[0]:
+            raise ValueError(f"kernel {i} takes {w.shape[1]} channels, but kernel {i - 1} gives {weights[i - 1].shape[0]}")
+    w_total = weights[0]
+    b_total = biases[0] if biases[0] is not None else weights[0].new_zeros(weights[0].shape[0])
+    for w, b in zip(weights[1:], biases[1:]):
+        kh, kw = w.shape[-2:]
+        # batch = input channels of the first kernel, channels = the middle channels: one conv2d composes all pairs
+        w_total = F.conv2d(w_total.transpose(0, 1), w.flip(-2, -1), padding=(kh - 1, kw - 1)).transpose(0, 1)
+        b_total = w.sum(dim=(-2, -1)) @ b_total + (b if b is not None else 0)
+    return w_total.contiguous(), b_total
+
+
+def compose_convolutions(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
+    """One ``nn.Conv2d`` that computes what ``convs`` compute one after the other, if nothing stands between them.
+
+    All layers must have stride 1, dilation 1, one group and zero padding given as numbers. The
+    result's kernel is ``1 + sum(k - 1)`` wide and its padding the sum of the paddings. Without
+    padding the two agree everywhere; with padding they agree except within that many pixels of the
+    border, where the stack reads zeros inserted between its layers that the single layer cannot see.
+    """
+    convs = list(convs)
+    for i, c in enumerate(convs):
+        if not isinstance(c, nn.Conv2d):
+            raise TypeError(f"layer {i} is a {type(c).__name__}, not an nn.Conv2d")
+        if c.stride != (1, 1) or c.dilation != (1, 1) or c.groups != 1 or isinstance(c.padding, str) or c.padding_mode != "zeros":
+            raise ValueError(f"layer {i}: only stride-1, undilated, ungrouped convolutions with numeric zero padding compose into one")
+    with torch.no_grad():
+        weight, bias = compose_kernels([c.weight for c in convs], [c.bias for c in convs])
+    padding = tuple(sum(c.padding[d] for c in convs) for d in (0, 1))
+    single = nn.Conv2d(weight.shape[1], weight.shape[0], tuple(weight.shape[-2:]), padding=padding,
+                       device=weight.device, dtype=weight.dtype)  # fmt: skip
+    with torch.no_grad():
+        single.weight.copy_(weight)
+        single.bias.copy_(bias)
+    return single
+
+
+def best_single_conv(net: nn.Module, kernel: int, inputs: Tensor) -> tuple[nn.Conv2d, float]:
+    """The single unpadded ``kernel x kernel`` convolution (with bias) closest to ``net`` on ``inputs``, by least squares.
+
+    ``net`` must map ``N x C x H x W`` to ``N x C' x (H - kernel + 1) x (W - kernel + 1)`` (e.g. a
+    stack of unpadded convolutions whose field is ``kernel``). Returns the fitted layer and the
+    fraction of the output's variance it leaves unexplained (``|y - y_fit|^2 / |y - mean(y)|^2``,
+    per output channel, summed): about 0 when ``net`` is itself a linear convolution, clearly
+    more when non-linearities stand between its layers.
+    """
+    if inputs.dim() != 4:
+        raise ValueError(f"inputs must be N x C x H x W, got shape {tuple(inputs.shape)}")
+    with torch.no_grad():
+        y = net(inputs)
+    n, c_in, h, w = inputs.shape
+    if y.dim() != 4 or y.shape[-2:] != (h - kernel + 1, w - kernel + 1):
+        raise ValueError(f"a valid {kernel}x{kernel} convolution maps {h}x{w} to {h - kernel + 1}x{w - kernel + 1}; "
+                         f"the network gives shape {tuple(y.shape)}")  # fmt: skip
+    patches = F.unfold(inputs.double(), kernel).transpose(1, 2).reshape(-1, c_in * kernel * kernel)  # one row per output pixel
+    design = torch.cat([patches, torch.ones(len(patches), 1, dtype=torch.float64)], dim=1)
+    targets = y.double().flatten(2).transpose(1, 2).reshape(-1, y.shape[1])
+    solution = torch.linalg.lstsq(design, targets).solution  # (C * k * k + 1) x C'
+    residual = targets - design @ solution
+    unexplained = (residual.pow(2).sum() / (targets - targets.mean(0)).pow(2).sum()).item()
+    fitted = nn.Conv2d(c_in, y.shape[1], kernel)
+    with torch.no_grad():
+        fitted.weight.copy_(solution[:-1].T.reshape(y.shape[1], c_in, kernel, kernel))
+        fitted.bias.copy_(solution[-1])
+    return fitted, unexplained

@@ -1,9 +1,15 @@
-"""Chapter 03 checkers accept right answers and reject wrong ones with a hint."""
+"""Chapter 03 checkers accept right answers and reject wrong ones with a hint; the chapter's drawing matches the table."""
+
+from pathlib import Path
 
 import pytest
 import torch.nn as nn
 
 from cnnlib import exercises
+from cnnlib.models import vgg
+from cnnlib.widgets import drawn_stage_depths
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def rf_right(layers):
@@ -54,3 +60,14 @@ def test_vgg16_classifier_checker():
         exercises.check_vgg16_classifier_counts({**right, "share": 0.5})
     with pytest.raises(AssertionError, match="missing"):
         exercises.check_vgg16_classifier_counts({"FC6": 1})
+
+
+def test_the_vgg19_drawing_matches_configurations_d_and_e(tmp_path):
+    drawn = drawn_stage_depths(REPO / "img" / "vgg19.svg")
+    assert drawn == {"VGG-19": vgg.stage_depths("E"), "VGG-16": vgg.stage_depths("D")}
+    assert [n for n, _ in drawn["VGG-19"]] == [2, 2, 4, 4, 4] and [c for _, c in drawn["VGG-19"]] == [64, 128, 256, 512, 512]
+    wrong = tmp_path / "wrong.svg"  # a drawing with mixed widths in one stage is refused
+    wrong.write_text('<svg xmlns="http://www.w3.org/2000/svg"><g class="network" data-name="x">'
+                     '<rect class="conv" data-stage="1" data-channels="64"/><rect class="conv" data-stage="1" data-channels="128"/></g></svg>')
+    with pytest.raises(ValueError, match="different widths"):
+        drawn_stage_depths(wrong)

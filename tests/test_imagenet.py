@@ -18,6 +18,7 @@ def test_ilsvrc_table_is_complete_sourced_and_improving():
     by_year = {w.year: w for w in imagenet.ILSVRC_WINNERS}
     # the figures the lectures quote (results pages and papers, see REFERENCES.md)
     assert (by_year[2012].top5_error, by_year[2014].top5_error, by_year[2015].top5_error) == (15.3, 6.67, 3.57)
+    assert by_year[2017].top5_error == 2.251  # SENet's paper gives three decimals; the chart and lectures show 2.25
     assert not by_year[2011].cnn and by_year[2012].cnn
     assert imagenet.HUMAN_TOP5_ERROR.top5_error == 5.1
     first_below_human = min(w.year for w in imagenet.ILSVRC_WINNERS if w.top5_error < imagenet.HUMAN_TOP5_ERROR.top5_error)
@@ -40,6 +41,37 @@ def test_imagenette_targets_and_refusal():
     other = ImageTensors(torch.zeros(1, 1, 8, 8, dtype=torch.uint8), torch.tensor([0]), DATASETS["mnist"], "test", "test")
     with pytest.raises(ValueError, match="Imagenette"):
         imagenet.imagenette_targets(other)
+
+
+def test_imagenette_file_origins_from_an_archive_and_a_folder(tmp_path):
+    import io
+    import tarfile
+
+    names = {
+        "val/n01440764/n01440764_10026.JPEG": b"x",  # an ImageNet training photo
+        "val/n01440764/ILSVRC2012_val_00000293.JPEG": b"x",  # an ILSVRC-2012 validation photo
+        "val/n02102040/n02102040_7.JPEG": b"x",
+        "train/n02102040/n02102040_8.JPEG": b"x",  # another split: not counted
+        "val/n02102040/notes.txt": b"x",  # not a photo
+    }
+    folder = tmp_path / "imagenette2-320"
+    archive = tmp_path / "imagenette.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, content in names.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            info = tarfile.TarInfo(f"imagenette/{name}")
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    for source in (archive, tmp_path):
+        counts = imagenet.imagenette_file_origins("val", source=source)
+        assert (counts["imagenet_train"], counts["imagenet_val"], counts["other"]) == (2, 1, 0)
+        assert imagenet.imagenette_file_origins("train", source=source)["imagenet_train"] == 1
+    with pytest.raises(FileNotFoundError):
+        imagenet.imagenette_file_origins("test", source=archive)
+    with pytest.raises(FileNotFoundError):
+        imagenet.imagenette_file_origins("val", source=tmp_path / "missing")
 
 
 def test_topk_by_hand():
@@ -109,6 +141,8 @@ def test_chapter_figures_render():
 
     fig = intro.plot_ilsvrc_history(imagenet.ILSVRC_WINNERS, imagenet.HUMAN_TOP5_ERROR)
     assert len(fig.axes[0].patches) == len(imagenet.ILSVRC_WINNERS)
+    labels = [t.get_text().split("\n")[0] for t in fig.axes[0].texts]
+    assert labels[0] == "28.2 %" and labels[-1] == "2.25 %"  # at most two decimals, as the lecture quotes them
     logits = torch.zeros(1000)
     logits[217] = 3.0
     fig2 = intro.plot_top5(torch.zeros(3, 16, 16, dtype=torch.uint8), logits, true_index=217)

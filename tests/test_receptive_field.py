@@ -5,7 +5,16 @@ import torch
 import torch.nn as nn
 
 import cnnlib
-from cnnlib.receptive_field import LayerSpec, empirical_receptive_field, layer_specs, receptive_field, stack
+from cnnlib.receptive_field import (
+    LayerSpec,
+    best_single_conv,
+    compose_convolutions,
+    compose_kernels,
+    empirical_receptive_field,
+    layer_specs,
+    receptive_field,
+    stack,
+)
 
 
 def sizes(layers):
@@ -98,3 +107,63 @@ def test_residual_shortcuts_are_not_chained_into_the_main_path():
     rows = receptive_field(_on_meta("resnet18"))
     assert (rows[-1].size, rows[-1].jump) == (435, 32)
     assert not any("downsample" in r.name for r in rows)
+
+
+def test_composed_kernels_by_hand():
+    # 1-channel 1-D-like case: [1, 2] then [1, -1] (cross-correlations) is the full convolution [1, 1, -2]
+    w1 = torch.tensor([1.0, 2.0]).reshape(1, 1, 1, 2)
+    w2 = torch.tensor([1.0, -1.0]).reshape(1, 1, 1, 2)
+    w, b = compose_kernels([w1, w2], [torch.tensor([3.0]), torch.tensor([0.5])])
+    assert w.flatten().tolist() == [1.0, 1.0, -2.0]
+    assert b.tolist() == [0.5 + (1.0 - 1.0) * 3.0]
+    x = torch.randn(1, 1, 1, 9)
+    two = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, w1, torch.tensor([3.0])), w2, torch.tensor([0.5]))
+    assert torch.allclose(two, torch.nn.functional.conv2d(x, w, b), atol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_three_3x3_convolutions_are_one_7x7_without_relus(bias):
+    torch.manual_seed(0)
+    convs = [nn.Conv2d(3, 5, 3, bias=bias), nn.Conv2d(5, 4, 3, bias=bias), nn.Conv2d(4, 6, 3, bias=bias)]
+    single = compose_convolutions(convs)
+    assert single.kernel_size == (7, 7) and (single.in_channels, single.out_channels) == (3, 6)
+    x = torch.randn(2, 3, 20, 20)
+    with torch.no_grad():
+        assert torch.allclose(nn.Sequential(*convs)(x), single(x), atol=1e-5)
+        relu_stack = nn.Sequential(convs[0], nn.ReLU(), convs[1], nn.ReLU(), convs[2])
+        assert not torch.allclose(relu_stack(x), single(x), atol=1e-2)
+
+
+def test_padded_stack_matches_the_single_layer_away_from_the_border():
+    torch.manual_seed(1)
+    convs = [nn.Conv2d(2, 2, 3, padding=1) for _ in range(3)]  # VGG's "same" padding
+    single = compose_convolutions(convs)
+    assert single.padding == (3, 3)
+    x = torch.randn(1, 2, 16, 16)
+    with torch.no_grad():
+        a, b = nn.Sequential(*convs)(x), single(x)
+    assert a.shape == b.shape
+    assert torch.allclose(a[..., 3:-3, 3:-3], b[..., 3:-3, 3:-3], atol=1e-5)  # interior: equal
+    assert not torch.allclose(a, b, atol=1e-3)  # border: the stack read zeros between its layers
+
+
+def test_compose_refuses_what_does_not_compose():
+    with pytest.raises(ValueError, match="stride-1"):
+        compose_convolutions([nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3)])
+    with pytest.raises(TypeError):
+        compose_convolutions([nn.Conv2d(1, 1, 3), nn.ReLU()])
+    with pytest.raises(ValueError, match="channels"):
+        compose_kernels([torch.zeros(2, 1, 3, 3), torch.zeros(1, 3, 3, 3)])
+
+
+def test_best_single_conv_recovers_a_linear_stack_but_not_a_relu_stack():
+    torch.manual_seed(0)
+    convs = [nn.Conv2d(4, 4, 3) for _ in range(3)]
+    x = torch.randn(8, 4, 16, 16)
+    fitted, unexplained = best_single_conv(nn.Sequential(*convs), 7, x)
+    assert unexplained < 1e-8
+    assert torch.allclose(fitted.weight, compose_convolutions(convs).weight, atol=1e-4)
+    _, unexplained_relu = best_single_conv(nn.Sequential(convs[0], nn.ReLU(), convs[1], nn.ReLU(), convs[2]), 7, x)
+    assert unexplained_relu > 0.05
+    with pytest.raises(ValueError, match="valid 5x5"):
+        best_single_conv(nn.Sequential(*convs), 5, x)

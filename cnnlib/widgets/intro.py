@@ -43,7 +43,8 @@ def plot_ilsvrc_history(winners: Sequence[IlsvrcResult], human: IlsvrcResult | N
     bars = ax.bar(years, errors, color=colors, width=0.7)
     for bar, w in zip(bars, winners):
         depth = f"\n{w.depth} layers" if w.depth else ""
-        ax.annotate(f"{w.top5_error:g} %\n{w.team}{depth}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+        label = f"{round(w.top5_error, 2):g} %"  # at most two decimals (SENet's 2.251 % shows as 2.25 %)
+        ax.annotate(f"{label}\n{w.team}{depth}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=8,
                     bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.5})
     if human is not None:

@@ -1,7 +1,10 @@
-"""Interactive explorers for chapter 03 (VGG): how the receptive field grows with depth."""
+"""Interactive explorers and figures for chapter 03 (VGG): how the receptive field grows with depth,
+where VGG-16 keeps its parameters, and a check that a block diagram of VGG matches the paper's table."""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -10,7 +13,7 @@ from matplotlib.patches import Rectangle
 
 from ..receptive_field import LayerSpec, receptive_field, stack
 
-__all__ = ["plot_layer_shares", "plot_receptive_field_growth", "receptive_field_explorer", "stack_with_pools"]
+__all__ = ["drawn_stage_depths", "plot_layer_shares", "plot_receptive_field_growth", "receptive_field_explorer", "stack_with_pools"]
 
 
 def plot_receptive_field_growth(stacks: Mapping[str, Sequence[LayerSpec]], title: str = "", ax=None) -> Figure:
@@ -135,3 +138,30 @@ def plot_layer_shares(table, layers: Mapping[str, str], title: str = "") -> Figu
     ax.grid(axis="x", visible=False)
     fig.tight_layout()
     return fig
+
+
+def drawn_stage_depths(svg: str | Path) -> dict[str, list[tuple[int, int]]]:
+    """Read a block diagram back: (convolutions, channels) per stage of each network drawn in ``svg``.
+
+    The course's drawings (``img/vgg19.svg``) mark every network as ``<g class="network" data-name=...>``
+    and every convolution as ``<rect class="conv" data-stage=... data-channels=...>``; the result has the
+    form of :func:`cnnlib.models.vgg.stage_depths`, so a drawing can be compared with the table.
+    """
+    root = ET.parse(svg).getroot()
+    networks: dict[str, list[tuple[int, int]]] = {}
+    for group in root.iter("{http://www.w3.org/2000/svg}g"):
+        if group.get("class") != "network":
+            continue
+        stages: dict[int, list[int]] = {}
+        for rect in group.iter("{http://www.w3.org/2000/svg}rect"):
+            if rect.get("class") == "conv":
+                stages.setdefault(int(rect.get("data-stage")), []).append(int(rect.get("data-channels")))
+        if sorted(stages) != list(range(1, len(stages) + 1)):
+            raise ValueError(f"{group.get('data-name')}: stages {sorted(stages)} are not numbered 1, 2, ...")
+        for number, channels in stages.items():
+            if len(set(channels)) != 1:
+                raise ValueError(f"{group.get('data-name')}, stage {number}: convolutions with different widths {channels}")
+        networks[group.get("data-name")] = [(len(stages[n]), stages[n][0]) for n in sorted(stages)]
+    if not networks:
+        raise ValueError(f"{svg}: no <g class=\"network\"> in the drawing")
+    return networks
