@@ -52,6 +52,7 @@ from typing import Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import Window, check_input, map_sizes, min_input_size, output_size
@@ -66,11 +67,13 @@ __all__ = [
     "ZFNET",
     "AlexNet",
     "ConvLayer",
+    "Fig1CNN",
     "alexnet",
     "alexnet_cifar",
     "zfnet_cifar",
     "alexnet_paper",
     "local_response_norm",
+    "lrn_formula",
     "output_size",
     "zfnet",
 ]
@@ -147,6 +150,26 @@ def local_response_norm(size: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: fl
     formula needs ``alpha * n`` there; a test checks the module against the formula.
     """
     return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
+
+
+def lrn_formula(a: Tensor, n: int = LRN_SIZE, k: float = LRN_K, alpha: float = LRN_ALPHA, beta: float = LRN_BETA) -> Tensor:
+    """Local response normalisation written from the paper's formula (Sec. 3.3), for ``N x C x H x W`` activations.
+
+        b[i] = a[i] / (k + alpha * sum_{j = max(0, i - n//2)}^{min(C - 1, i + n//2)} a[j]^2) ** beta
+
+    Each channel ``i`` is divided by the energy of the ``n`` channels centred on it, at the same
+    pixel; the window is clipped at the first and the last channel. ``n`` must be odd (the paper's
+    5), so the window is centred. Equal to ``nn.LocalResponseNorm(n, alpha * n, beta, k)``:
+    PyTorch (like Caffe) divides its ``alpha`` by ``n``.
+    """
+    if a.dim() != 4:
+        raise ValueError(f"expected activations N x C x H x W, got shape {tuple(a.shape)}")
+    if n < 1 or n % 2 == 0:
+        raise ValueError(f"the window n must be a positive odd number of channels (the paper: 5), got {n}")
+    half = n // 2
+    squares = F.pad(a.pow(2), (0, 0, 0, 0, half, half))  # N x (C + 2*half) x H x W, zero channels at both ends
+    window_sums = squares.unfold(1, n, 1).sum(-1)  # N x C x H x W: channel i sums padded i .. i + n - 1
+    return a / (k + alpha * window_sums).pow(beta)
 
 
 class AlexNet(nn.Module):
@@ -344,6 +367,38 @@ def zfnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, 
         ZFNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
         name="zfnet_cifar",
     )
+
+
+class Fig1CNN(nn.Module):
+    """A four-layer CIFAR-10 network for the ReLU-vs-tanh race of the paper's Fig. 1.
+
+    The paper says only "a four-layer convolutional neural network" (trained with cuda-convnet);
+    this one is our choice, in the spirit of cuda-convnet's CIFAR-10 example nets: three 5x5
+    convolutions with ``width``, ``width`` and ``2 * width`` maps, each followed by the activation
+    and a 2x2 max pool (32 -> 16 -> 8 -> 4), then one linear layer: four layers with weights.
+    No normalisation, no dropout: the paper's figure used no regularisation of any kind.
+    89,578 parameters at ``width=32``.
+    """
+
+    def __init__(self, activation: type[nn.Module] = nn.ReLU, width: int = 32, num_classes: int = 10, in_channels: int = 3) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        chans = [in_channels, width, width, 2 * width]
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(chans, chans[1:]):
+            layers += [nn.Conv2d(c_in, c_out, 5, padding=2), activation(), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(2 * width * 4 * 4, num_classes)
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        check_input(x, model="Fig1CNN", in_channels=self.in_channels, exact_size=(32, 32))
+        return self.features(x)  # N x 3 x 32 x 32 -> N x 2w x 4 x 4
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        return self.classifier(torch.flatten(x, 1))  # N x 32w -> N x num_classes
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
 
 
 register_torchvision_equivalent("alexnet", torchvision_name="alexnet")

@@ -1,0 +1,81 @@
+"""Chapter 02 experiments: the race to a training error, quick runs of every experiment, stored results' form."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from cnnlib import experiments
+from cnnlib.data import DATASETS, ImageTensors
+from cnnlib.experiments.alexnet import ErrorRace, first_crossing
+from cnnlib.models.alexnet import Fig1CNN
+
+
+def test_first_crossing():
+    curve = [{"step": 10, "train_error": 0.5}, {"step": 20, "train_error": 0.25}, {"step": 30, "train_error": 0.1}]
+    assert first_crossing(curve, 0.25) == 20
+    assert first_crossing(curve, 0.05) is None
+
+
+def easy_data(n: int = 256) -> ImageTensors:
+    """Two classes told apart by brightness: any working training loop gets below 25 % error fast."""
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 2, (n,), generator=gen)
+    images = (torch.rand(n, 3, 32, 32, generator=gen) * 100 + labels[:, None, None, None] * 120).to(torch.uint8)
+    return ImageTensors(images, labels, DATASETS["cifar10"], "train", "synthetic")
+
+
+def test_error_race_reaches_an_easy_target_and_stops():
+    torch.manual_seed(0)
+    race = ErrorRace(Fig1CNN(torch.nn.ReLU, width=4), easy_data(), lr=0.01, batch_size=32, windows_per_epoch=4).run(max_epochs=6)
+    assert race.steps_to_target is not None and race.steps_to_target <= race.epochs * race.steps_per_epoch
+    assert race.epochs < 6 or race.curve[-1]["train_error"] <= 0.25  # stopped once reached
+    assert all(0 <= p["train_error"] <= 1 for p in race.curve)
+    assert [p["step"] for p in race.curve] == sorted(p["step"] for p in race.curve)
+
+
+def test_error_race_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="target"):
+        ErrorRace(Fig1CNN(), easy_data(), lr=0.01, target=25)
+    with pytest.raises(ValueError, match="batch"):
+        ErrorRace(Fig1CNN(), easy_data(16), lr=0.01, batch_size=32)
+
+
+def test_fig1_cnn_shape_and_size():
+    model = Fig1CNN(torch.nn.Tanh)
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in model.parameters()) == 89_578
+    with pytest.raises(ValueError):
+        model(torch.zeros(2, 3, 28, 28))
+
+
+@pytest.mark.parametrize("name", ["relu_vs_tanh", "dropout_augmentation", "ten_crop_tta"])
+def test_quick_runs_are_not_stored(name, tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.EXPERIMENTS_ENV, str(tmp_path))
+    record = experiments.run(name, quick=True)
+    assert record["quick"] and record["chapter"] == "02" and not list(tmp_path.iterdir())
+    result = record["result"]
+    if name == "relu_vs_tanh":
+        assert set(result["relu"]) >= {"lr", "steps_to_target", "curve"} and result["target_error"] == 0.25
+    elif name == "dropout_augmentation":
+        assert set(result["runs"]) == {"neither", "dropout", "augmentation", "both"}
+        assert all(0 <= r["train_acc"] <= 1 and r["gap"] == pytest.approx(r["train_acc"] - r["test_acc"]) for r in result["runs"].values())
+    else:
+        assert len(result["per_view_acc"]) == 10 and result["single_centre"] == result["per_view_acc"]["centre"]
+
+
+@pytest.mark.parametrize("name", ["relu_vs_tanh", "dropout_augmentation", "ten_crop_tta"])
+def test_stored_results_are_consistent(name):
+    try:
+        result = experiments.load_result(name)["result"]
+    except experiments.ExperimentNotRunError:
+        pytest.skip(f"{name} has not been run yet")
+    if name == "relu_vs_tanh":
+        relu, tanh = result["relu"]["steps_to_target"], result["tanh"]["steps_to_target"]
+        assert relu is not None and result["relu"]["lr"] in result["relu"]["lr_grid"]
+        if tanh is not None:
+            assert result["ratio"] == pytest.approx(tanh / relu)
+    elif name == "dropout_augmentation":
+        assert result["runs"]["neither"]["train_acc"] > result["runs"]["neither"]["test_acc"]
+    else:
+        assert result["test_images"] == 2000 and 0.5 < result["single_centre"] <= 1
