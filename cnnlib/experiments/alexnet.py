@@ -190,7 +190,7 @@ def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
         "test_images": len(test),
         "recipe": f"SGD Nesterov momentum 0.9, lr {base.lr} one-cycle, weight decay 5e-4, batch {base.batch_size}, {base.epochs} epochs, seed 0",
         "augmentation": "random crop of the 4-pixel zero-padded image + horizontal flip",
-        "dropout": "p = 0.5 before fc6 and fc7 (the paper's placement)",
+        "dropout": "p = 0.5 on the inputs of fc6 and fc7 (as torchvision; Caffe's reference model drops their outputs)",
         "runs": runs,
     }
 
