@@ -29,11 +29,12 @@ SCRATCH_WIDTH = 0.25
 SHOTS = (1, 2, 5, 10, 20, 50, 100)  # training images per class for the probe's learning curve
 
 
-def _heads_config(quick: bool):
+def _config(quick: bool, epochs: int, batch_size: int):
+    """The recipe both experiments share (SGD, one-cycle, crops + flips); a quick run is one fp32 epoch."""
     from ..train import TrainConfig
 
     return TrainConfig(
-        epochs=1 if quick else HEADS_EPOCHS, batch_size=128, lr=0.05, momentum=0.9, weight_decay=5e-4,
+        epochs=1 if quick else epochs, batch_size=batch_size, lr=0.05, momentum=0.9, weight_decay=5e-4,
         schedule="onecycle", crop_padding=4, flip=True, seed=0,
         precision="fp32" if quick else "auto", channels_last=False if quick else None,
     )  # fmt: skip
@@ -50,7 +51,7 @@ def vgg_heads(quick: bool = False) -> dict[str, Any]:
     test = data.load("cifar10", "test")
     curve_test = test.subset(64 if quick else HEADS_EVAL_IMAGES, seed=0)
     final_test = curve_test if quick else test
-    config = _heads_config(quick)
+    config = _config(quick, HEADS_EPOCHS, 128)
     runs: dict[str, Any] = {}
     for head, label in (("fc", "3 FC layers (paper)"), ("cifar", "GAP + 1 linear")):
         model = get_model("vgg11_bn_cifar", width=HEADS_WIDTH, head=head)
@@ -80,16 +81,6 @@ def vgg_heads(quick: bool = False) -> dict[str, Any]:
         "data_source": history["data_source"],
         "runs": runs,
     }
-
-
-def _scratch_config(quick: bool):
-    from ..train import TrainConfig
-
-    return TrainConfig(
-        epochs=1 if quick else SCRATCH_EPOCHS, batch_size=64, lr=0.05, momentum=0.9, weight_decay=5e-4,
-        schedule="onecycle", crop_padding=4, flip=True, seed=0,
-        precision="fp32" if quick else "auto", channels_last=False if quick else None,
-    )  # fmt: skip
 
 
 @experiment("vgg_transfer", chapter="03", description="Imagenette, 1,000 training photos: frozen ImageNet MobileNetV2 + linear probe vs a small VGG from scratch")
@@ -144,7 +135,7 @@ def vgg_transfer(quick: bool = False) -> dict[str, Any]:
     # 2. From scratch: a narrow VGG-11-BN (GAP head) on 64 x 64 copies of the same 1,000 photos.
     small_train, small_val = resize_images(train, SCRATCH_SIZE), resize_images(val, SCRATCH_SIZE)
     scratch = get_model("vgg11_bn_cifar", width=SCRATCH_WIDTH, head="cifar", num_classes=10)
-    config = _scratch_config(quick)
+    config = _config(quick, SCRATCH_EPOCHS, 64)
     history = fit(scratch, small_train, small_val, config, device="cpu", progress=False)
     result["scratch"] = {
         "model": f"vgg11_bn_cifar(width={SCRATCH_WIDTH})",

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn as nn
+from matplotlib.figure import Figure
 
 from ..analysis import capture_activations
 from ..data import ImageTensors, normalize
 from ..viz import plot_feature_maps
 
-__all__ = ["feature_map_explorer"]
+__all__ = ["feature_map_explorer", "index_slider_explorer"]
 
 
 def _feature_figure(model: nn.Module, data: ImageTensors, index: int, layers: Mapping[str, str], max_maps: int):
@@ -34,27 +35,40 @@ def feature_map_explorer(
 
     ``layers``: module names, or ``{label: module name}`` to caption the rows (e.g. ``{"C1": "features.1"}``).
     """
-    import ipywidgets as widgets
-    from IPython.display import display
-
     if not isinstance(layers, Mapping):
         layers = {name: name for name in layers}
 
-    fig = _feature_figure(model, data, index, layers, max_maps)
-    display(fig)  # the static view, kept in the notebook's outputs
+    return index_slider_explorer(
+        lambda i: _feature_figure(model, data, i, layers, max_maps), len(data), index, "image #", "pick another test image"
+    )
+
+
+def index_slider_explorer(draw: Callable[[int], Figure], count: int, index: int = 0, label: str = "image #", what: str = "pick another image"):
+    """The explorers' common shape: ``draw(index)`` shown once as a static output, then redrawn from a slider.
+
+    The static figure stays in the notebook's outputs (CI, HTML and slide exports show it); the
+    slider redraws into its own output area when a live kernel is attached.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    if not 0 <= index < count:
+        raise IndexError(f"index must be in 0..{count - 1}, got {index}")
+    fig = draw(index)
+    display(fig)
     plt.close(fig)
 
-    slider = widgets.IntSlider(value=index, min=0, max=len(data) - 1, description="image #", continuous_update=False)
+    slider = widgets.IntSlider(value=index, min=0, max=count - 1, description=label, continuous_update=False)
     out = widgets.Output()
 
     def redraw(change=None) -> None:
         with out:
             out.clear_output(wait=True)
-            f = _feature_figure(model, data, slider.value, layers, max_maps)
+            f = draw(slider.value)
             display(f)
             plt.close(f)
 
     slider.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HTML("<b>Explore:</b> move the slider to pick another test image (live kernel only)."), slider, out])
+    box = widgets.VBox([widgets.HTML(f"<b>Explore:</b> move the slider to {what} (live kernel only)."), slider, out])
     display(box)
     return box

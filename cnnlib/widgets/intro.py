@@ -20,6 +20,7 @@ from torch import Tensor
 from ..data import ImageTensors, normalize
 from ..imagenet import IlsvrcResult, imagenet_classes, imagenette_targets, top_predictions
 from ..viz import STYLE, _figure, _to_display
+from .common import index_slider_explorer
 
 __all__ = [
     "plot_cost_split",
@@ -187,26 +188,4 @@ def _top5_figure(model: nn.Module, data: ImageTensors, index: int) -> Figure:
 
 def top5_explorer(model: nn.Module, data: ImageTensors, index: int = 0):
     """Pick an Imagenette photo with a slider and see the ImageNet classifier's five best guesses."""
-    import ipywidgets as widgets
-    from IPython.display import display
-
-    if not 0 <= index < len(data):
-        raise IndexError(f"index must be in 0..{len(data) - 1}, got {index}")
-    fig = _top5_figure(model, data, index)
-    display(fig)  # the static view, kept in the notebook's outputs
-    plt.close(fig)
-
-    slider = widgets.IntSlider(value=index, min=0, max=len(data) - 1, description="photo #", continuous_update=False)
-    out = widgets.Output()
-
-    def redraw(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            f = _top5_figure(model, data, slider.value)
-            display(f)
-            plt.close(f)
-
-    slider.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HTML("<b>Explore:</b> move the slider to pick another photo (live kernel only)."), slider, out])
-    display(box)
-    return box
+    return index_slider_explorer(lambda i: _top5_figure(model, data, i), len(data), index, "photo #", "pick another photo")
