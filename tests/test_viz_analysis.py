@@ -107,6 +107,49 @@ def test_widget_shows_a_static_figure_headless(monkeypatch):
     box = feature_map_explorer(cnnlib.get_model("lenet5"), data, {"C1": "features.0"}, index=1)
     assert isinstance(shown[0], plt.Figure), "the first output must be a static figure"
     assert "test image #1" in shown[0]._suptitle.get_text()
-    slider = box.children[1]
+    slider = box.children[1].children[0]
     slider.value = 2  # a live change redraws into the widget's output area without error
     assert slider.max == 2
+    with pytest.raises(IndexError, match="0..2"):
+        feature_map_explorer(cnnlib.get_model("lenet5"), data, ["features.0"], index=3)
+
+
+def test_controls_explorer_redraws_once_per_change_and_names_unknown_controls(monkeypatch):
+    import ipywidgets as widgets
+    import IPython.display
+
+    from cnnlib.widgets import controls_explorer
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj: None)
+    calls = []
+
+    def draw(a, b):
+        calls.append((a, b))
+        fig, _ = plt.subplots()
+        return fig
+
+    controls = {"a": widgets.IntSlider(value=1, min=0, max=9), "b": widgets.IntSlider(value=2, min=0, max=9)}
+    box = controls_explorer(draw, controls, rows=[["a"], ["b"]])
+    assert calls == [(1, 2)], "the static figure is drawn once from the controls' start values"
+    controls["a"].value = 5
+    assert calls[-1] == (5, 2)
+    box.set_values({"a": 7, "b": 8})
+    assert calls[1:] == [(5, 2), (7, 8)], "set_values changes several controls with one redraw"
+    with pytest.raises(KeyError, match="'c'"):
+        box.set_values({"c": 1})
+
+
+def test_chapter_explorers_show_their_static_figure_headless(monkeypatch):
+    import IPython.display
+
+    from cnnlib.widgets import lrn_explorer, receptive_field_explorer
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
+    for explorer in (lrn_explorer, receptive_field_explorer):
+        shown.clear()
+        box = explorer()
+        assert isinstance(shown[0], plt.Figure)
+        slider = box.children[1].children[0]
+        slider.value = slider.max  # redraws without error
+    plt.close("all")

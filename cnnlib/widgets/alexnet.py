@@ -7,6 +7,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..models.alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, lrn_formula
+from .common import controls_explorer
 
 __all__ = ["example_channel_profile", "lrn_explorer", "plot_error_race", "plot_generalisation_gap", "plot_lrn"]
 
@@ -51,11 +52,6 @@ def plot_lrn(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta
 def lrn_explorer(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: float = LRN_BETA):
     """Sliders for LRN's k, n, alpha and beta; the figure of :func:`plot_lrn` redraws (live kernel only)."""
     import ipywidgets as widgets
-    from IPython.display import display
-
-    fig = plot_lrn(k, n, alpha, beta)
-    display(fig)  # the static view, kept in the notebook's outputs
-    plt.close(fig)
 
     controls = {
         "k": widgets.FloatSlider(value=k, min=0.5, max=4.0, step=0.5, description="k", continuous_update=False),
@@ -63,21 +59,7 @@ def lrn_explorer(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, 
         "alpha": widgets.FloatLogSlider(value=alpha, base=10, min=-6, max=-2, step=0.25, description="α", continuous_update=False),
         "beta": widgets.FloatSlider(value=beta, min=0.25, max=1.5, step=0.05, description="β", continuous_update=False),
     }
-    out = widgets.Output()
-
-    def redraw(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            f = plot_lrn(**{name: c.value for name, c in controls.items()})
-            display(f)
-            plt.close(f)
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HTML("<b>Explore:</b> move the sliders to change the LRN constants (live kernel only)."),
-                        widgets.HBox(list(controls.values())[:2]), widgets.HBox(list(controls.values())[2:]), out])
-    display(box)
-    return box
+    return controls_explorer(plot_lrn, controls, rows=[["k", "n"], ["alpha", "beta"]], note="move the sliders to change the LRN constants")
 
 
 # Static figures of the chapter's stored experiments (they take results, never train).

@@ -13,7 +13,7 @@ from ..analysis import capture_activations
 from ..data import ImageTensors, normalize
 from ..viz import plot_feature_maps
 
-__all__ = ["feature_map_explorer", "index_slider_explorer"]
+__all__ = ["controls_explorer", "feature_map_explorer", "index_slider_explorer"]
 
 
 def _feature_figure(model: nn.Module, data: ImageTensors, index: int, layers: Mapping[str, str], max_maps: int):
@@ -43,32 +43,71 @@ def feature_map_explorer(
     )
 
 
-def index_slider_explorer(draw: Callable[[int], Figure], count: int, index: int = 0, label: str = "image #", what: str = "pick another image"):
-    """The explorers' common shape: ``draw(index)`` shown once as a static output, then redrawn from a slider.
+def controls_explorer(
+    draw: Callable[..., Figure],
+    controls: Mapping[str, object],
+    rows: Sequence[Sequence[str]] | None = None,
+    note: str = "move the controls to redraw",
+    above: Sequence[object] = (),
+):
+    """The explorers' common shape: ``draw(**values)`` shown once as a static output, then redrawn from widgets.
 
+    ``controls`` maps ``draw``'s keyword arguments to ipywidgets controls (sliders, dropdowns); ``rows``
+    groups their names into lines (default: one line); ``above`` are extra widgets placed above the rows.
     The static figure stays in the notebook's outputs (CI, HTML and slide exports show it); the
-    slider redraws into its own output area when a live kernel is attached.
+    controls redraw into their own output area when a live kernel is attached. The returned box has
+    ``set_values(mapping)``, which changes several controls at once and redraws once.
     """
     import ipywidgets as widgets
     from IPython.display import display
 
-    if not 0 <= index < count:
-        raise IndexError(f"index must be in 0..{count - 1}, got {index}")
-    fig = draw(index)
+    def values() -> dict:
+        return {name: control.value for name, control in controls.items()}
+
+    fig = draw(**values())
     display(fig)
     plt.close(fig)
 
-    slider = widgets.IntSlider(value=index, min=0, max=count - 1, description=label, continuous_update=False)
     out = widgets.Output()
+    paused = False
 
     def redraw(change=None) -> None:
+        if paused:
+            return
         with out:
             out.clear_output(wait=True)
-            f = draw(slider.value)
+            f = draw(**values())
             display(f)
             plt.close(f)
 
-    slider.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HTML(f"<b>Explore:</b> move the slider to {what} (live kernel only)."), slider, out])
+    def set_values(new: Mapping[str, object]) -> None:
+        nonlocal paused
+        unknown = set(new) - set(controls)
+        if unknown:
+            raise KeyError(f"no control named {sorted(unknown)}; controls: {list(controls)}")
+        paused = True
+        try:
+            for name, value in new.items():
+                controls[name].value = value
+        finally:
+            paused = False
+        redraw()
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    rows = rows or [list(controls)]
+    lines = [widgets.HBox([controls[name] for name in row]) for row in rows]
+    box = widgets.VBox([widgets.HTML(f"<b>Explore:</b> {note} (live kernel only)."), *above, *lines, out])
+    box.set_values = set_values
     display(box)
     return box
+
+
+def index_slider_explorer(draw: Callable[[int], Figure], count: int, index: int = 0, label: str = "image #", what: str = "pick another image"):
+    """One slider over ``0 .. count-1`` that redraws ``draw(index)`` (see :func:`controls_explorer`)."""
+    import ipywidgets as widgets
+
+    if not 0 <= index < count:
+        raise IndexError(f"index must be in 0..{count - 1}, got {index}")
+    slider = widgets.IntSlider(value=index, min=0, max=count - 1, description=label, continuous_update=False)
+    return controls_explorer(lambda index: draw(index), {"index": slider}, note=f"move the slider to {what}")

@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..receptive_field import LayerSpec, receptive_field, stack
+from .common import controls_explorer
 
 __all__ = ["drawn_stage_depths", "plot_layer_shares", "plot_receptive_field_growth", "receptive_field_explorer", "stack_with_pools"]
 
@@ -90,29 +91,14 @@ def _explorer_figure(kernel: int, layers: int, pool_every: int) -> Figure:
 def receptive_field_explorer(kernel: int = 3, layers: int = 3, pool_every: int = 0):
     """Sliders for kernel size, number of stacked convolutions and pooling; redraws the growth and the field."""
     import ipywidgets as widgets
-    from IPython.display import display
 
-    fig = _explorer_figure(kernel, layers, pool_every)
-    display(fig)  # the static view, kept in the notebook's outputs
-    plt.close(fig)
-
-    k = widgets.IntSlider(value=kernel, min=1, max=7, step=2, description="kernel", continuous_update=False)
-    n = widgets.IntSlider(value=layers, min=1, max=12, description="layers", continuous_update=False)
-    p = widgets.IntSlider(value=pool_every, min=0, max=4, description="pool every", continuous_update=False)
-    out = widgets.Output()
-
-    def redraw(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            f = _explorer_figure(k.value, n.value, p.value)
-            display(f)
-            plt.close(f)
-
-    for w in (k, n, p):
-        w.observe(redraw, names="value")
-    box = widgets.VBox([widgets.HTML("<b>Explore:</b> kernel size, number of stacked convolutions, a 2×2 pool every few layers (0 = none) (live kernel only)."), widgets.HBox([k, n, p]), out])
-    display(box)
-    return box
+    controls = {
+        "kernel": widgets.IntSlider(value=kernel, min=1, max=7, step=2, description="kernel", continuous_update=False),
+        "layers": widgets.IntSlider(value=layers, min=1, max=12, description="layers", continuous_update=False),
+        "pool_every": widgets.IntSlider(value=pool_every, min=0, max=4, description="pool every", continuous_update=False),
+    }
+    return controls_explorer(_explorer_figure, controls,
+                             note="kernel size, number of stacked convolutions, a 2×2 pool every few layers (0 = none)")
 
 
 def plot_layer_shares(table, layers: Mapping[str, str], title: str = "") -> Figure:
