@@ -2,4 +2,101 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+import matplotlib.pyplot as plt
+
+from ..inception_analysis import BRANCHES, ModuleCosts, module_costs
+from ..models.googlenet import INCEPTIONS
+from ..viz import STYLE, _figure
+
+__all__ = ["plot_module_costs", "inception_module_designer"]
+
+_SIZES = {"3": 28, "4": 14, "5": 7}  # grid of the Inception modules of Table 1 at 224 px
+_BRANCH_LABELS = {"1x1": "1×1 branch", "3x3": "3×3 branch (+ its 1×1 reduce)", "5x5": "5×5 branch (+ its 1×1 reduce)",
+                  "pool": "pool branch (+ its 1×1 projection)"}
+
+
+def plot_module_costs(costs: ModuleCosts, title: str = ""):
+    """Stacked bars, one segment per branch: parameters and multiply-adds of the naive and the reduced module."""
+    fig, axes = _figure(ncols=2, figsize=(10, 4.2))
+    colors = STYLE["axes.prop_cycle"].by_key()["color"]
+    kinds = {"naive\n(Fig. 2a)": costs.naive, "with 1×1\nreductions\n(Fig. 2b)": costs.reduced}
+    for ax, (field, unit, scale) in zip(axes.flat, [("params", "parameters (thousands)", 1e3), ("mult_adds", "multiply-adds (millions)", 1e6)]):
+        for x, (kind, branches) in enumerate(kinds.items()):
+            bottom = 0.0
+            for j, branch in enumerate(BRANCHES):
+                value = getattr(branches[branch], field) / scale
+                ax.bar(x, value, 0.6, bottom=bottom, color=colors[j], label=_BRANCH_LABELS[branch] if x == 0 else None)
+                bottom += value
+            channels = sum(b.channels for b in branches.values())
+            ax.annotate(f"{bottom:,.0f}\n→ {channels} channels out", (x, bottom), ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(range(len(kinds)), list(kinds), fontsize=9)
+        ax.set_ylabel(unit)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.2)
+        ax.set_title("Parameters" if field == "params" else f"Multiply-adds per image ({costs.size}×{costs.size} grid)")
+        ax.grid(axis="x", visible=False)
+    axes.flat[0].legend(fontsize=8, loc="upper right")
+    ratio = costs.naive_total.mult_adds / costs.reduced_total.mult_adds
+    fig.suptitle(title or f"Inception module on {costs.in_channels} input channels: the naive one costs {ratio:.1f}× the multiply-adds",
+                 fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def inception_module_designer(module: str = "3a"):
+    """Sliders for the input channels, the branch and reduction widths and the grid size of an Inception module;
+    bars show the parameters and multiply-adds of the naive and the reduced module, per branch.
+
+    Starts from the Inception module ``module`` of Table 1 ("3a" ... "5b"); the dropdown loads another one.
+    """
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    presets = {cfg.name: cfg for cfg in INCEPTIONS}
+    if module not in presets:
+        raise KeyError(f"no Inception module {module!r} in Table 1; modules: {list(presets)}")
+
+    def values(name: str) -> dict[str, int]:
+        cfg = presets[name]
+        return {"in_channels": cfg.in_channels, **cfg.branch_channels(), "size": _SIZES[name[0]]}
+
+    def figure(v: dict[str, int]):
+        return plot_module_costs(module_costs(**v))
+
+    start = values(module)
+    fig = figure(start)
+    display(fig)  # the static view, kept in the notebook's outputs
+    plt.close(fig)
+
+    names = {"in_channels": "input ch.", "ch1x1": "#1×1", "ch3x3_reduce": "#3×3 reduce", "ch3x3": "#3×3",
+             "ch5x5_reduce": "#5×5 reduce", "ch5x5": "#5×5", "pool_proj": "pool proj", "size": "grid H=W"}
+    sliders = {
+        key: widgets.IntSlider(value=start[key], min=1 if key != "size" else 3, max=1024 if key != "size" else 56,
+                               description=label, continuous_update=False, style={"description_width": "90px"})
+        for key, label in names.items()
+    }
+    preset = widgets.Dropdown(options=list(presets), value=module, description="Table 1")
+    out = widgets.Output()
+
+    def redraw(change=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            f = figure({k: s.value for k, s in sliders.items()})
+            display(f)
+            plt.close(f)
+
+    def load_preset(change) -> None:
+        for k, v in values(change["new"]).items():
+            sliders[k].unobserve(redraw, names="value")
+            sliders[k].value = v
+            sliders[k].observe(redraw, names="value")
+        redraw()
+
+    for s in sliders.values():
+        s.observe(redraw, names="value")
+    preset.observe(load_preset, names="value")
+    controls = widgets.HBox([widgets.VBox([preset, *list(sliders.values())[:4]]), widgets.VBox(list(sliders.values())[4:])])
+    box = widgets.VBox([widgets.HTML("<b>Design a module:</b> change the widths (live kernel only); "
+                                     "the bars are counted on real PyTorch modules."), controls, out])
+    display(box)
+    return box
+
