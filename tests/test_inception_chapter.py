@@ -244,6 +244,9 @@ def test_module_designer_draws_a_static_figure(monkeypatch):
     assert len(figures) == 1 and box in shown
     title = figures[0]._suptitle.get_text()
     assert "528 input channels" in title
+    preset, first_row = box.children[1], box.children[2]
+    preset.value = "3a"  # loading a preset moves every slider
+    assert first_row.children[0].value == 192 and first_row.children[1].value == 64
     with pytest.raises(KeyError, match="3c"):
         w.inception_module_designer("3c")
 

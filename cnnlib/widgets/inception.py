@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 
 from ..inception_analysis import BRANCHES, ModuleCosts, module_costs
 from ..models.googlenet import INCEPTIONS
 from ..viz import STYLE, _figure
+from .common import controls_explorer
 
 __all__ = ["plot_module_costs", "inception_module_designer"]
 
@@ -49,7 +49,6 @@ def inception_module_designer(module: str = "3a"):
     Starts from the Inception module ``module`` of Table 1 ("3a" ... "5b"); the dropdown loads another one.
     """
     import ipywidgets as widgets
-    from IPython.display import display
 
     presets = {cfg.name: cfg for cfg in INCEPTIONS}
     if module not in presets:
@@ -59,14 +58,7 @@ def inception_module_designer(module: str = "3a"):
         cfg = presets[name]
         return {"in_channels": cfg.in_channels, **cfg.branch_channels(), "size": _SIZES[name[0]]}
 
-    def figure(v: dict[str, int]):
-        return plot_module_costs(module_costs(**v))
-
     start = values(module)
-    fig = figure(start)
-    display(fig)  # the static view, kept in the notebook's outputs
-    plt.close(fig)
-
     names = {"in_channels": "input ch.", "ch1x1": "#1×1", "ch3x3_reduce": "#3×3 reduce", "ch3x3": "#3×3",
              "ch5x5_reduce": "#5×5 reduce", "ch5x5": "#5×5", "pool_proj": "pool proj", "size": "grid H=W"}
     sliders = {
@@ -75,28 +67,8 @@ def inception_module_designer(module: str = "3a"):
         for key, label in names.items()
     }
     preset = widgets.Dropdown(options=list(presets), value=module, description="Table 1")
-    out = widgets.Output()
-
-    def redraw(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            f = figure({k: s.value for k, s in sliders.items()})
-            display(f)
-            plt.close(f)
-
-    def load_preset(change) -> None:
-        for k, v in values(change["new"]).items():
-            sliders[k].unobserve(redraw, names="value")
-            sliders[k].value = v
-            sliders[k].observe(redraw, names="value")
-        redraw()
-
-    for s in sliders.values():
-        s.observe(redraw, names="value")
-    preset.observe(load_preset, names="value")
-    controls = widgets.HBox([widgets.VBox([preset, *list(sliders.values())[:4]]), widgets.VBox(list(sliders.values())[4:])])
-    box = widgets.VBox([widgets.HTML("<b>Design a module:</b> change the widths (live kernel only); "
-                                     "the bars are counted on real PyTorch modules."), controls, out])
-    display(box)
+    box = controls_explorer(lambda **v: plot_module_costs(module_costs(**v)), sliders,
+                            rows=[list(names)[:4], list(names)[4:]], above=[preset],
+                            note="change the widths or load another module of Table 1; the bars are counted on real PyTorch modules")
+    preset.observe(lambda change: box.set_values(values(change["new"])), names="value")
     return box
-
