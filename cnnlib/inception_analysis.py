@@ -343,10 +343,10 @@ def factorization_costs(channels: int = 192, size: int = 17) -> list[Factorizati
     _check_widths(channels=channels, size=size)
     c = channels
     cases = [
-        ("5x5 -> 3x3 + 3x3", "Inception-v2/v3, Fig. 5 (Inception-BN: Ioffe & Szegedy 2015)", _conv(c, 5), nn.Sequential(_conv(c, 3), _conv(c, 3))),
-        ("3x3 -> 1x3 + 3x1", "Inception-v3, Fig. 3 and 7", _conv(c, 3), nn.Sequential(_conv(c, (1, 3)), _conv(c, (3, 1)))),
-        ("7x7 -> 1x7 + 7x1", "Inception-v3, Fig. 6 (17x17 grid)", _conv(c, 7), nn.Sequential(_conv(c, (1, 7)), _conv(c, (7, 1)))),
-        ("3x3 -> 2x2 + 2x2", "Inception-v3, Sec. 3.2 (the rejected alternative)", _conv(c, 3), nn.Sequential(_even_conv(c), _even_conv(c))),
+        ("5x5 -> 3x3 then 3x3", "Inception-v2/v3, Fig. 5 (Inception-BN: Ioffe & Szegedy 2015)", _conv(c, 5), nn.Sequential(_conv(c, 3), _conv(c, 3))),
+        ("3x3 -> 1x3 then 3x1", "Inception-v3, Fig. 3 and 7", _conv(c, 3), nn.Sequential(_conv(c, (1, 3)), _conv(c, (3, 1)))),
+        ("7x7 -> 1x7 then 7x1", "Inception-v3, Fig. 6 (17x17 grid)", _conv(c, 7), nn.Sequential(_conv(c, (1, 7)), _conv(c, (7, 1)))),
+        ("3x3 -> 2x2 then 2x2", "Inception-v3, Sec. 3.2 (the rejected alternative)", _conv(c, 3), nn.Sequential(_even_conv(c), _even_conv(c))),
     ]
     out = []
     shape = (c, size, size)

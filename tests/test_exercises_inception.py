@@ -75,3 +75,13 @@ def test_inception_cost_checker():
         exercises.check_inception_cost(lambda **kw: {"params": _cost(**kw)["params"], "mult_adds": _cost(**kw)["mult_adds"] // kw["size"]})
     with pytest.raises(AssertionError, match="missing"):
         exercises.check_inception_cost(lambda **kw: {"params": _cost(**kw)["params"]})
+
+
+def test_inception_module_checker_is_deterministic_and_leaves_the_random_state_alone():
+    # A student's right answer must pass whatever the notebook's random state (a narrow branch whose ReLUs
+    # all die would show no reach); the checker seeds its own draws and restores the caller's state.
+    for seed in range(3):
+        torch.manual_seed(seed)
+        state = torch.random.get_rng_state()
+        assert exercises.check_inception_module(Module)
+        assert torch.equal(state, torch.random.get_rng_state())

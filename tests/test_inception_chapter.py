@@ -95,8 +95,8 @@ def test_module_costs_reject_bad_widths():
 def test_factorization_savings_are_the_papers():
     rows = {f.name: f for f in ia.factorization_costs(channels=64, size=9)}
     c = 64
-    assert rows["5x5 -> 3x3 + 3x3"].params_before == 25 * c * c and rows["5x5 -> 3x3 + 3x3"].params_after == 18 * c * c
-    expected = {"5x5 -> 3x3 + 3x3": 7 / 25, "3x3 -> 1x3 + 3x1": 1 / 3, "7x7 -> 1x7 + 7x1": 35 / 49, "3x3 -> 2x2 + 2x2": 1 / 9}
+    assert rows["5x5 -> 3x3 then 3x3"].params_before == 25 * c * c and rows["5x5 -> 3x3 then 3x3"].params_after == 18 * c * c
+    expected = {"5x5 -> 3x3 then 3x3": 7 / 25, "3x3 -> 1x3 then 3x1": 1 / 3, "7x7 -> 1x7 then 7x1": 35 / 49, "3x3 -> 2x2 then 2x2": 1 / 9}
     for name, saving in expected.items():
         f = rows[name]
         assert f.saving == pytest.approx(saving)
@@ -261,3 +261,24 @@ def test_plot_module_costs_stacks_the_branches():
     assert heights[-1] == pytest.approx(costs.naive_total.params / 1e3)  # top of the naive stack
     assert any(h == pytest.approx(costs.reduced_total.params / 1e3) for h in heights)
     plt.close(fig)
+
+
+def test_googlenet_overview_draws_one_box_per_row_and_both_auxiliary_heads():
+    from matplotlib.patches import FancyBboxPatch
+
+    from cnnlib.widgets import plot_googlenet_overview
+
+    with torch.device("meta"):
+        table = ia.googlenet_table(cnnlib.get_model("googlenet_paper"))
+    fig = plot_googlenet_overview(table)
+    ax = fig.axes[0]
+    boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]
+    assert len(boxes) == len(table.rows) == 18
+    heights = [b.get_height() for b in boxes]
+    assert heights[table.rows.index(table["inception5b"])] == max(heights)  # 1,024 channels: the widest row
+    texts = [t.get_text() for t in ax.texts]
+    assert sum("auxiliary classifier" in t for t in texts) == 2
+    assert {"112×112", "56×56", "28×28", "14×14", "7×7", "1×1"} <= set(texts)
+    with pytest.raises(KeyError, match="6a"):
+        plot_googlenet_overview(table, aux_after=("6a",))
+    plt.close("all")

@@ -28,7 +28,7 @@ convs unless padded):
     maxpool2          pool 3x3/2   35x35x192
     Mixed_5b..5d      3 x InceptionA  35x35x288  Figure 5 (5x5 as two 3x3)
     Mixed_6a          InceptionB   17x17x768     grid reduction (Figure 10)
-    Mixed_6b..6e      4 x InceptionC  17x17x768  Figure 6 (7x7 as 1x7 + 7x1)
+    Mixed_6b..6e      4 x InceptionC  17x17x768  Figure 6 (7x7 as 1x7 then 7x1)
     AuxLogits         InceptionAux               auxiliary classifier on 17x17 (training only)
     Mixed_7a          InceptionD   8x8x1280      grid reduction
     Mixed_7b, 7c      2 x InceptionE  8x8x2048   Figure 7 (1x3 and 3x1 side by side)
@@ -434,7 +434,7 @@ class ReductionA(nn.Module):
 
 
 class InceptionV4B(nn.Module):
-    """Inception-B, 17x17 (Figure 5): 7x7 as 1x7 + 7x1."""
+    """Inception-B, 17x17 (Figure 5): 7x7 as 1x7 then 7x1."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -584,7 +584,7 @@ class Block35(nn.Module):
 
 
 class Block17(nn.Module):
-    """Inception-ResNet-B, 17x17 (Figure 17): 7x7 as 1x7 + 7x1, scaled residual."""
+    """Inception-ResNet-B, 17x17 (Figure 17): 7x7 as 1x7 then 7x1, scaled residual."""
 
     def __init__(self, scale: float = 1.0) -> None:
         super().__init__()
@@ -604,7 +604,7 @@ class Block17(nn.Module):
 
 
 class Block8(nn.Module):
-    """Inception-ResNet-C, 8x8 (Figure 19): 3x3 as 1x3 + 3x1, scaled residual; ``no_relu`` for the last one."""
+    """Inception-ResNet-C, 8x8 (Figure 19): 3x3 as 1x3 then 3x1, scaled residual; ``no_relu`` for the last one."""
 
     def __init__(self, scale: float = 1.0, no_relu: bool = False) -> None:
         super().__init__()
