@@ -25,13 +25,12 @@ from typing import Mapping, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
 from .data import ImageTensors
 from .models.googlenet import INCEPTIONS, GoogLeNet, InceptionModule, NaiveInceptionModule
+from .receptive_field import compose_kernels
 from .summary import count_mult_adds, layer_table
-from .train import evaluate
 
 __all__ = [
     "TABLE_1",
@@ -371,19 +370,13 @@ def compose_convs(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
             raise ValueError("compose_convs needs stride 1, dilation 1, groups 1 and no padding in both convs")
     if second.in_channels != first.out_channels:
         raise ValueError(f"the first conv outputs {first.out_channels} channels, the second expects {second.in_channels}")
-    with torch.no_grad():
-        weight = F.conv_transpose2d(second.weight, first.weight)  # out x in x (k1h + k2h - 1) x (k1w + k2w - 1)
-        bias = None
-        if first.bias is not None or second.bias is not None:
-            bias = torch.zeros(second.out_channels, dtype=weight.dtype, device=weight.device)
-            if second.bias is not None:
-                bias += second.bias
-            if first.bias is not None:  # the first bias passes the second kernel as a constant map
-                bias += second.weight.sum(dim=(2, 3)) @ first.bias
-    conv = nn.Conv2d(first.in_channels, second.out_channels, tuple(weight.shape[2:]), bias=bias is not None)
+    with torch.no_grad():  # the kernel arithmetic is chapter 03's (receptive_field.compose_kernels)
+        weight, bias = compose_kernels([first.weight, second.weight], [first.bias, second.bias])
+    has_bias = first.bias is not None or second.bias is not None
+    conv = nn.Conv2d(first.in_channels, second.out_channels, tuple(weight.shape[2:]), bias=has_bias)
     with torch.no_grad():
         conv.weight.copy_(weight)
-        if bias is not None:
+        if has_bias:
             conv.bias.copy_(bias)
     return conv
 
