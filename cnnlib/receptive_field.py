@@ -211,8 +211,8 @@ def empirical_receptive_field(model: nn.Module, input_shape: tuple[int, int, int
 def compose_kernels(weights: Sequence[Tensor], biases: Sequence[Tensor | None] | None = None) -> tuple[Tensor, Tensor]:
     """The single kernel and bias equivalent to stride-1 convolutions applied one after the other, with nothing between them.
 
-    ``weights[i]`` has PyTorch's shape ``C_{i+1} x C_i x kh_i x kw_i`` (rectangular kernels work too) (cross-correlation, no dilation,
-    no groups); ``biases[i]`` has ``C_{i+1}`` values or is ``None``. Returns ``(weight, bias)`` with
+    ``weights[i]`` has PyTorch's shape ``C_{i+1} x C_i x kh_i x kw_i`` (rectangular kernels work
+    too; cross-correlation, no dilation, no groups); ``biases[i]`` has ``C_{i+1}`` values or is ``None``. Returns ``(weight, bias)`` with
     weight ``C_n x C_0 x K x K``, ``K = 1 + sum(k_i - 1)`` (three 3x3 -> 7x7), and bias ``C_n``:
     ``conv(conv(x, W1, b1), W2, b2) = conv(x, W, b)`` for unpadded ("valid") convolutions, because
 
