@@ -338,3 +338,32 @@ def test_results_table_is_up_to_date(monkeypatch):
     """data/zoo/RESULTS.md is what `python -m cnnlib.zoo table` writes from the committed logs."""
     monkeypatch.delenv("CNNLIB_ZOO", raising=False)
     assert (REAL_ZOO / "RESULTS.md").read_text() == zoo.results_table(), "run `python -m cnnlib.zoo table --bench`"
+
+
+# --------------------------------------------------------------------------- the degradation report
+
+
+def _fake_log(path: Path, name: str, last_epoch_train_acc: float) -> None:
+    log = {"epochs": [{"epoch": 1, "train_acc": 0.5}, {"epoch": 2, "train_acc": last_epoch_train_acc}],
+           "stored": {"train_acc_clean": last_epoch_train_acc + 0.01, "test_acc": last_epoch_train_acc - 0.05},
+           "parameters": 1000, "mult_adds": 1e6, "train_seconds": 60.0}
+    (path / f"{name}.json").write_text(json.dumps(log))
+
+
+def test_degradation_summary_reports_what_the_logs_say(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNLIB_ZOO", str(tmp_path))
+    _fake_log(tmp_path, "plain20", 0.93)
+    _fake_log(tmp_path, "resnet20", 0.95)
+    _fake_log(tmp_path, "resnet56", 0.97)
+    rows = {r["name"]: r for r in zoo.degradation_summary()}
+    assert rows["resnet56"]["train_error_last_epoch"] == pytest.approx(3.0)
+    assert rows["resnet56"]["train_error_clean"] == pytest.approx(2.0)
+    assert rows["resnet56"]["test_error"] == pytest.approx(8.0)
+    assert rows["resnet56"]["published_test_error"] == 6.97 and rows["plain56"]["published_test_error"] is None
+    assert rows["plain56"]["train_error_last_epoch"] is None and not rows["plain56"]["shortcuts"]
+    text = zoo.results_table()
+    assert "resnet56 vs resnet20: last-epoch train error -2.00 points, lower (as in the paper)" in text
+    assert "plain56 vs plain20: waits for plain56" in text
+    # A result against the paper is reported as such, not hidden.
+    _fake_log(tmp_path, "plain56", 0.96)
+    assert "plain56 vs plain20: last-epoch train error -3.00 points, lower (the paper finds it higher)" in zoo.results_table()

@@ -57,6 +57,7 @@ __all__ = [
     "ZooEntry",
     "architecture_fingerprint",
     "ci_subset",
+    "degradation_summary",
     "entry",
     "load",
     "load_dataset",
@@ -461,7 +462,73 @@ def results_table() -> str:
     if lat.get("hardware"):
         head.append(f"Latency: float32, eval mode, median, measured {lat.get('measured_utc', '')} on {lat['hardware']}; "
                     f"load average then {lat.get('load_average', 'unknown')}.")
-    return "\n".join(head + [""] + rows) + "\n"
+    return "\n".join(head + [""] + rows + [""] + _degradation_section()) + "\n"
+
+
+# He et al. (2016), "Deep residual learning for image recognition", Table 6: CIFAR-10 test error (%).
+# The plain nets have no table row; their Fig. 6 shows plain-56 above plain-20 in training *and* test error.
+PUBLISHED_TEST_ERROR = {"resnet20": 8.75, "resnet56": 6.97}
+DEGRADATION_QUARTET = ("plain20", "plain56", "resnet20", "resnet56")
+
+
+def degradation_summary() -> list[dict[str, Any]]:
+    """The degradation quartet (He et al. Fig. 1 and 6) from the logs: one row per entry.
+
+    Each row: ``name``, ``depth``, ``shortcuts``, and for a trained entry ``train_error_last_epoch``
+    (the mean over the last epoch's augmented batches, as the paper's curves plot it),
+    ``train_error_clean`` (the stored weights on the un-augmented training set), ``test_error`` and
+    ``published_test_error`` (or None), all in percent; an untrained entry has None there.
+    """
+    rows = []
+    for name in DEGRADATION_QUARTET:
+        log = read_log(name)
+        row: dict[str, Any] = {"name": name, "depth": int(name[-2:]), "shortcuts": name.startswith("resnet"),
+                               "published_test_error": PUBLISHED_TEST_ERROR.get(name)}
+        if log is None:
+            row.update(train_error_last_epoch=None, train_error_clean=None, test_error=None)
+        else:
+            row.update(
+                train_error_last_epoch=100 * (1 - log["epochs"][-1]["train_acc"]),
+                train_error_clean=100 * (1 - log["stored"]["train_acc_clean"]),
+                test_error=100 * (1 - log["stored"]["test_acc"]),
+            )
+        rows.append(row)
+    return rows
+
+
+def _degradation_section() -> list[str]:
+    def fmt(v: float | None) -> str:
+        return "—" if v is None else f"{v:.2f} %"
+
+    rows = degradation_summary()
+    lines = [
+        "## The degradation experiment (He et al. 2016, Fig. 1 and 6)",
+        "",
+        "Same recipe, same number of epochs. Train error, last epoch: the mean over that epoch's augmented batches "
+        "(the last point of a training curve); clean: the stored weights on the un-augmented training set. "
+        "Published: He et al. Table 6 (test error; the plain nets appear only in Fig. 6).",
+        "",
+        "| entry | layers | shortcuts | train error, last epoch | train error, clean | test error | published test error |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['name']} | {r['depth']} | {'identity' if r['shortcuts'] else 'none'} | {fmt(r['train_error_last_epoch'])} "
+            f"| {fmt(r['train_error_clean'])} | {fmt(r['test_error'])} | {fmt(r['published_test_error'])} |"
+        )
+    by_name = {r["name"]: r for r in rows}
+    lines.append("")
+    for shallow, deep, expected in (("plain20", "plain56", "higher"), ("resnet20", "resnet56", "lower")):
+        a, b = by_name[shallow], by_name[deep]
+        if a["train_error_last_epoch"] is None or b["train_error_last_epoch"] is None:
+            missing = " and ".join(n for n in (shallow, deep) if by_name[n]["train_error_last_epoch"] is None)
+            lines.append(f"- {deep} vs {shallow}: waits for {missing} (`python -m cnnlib.zoo train {missing.split(' and ')[0]}`).")
+            continue
+        diff = b["train_error_last_epoch"] - a["train_error_last_epoch"]
+        found = "higher" if diff > 0 else "lower"
+        verdict = "as in the paper" if found == expected else f"the paper finds it {expected}"
+        lines.append(f"- {deep} vs {shallow}: last-epoch train error {diff:+.2f} points, {found} ({verdict}).")
+    return lines
 
 
 def write_results_table() -> Path:
