@@ -19,17 +19,26 @@ from typing import Any
 
 import torch
 import torch.nn as nn
+from torch.torch_version import TorchVersion
 
 from .data import sha256_file
 from .models import get_model, model_info
 
-__all__ = ["CheckpointError", "save_checkpoint", "load_checkpoint", "read_checksum"]
+__all__ = ["CheckpointError", "CheckpointMismatchError", "save_checkpoint", "load_checkpoint", "read_checksum"]
 
 FORMAT = 1
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint cannot be used: damaged, of another model, or not matching the model's shapes."""
+
+
+class CheckpointMismatchError(CheckpointError):
+    """The checkpoint is intact, but its weights' names or shapes do not fit the model they are loaded into."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail  # what ``load_state_dict`` reported (missing, unexpected or mis-shaped keys)
 
 
 def _encode(value: Any) -> Any:
@@ -110,9 +119,17 @@ def _stored(tensor: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
 
 
 def read_checksum(path: str | Path) -> str | None:
-    """The SHA-256 recorded beside ``path`` (``path.sha256``), or None."""
+    """The SHA-256 recorded beside ``path`` (``path.sha256``), or None if there is no such file."""
     side = Path(f"{path}.sha256")
-    return side.read_text().split()[0] if side.is_file() else None
+    if not side.is_file():
+        return None
+    fields = side.read_text().split()
+    if not fields or len(fields[0]) != 64 or any(c not in "0123456789abcdef" for c in fields[0].lower()):
+        raise CheckpointError(
+            f"{side} does not hold a SHA-256 (expected 64 hex digits, then the file name): it is empty or damaged. "
+            "Restore it (`git checkout -- FILE` for the course's own files) or re-create the checkpoint."
+        )
+    return fields[0].lower()
 
 
 def load_checkpoint(
@@ -141,7 +158,9 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} is damaged or was changed: its SHA-256 is {actual[:16]}..., the record says {expected[:16]}.... {retrain}"
         )
-    payload = torch.load(path, map_location=map_location, weights_only=False)
+    # weights_only: tensors and plain containers only, no code; the torch version string is the one class stored.
+    with torch.serialization.safe_globals([TorchVersion]):
+        payload = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a cnnlib checkpoint of format {FORMAT}. {retrain}")
     name = payload["model_name"]
@@ -153,11 +172,11 @@ def load_checkpoint(
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0:3]
-        raise CheckpointError(
-            f"{path} (model {name!r}, kwargs {kwargs}) does not fit the given {type(model).__name__}: "
-            + " ".join(first)
-            + f". Build the model with cnnlib.get_model({name!r}, **{kwargs}) or retrain."
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[0:3])
+        raise CheckpointMismatchError(
+            f"{path} (model {name!r}, kwargs {kwargs}) does not fit the given {type(model).__name__}: {detail}. "
+            f"Build the model with cnnlib.get_model({name!r}, **{kwargs}) or retrain.",
+            detail,
         ) from None
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     meta["model_kwargs"] = kwargs

@@ -492,7 +492,10 @@ def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Genera
 def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTensors) -> dict[str, Any]:
     """Read a resume file and check that it belongs to a run of this model, on this data, with ``config``."""
     again = "delete it to start the run again (the zoo: `python -m cnnlib.zoo train NAME --fresh`)"
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: torch raises many kinds of error
+        raise ValueError(f"{path} cannot be read as a resume file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); {again}") from None
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}; {again}")
     if state["config"] != asdict(config):

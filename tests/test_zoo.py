@@ -126,7 +126,7 @@ def test_train_writes_checkpoint_and_log(tiny_zoo):
 
 
 def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
-    with pytest.raises(zoo.NotTrainedError, match="python -m cnnlib.zoo train tiny"):
+    with pytest.raises(zoo.NotTrainedError, match="python -m cnnlib.zoo train tiny` "):  # nothing to replace: no --fresh
         zoo.load("tiny")
     zoo.train("tiny", progress=False)
     ckpt = tiny_zoo / "tiny.pt"
@@ -134,11 +134,15 @@ def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
 
     # a new version of the entry (its recipe changed)
     monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=2))
-    with pytest.raises(CheckpointError, match="version 1 .* version 2.*cnnlib.zoo train tiny"):
+    with pytest.raises(CheckpointError, match="version 1 .* version 2.*cnnlib.zoo train tiny --fresh"):
+        zoo.load("tiny")
+    # a changed recipe whose version was not bumped
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=1, config=dataclasses.replace(TINY_RECIPE, epochs=3)))
+    with pytest.raises(CheckpointError, match=r"another recipe .*\['epochs'\].*train tiny --fresh"):
         zoo.load("tiny")
     # another architecture under the same entry
-    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=1, model_kwargs={"num_classes": 3}))
-    with pytest.raises(CheckpointError, match="train tiny"):
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=1, config=TINY_RECIPE, model_kwargs={"num_classes": 3}))
+    with pytest.raises(CheckpointError, match="architecture of 'resnet20' has changed.*names or shapes differ.*train tiny --fresh"):
         zoo.load("tiny")
     # another model
     monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model="plain20", model_kwargs={"num_classes": 2}))
@@ -180,9 +184,13 @@ def test_load_refuses_an_architecture_that_computes_something_else(tiny_zoo, mon
         return model
 
     monkeypatch.setattr(zoo, "_build", with_tanh)
-    with pytest.raises(CheckpointError, match="computes other outputs.*train tiny"):
+    with pytest.raises(CheckpointError, match="computes other outputs.*train tiny --fresh"):
         zoo.load("tiny")
     assert [r.ok for r in zoo.verify(["tiny"], subset=False)] == [False]
+    # The same weights' layout without the shortcuts (plain-20 for ResNet-20): the fingerprint cannot tell, the probe can.
+    monkeypatch.setattr(zoo, "_build", lambda e: cnnlib.get_model("plain20", **e.model_kwargs))
+    with pytest.raises(CheckpointError, match="computes other outputs"):
+        zoo.load("tiny")
 
 
 def test_checksum_sidecar_must_agree_with_the_log(tiny_zoo):
@@ -190,13 +198,33 @@ def test_checksum_sidecar_must_agree_with_the_log(tiny_zoo):
     (tiny_zoo / "tiny.pt.sha256").write_text("0" * 64 + "  tiny.pt\n")
     with pytest.raises(CheckpointError, match="disagrees with the log"):
         zoo.load("tiny")
+    for damaged in ("", "not-a-checksum  tiny.pt\n"):  # e.g. a write cut short
+        (tiny_zoo / "tiny.pt.sha256").write_text(damaged)
+        with pytest.raises(CheckpointError, match="does not hold a SHA-256"):
+            zoo.load("tiny")
+        assert [r.ok for r in zoo.verify(["tiny"], subset=False)] == [False]
+
+
+def test_verify_uses_the_fixed_subset_in_ci(tiny_zoo, monkeypatch):
+    zoo.train("tiny", progress=False)
+    monkeypatch.setenv("CI", "true")
+    (in_ci,) = zoo.verify()
+    monkeypatch.setenv("CI", "false")
+    (local,) = zoo.verify()
+    assert in_ci.ok and local.ok
+    assert (in_ci.images, local.images) == (30, 40)  # the tiny zoo's subset size; its whole test set
 
 
 def test_verify_fails_a_log_without_its_checkpoint_or_a_damaged_log(tiny_zoo):
     zoo.train("tiny", progress=False)
     (tiny_zoo / "tiny.json").write_text("{ not json")
     (result,) = zoo.verify(subset=False)
-    assert not result.ok and "JSONDecodeError" in result.message
+    assert not result.ok and "is damaged (not valid JSON" in result.message and "git checkout" in result.message
+    (tiny_zoo / "tiny.json").write_text('{"epochs": []}')
+    (result,) = zoo.verify(subset=False)
+    assert not result.ok and "lacks version, recipe" in result.message
+    with pytest.raises(CheckpointError, match="lacks version"):
+        zoo.results_table()
     (tiny_zoo / "tiny.json").write_text("{}")
     (tiny_zoo / "tiny.pt").unlink()
     (result,) = zoo.verify(subset=False)
@@ -209,6 +237,34 @@ def test_train_refuses_to_overwrite_without_fresh(tiny_zoo, capsys):
     assert zoo_main(["train", "tiny"]) == 1
     assert "--fresh" in capsys.readouterr().err
     assert (tiny_zoo / "tiny.json").read_text() == before
+    assert zoo_main(["train", "--all", "--fresh"]) == 2  # would throw away every partial run
+    assert "named entries only" in capsys.readouterr().err
+
+
+def test_an_interrupted_fresh_run_is_continued_by_train(tiny_zoo, monkeypatch, capsys):
+    """`train NAME --fresh` interrupted: the old checkpoint is gone and `train NAME` resumes the new run."""
+    import cnnlib.train as ctrain
+
+    assert zoo_main(["train", "tiny"]) == 0
+    real, calls = ctrain.train_one_epoch, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ctrain, "train_one_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        zoo_main(["train", "tiny", "--fresh"])
+    assert "tiny" not in zoo.trained() and (tiny_zoo / "resume" / "tiny.pt").is_file()
+    assert "`python -m cnnlib.zoo train tiny` continues it" in capsys.readouterr().out
+    monkeypatch.setattr(ctrain, "train_one_epoch", real)
+    assert zoo_main(["train", "tiny"]) == 0
+    log = zoo.read_log("tiny")
+    assert [r["after_epoch"] for r in log["resumed"]] == [1] and len(log["epochs"]) == TINY_RECIPE.epochs
+    assert not (tiny_zoo / "resume" / "tiny.pt").exists()
+    assert "tiny" in json.loads((tiny_zoo / "latency.json").read_text())["entries"]  # train measures the latency
 
 
 def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
@@ -344,9 +400,9 @@ def test_results_table_is_up_to_date(monkeypatch):
 
 
 def _fake_log(path: Path, name: str, last_epoch_train_acc: float) -> None:
-    log = {"epochs": [{"epoch": 1, "train_acc": 0.5}, {"epoch": 2, "train_acc": last_epoch_train_acc}],
+    log = {"epochs": [{"epoch": 1, "train_acc": 0.5, "seconds": 30.0}, {"epoch": 2, "train_acc": last_epoch_train_acc, "seconds": 30.0}],
            "stored": {"train_acc_clean": last_epoch_train_acc + 0.01, "test_acc": last_epoch_train_acc - 0.05},
-           "parameters": 1000, "mult_adds": 1e6, "train_seconds": 60.0}
+           "parameters": 1000, "mult_adds": 1e6, "train_seconds": 60.0, "version": 1, "recipe": {}, "checkpoint": {}}
     (path / f"{name}.json").write_text(json.dumps(log))
 
 

@@ -19,8 +19,9 @@ hardware, library versions, data source, parameters, multiply-adds, the accuracy
 stored weights on the full test set and on the fixed 2,000-image CI subset, the SHA-256).
 A run in progress keeps its state in ``data/zoo/resume/NAME.pt`` after every epoch.
 
-Every accuracy in a log is measured on the *stored* weights in float32, so ``verify`` can
-demand agreement to 0.5 point on any machine.
+The accuracies under ``stored`` in a log are measured on the *stored* weights (after their
+float16 round trip), computed in float32, so ``verify`` can demand agreement to 0.5 point on
+any machine; the per-epoch figures are those of the training run itself.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import torch
 import torch.nn as nn
 
 from .. import data as cdata
-from ..checkpoint import CheckpointError, load_checkpoint, read_checksum, save_checkpoint, state_layout
+from ..checkpoint import CheckpointError, CheckpointMismatchError, load_checkpoint, read_checksum, save_checkpoint, state_layout
 from ..models import get_model
 from ..summary import count_mult_adds, count_parameters, measure_latency
 from ..train import SpeedSettings, evaluate, fit, hardware_summary, pick_device
@@ -101,11 +102,28 @@ def _resume_path(name: str) -> Path:
     return zoo_dir() / "resume" / f"{name}.pt"
 
 
+LOG_KEYS = ("version", "recipe", "parameters", "mult_adds", "train_seconds", "epochs", "stored", "checkpoint")
+
+
 def read_log(name: str) -> dict[str, Any] | None:
-    """The training log of entry ``name``, or None if it has not been trained."""
+    """The training log of entry ``name``, or None if it has not been trained.
+
+    A log that is not valid JSON, or lacks what the zoo reads from it, raises a ``CheckpointError``
+    that says so and what to do.
+    """
     entry(name)
     path = _log_path(name)
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    restore = f"Restore it (`git checkout -- data/zoo/{path.name}` for the course's own logs) or {_retrain_hint(name).replace('Re-create', 're-create')}"
+    try:
+        log = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"The log {path} is damaged (not valid JSON: {exc}). {restore}") from None
+    missing = [k for k in LOG_KEYS if k not in log] if isinstance(log, dict) else list(LOG_KEYS)
+    if missing:
+        raise CheckpointError(f"The log {path} lacks {', '.join(missing)}: it is damaged or not a zoo log. {restore}")
+    return log
 
 
 def trained() -> list[str]:
@@ -144,7 +162,9 @@ def ci_subset(ds: cdata.ImageTensors, n: int | None = None) -> cdata.ImageTensor
 def architecture_fingerprint(model: nn.Module) -> str:
     """SHA-256 (16 hex digits) of the model's state_dict layout: every key with its shape and dtype.
 
-    Any change to the architecture (a layer added, a width changed) changes it.
+    A change to the weights (a layer with weights added or removed, a width changed) changes it; a
+    change without weights (an activation, a shortcut, a stride) does not: ResNet-20 and plain-20
+    share their fingerprint. :func:`probe_outputs` catches those.
     """
     return hashlib.sha256(state_layout(model).encode()).hexdigest()[:16]
 
@@ -172,8 +192,11 @@ def _build(e: ZooEntry) -> nn.Module:
     return get_model(e.model, **e.model_kwargs)
 
 
-def _retrain_hint(name: str) -> str:
-    return f"Re-create it with `python -m cnnlib.zoo train {name}` (in the course folder)."
+def _retrain_hint(name: str, replace_existing: bool = True) -> str:
+    """What to run to (re)create entry ``name``: ``--fresh`` replaces a checkpoint that exists."""
+    if replace_existing:
+        return f"Re-create it with `python -m cnnlib.zoo train {name} --fresh` (in the course folder)."
+    return f"Create it with `python -m cnnlib.zoo train {name}` (in the course folder)."
 
 
 # --------------------------------------------------------------------------- training
@@ -200,12 +223,14 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
     """Train entry ``name`` with its recipe, store its checkpoint and log, and return the log.
 
     Resumable: the training state is saved after every epoch and a new call continues from
-    it (``fresh=True`` throws it away and starts again).
+    it. ``fresh=True`` starts again from scratch: it deletes the entry's checkpoint, log and
+    partial run first, so that if this run is interrupted in turn, ``train(name)`` continues it.
     """
     e = entry(name)
     resume = _resume_path(name)
-    if fresh and resume.is_file():
-        resume.unlink()
+    if fresh:
+        for old in (resume, _checkpoint_path(name), Path(f"{_checkpoint_path(name)}.sha256"), _log_path(name)):
+            old.unlink(missing_ok=True)
     train_ds, test_ds = load_dataset(e, "train"), load_dataset(e, "test")
     torch.manual_seed(e.config.seed)  # the weights' initialisation is part of the recipe
     model = _build(e)
@@ -306,17 +331,21 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     architecture that has changed since it was trained.
     """
     e = entry(name)
-    path, log = _checkpoint_path(name), read_log(name)
-    if log is None or not path.is_file():
+    path = _checkpoint_path(name)
+    if not path.is_file() or not _log_path(name).is_file():
         missing = path if not path.is_file() else _log_path(name)
-        raise NotTrainedError(f"The zoo entry {name!r} has not been trained here ({missing} is missing). {_retrain_hint(name)}")
+        raise NotTrainedError(f"The zoo entry {name!r} has not been trained here ({missing} is missing). {_retrain_hint(name, replace_existing=False)}")
+    log = read_log(name)
     sha = log["checkpoint"]["sha256"]
     side = read_checksum(path)
     if side is not None and side != sha:
         raise CheckpointError(f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}")
     model = _build(e)
+    changed = f"The architecture of {e.model!r} has changed since {path.name} was trained"
     try:
         model, meta = load_checkpoint(path, model, expected_model=e.model, sha256=sha)
+    except CheckpointMismatchError as exc:
+        raise CheckpointError(f"{changed}: its weights' names or shapes differ ({exc.detail[:300]}). {_retrain_hint(name)}") from None
     except CheckpointError as exc:
         raise CheckpointError(f"{exc} {_retrain_hint(name)}") from None
     zoo = meta.get("zoo") or {}
@@ -329,7 +358,12 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
         )
     if meta["model_kwargs"] != e.model_kwargs:
         raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}. {_retrain_hint(name)}")
-    changed = f"The architecture of {e.model!r} has changed since {path.name} was trained"
+    if meta.get("config") != asdict(e.config):
+        differ = sorted(k for k in asdict(e.config) if (meta.get("config") or {}).get(k) != asdict(e.config)[k])
+        raise CheckpointError(
+            f"{path} was trained with another recipe than the entry {name!r} now defines (it differs in {differ}); "
+            f"the entry's version should have changed too. {_retrain_hint(name)}"
+        )
     if zoo.get("fingerprint") != architecture_fingerprint(model):
         raise CheckpointError(f"{changed} (its weights' names or shapes differ). {_retrain_hint(name)}")
     expected = zoo.get("probe_outputs")
@@ -407,22 +441,28 @@ def _latency_path() -> Path:
 
 
 def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
-    """Measure float32 CPU latency (batch 1 and 64) of each trained entry; store it in ``latency.json``."""
+    """Measure float32 CPU latency (batch 1 and 64) of each trained entry; store it in ``latency.json``.
+
+    Each entry's record keeps its own time, hardware and load average, so re-measuring one
+    entry (``train`` does so for the entry it trained) leaves the others' records true.
+    """
     path = _latency_path()
-    record = json.loads(path.read_text()) if path.is_file() else {"entries": {}}
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    record = {"entries": record.get("entries", {})}
     for name in names or trained():
         model, log = load(name)
         shape = load_dataset(entry(name), "test").shape
+        try:
+            load_average = [round(v, 2) for v in os.getloadavg()]
+        except OSError:
+            load_average = None
         record["entries"][name] = {
             "batch1_ms": round(measure_latency(model, shape, 1, warmup=5, repeats=30), 3),
             "batch64_ms": round(measure_latency(model, shape, 64, warmup=2, repeats=7), 2),
+            "hardware": hardware_summary(torch.device("cpu")),
+            "measured_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "load_average": load_average,
         }
-    record["hardware"] = hardware_summary(torch.device("cpu"))
-    record["measured_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    try:
-        record["load_average"] = [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        pass
     path.write_text(json.dumps(record, indent=1) + "\n")
     return record
 
@@ -437,31 +477,38 @@ def results_table() -> str:
     lat_path = _latency_path()
     lat = json.loads(lat_path.read_text()) if lat_path.is_file() else {"entries": {}}
     rows = [
-        "| entry | model | data | chapters | parameters | mult-adds | CPU latency b=1 (ms) | b=64 (ms) | test acc | target | epochs | training time |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| entry | model | data | chapters | parameters | mult-adds | CPU latency b=1 (ms) | b=64 (ms) | test acc | target | epochs | training time | fastest epoch |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, e in ENTRIES.items():
         log = read_log(name)
         target = f"≥ {e.target:.0%}" if e.target else "—"
         if log is None:
-            rows.append(f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | | | | | not trained yet | {target} | {e.config.epochs} | |")
+            rows.append(f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | | | | | not trained yet | {target} | {e.config.epochs} | | |")
             continue
         l = lat["entries"].get(name, {})
         rows.append(
             f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | {log['parameters']:,} | {log['mult_adds'] / 1e6:,.1f} M "
             f"| {l.get('batch1_ms', '—')} | {l.get('batch64_ms', '—')} | {log['stored']['test_acc']:.2%} | {target} "
-            f"| {len(log['epochs'])} | {_duration(log['train_seconds'])} |"
+            f"| {len(log['epochs'])} | {_duration(log['train_seconds'])} | {min(ep['seconds'] for ep in log['epochs']):.0f} s |"
         )
     head = [
         "# The zoo: results",
         "",
         "Generated by `python -m cnnlib.zoo table --bench` from the logs in this folder; do not edit by hand.",
         "Test accuracy: the stored weights, float32, on the whole test set of the source named in each log.",
-        "Mult-adds: one forward pass of one image. Training time: wall time of the recipe on the hardware in the log.",
+        "Mult-adds: one forward pass of one image. Training time: the sum of the epochs' wall times, over every session "
+        "that trained the entry (the log lists them); where the 2 cores were shared with other work it is longer than the "
+        "recipe needs, and the fastest epoch shows what one epoch costs on a quiet machine.",
     ]
-    if lat.get("hardware"):
-        head.append(f"Latency: float32, eval mode, median, measured {lat.get('measured_utc', '')} on {lat['hardware']}; "
-                    f"load average then {lat.get('load_average', 'unknown')}.")
+    measured = [lat["entries"][n] for n in trained() if n in lat["entries"]]
+    if measured:
+        hardware = sorted({m["hardware"] for m in measured})
+        when = sorted(m["measured_utc"] for m in measured)
+        head.append(
+            f"Latency: float32, eval mode, median; measured {when[0][:10]}" + (f" to {when[-1][:10]}" if when[-1][:10] != when[0][:10] else "")
+            + f" on {' / '.join(hardware)}; each entry's time and load average are in latency.json."
+        )
     return "\n".join(head + [""] + rows + [""] + _degradation_section()) + "\n"
 
 

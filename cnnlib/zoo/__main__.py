@@ -31,6 +31,11 @@ def _list() -> int:
 
 
 def _train(names: list[str], all_: bool, fresh: bool) -> int:
+    if all_ and fresh:
+        # --all picks the entries without a checkpoint; --fresh would throw away their partial runs.
+        print("--fresh applies to named entries only: `train NAME --fresh` (--all already skips trained entries "
+              "and continues partial runs).", file=sys.stderr)
+        return 2
     if all_:
         names = [n for n in ENTRIES if n not in trained()]
         if not names:
@@ -51,6 +56,9 @@ def _train(names: list[str], all_: bool, fresh: bool) -> int:
         return 1
     for name in names:
         print(f"== {name}: {ENTRIES[name].purpose}", flush=True)
+        if fresh:
+            print(f"   --fresh: its checkpoint, log and partial run are deleted first; if this run is interrupted, "
+                  f"`python -m cnnlib.zoo train {name}` continues it.", flush=True)
         log = train(name, fresh=fresh)
         s = log["stored"]
         print(
@@ -58,6 +66,7 @@ def _train(names: list[str], all_: bool, fresh: bool) -> int:
             f"{log['train_seconds'] / 60:.1f} min; checkpoint sha256 {log['checkpoint']['sha256'][:16]}...",
             flush=True,
         )
+        measure_latencies([name])
         write_results_table()
     return 0
 

@@ -95,7 +95,8 @@ _ENTRIES = [
     _cifar(
         "alexnet_cifar", "alexnet_cifar", ("02",), "AlexNet-style net (no batch norm, dropout): 10-crop test-time augmentation",
         model_kwargs={"width": 0.5}, lr=0.04,  # no BN: the shared 0.2 would diverge; AlexNet itself used 0.01 at batch 128
-        target=0.80,  # cuda-convnet's AlexNet-style CIFAR-10 net (layers-18pct): 18 % test error
+        # The course's default 85 %: cuda-convnet's AlexNet-style CIFAR-10 net (layers-18pct) reached 18 % test
+        # error *without* augmentation; nothing published says the family cannot reach 15 % with crops and flips.
     ),
     _cifar("vgg11_bn_cifar", "vgg11_bn_cifar", ("03", "06", "10"), "VGG-11 with BN: per-layer compute, lesion study, interpretation", model_kwargs={"width": 0.5}),
     _cifar("inception_small", "inception_small_cifar", ("04",), "the small Inception of Zhang et al. 2017", model_kwargs={"width": 0.5}, epochs=20),
