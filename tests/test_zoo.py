@@ -35,6 +35,10 @@ def test_every_entry_is_buildable_and_consistent():
         assert e.dataset in DATASETS and e.config.epochs > 0 and e.chapters
         assert info.scale == ("mnist" if e.dataset == "mnist" else "cifar")
         assert e.target is None or 0.5 < e.target < 1
+        model = zoo._build(e)  # the entry's kwargs fit its builder, and the model takes its dataset's images
+        shape = (1, 1, 32, 32) if e.dataset == "mnist" else (1, 3, 32, 32)
+        with torch.no_grad():
+            assert model.eval()(torch.zeros(shape)).shape == (1, 10), name
 
 
 def test_degradation_quartet_shares_one_recipe():
