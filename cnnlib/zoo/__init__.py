@@ -499,7 +499,7 @@ def results_table() -> str:
         "Test accuracy: the stored weights, float32, on the whole test set of the source named in each log.",
         "Mult-adds: one forward pass of one image. Training time: the sum of the epochs' wall times, over every session "
         "that trained the entry (the log lists them); where the 2 cores were shared with other work it is longer than the "
-        "recipe needs, and the fastest epoch shows what one epoch costs on a quiet machine.",
+        "recipe needs, and the fastest epoch comes closest to what one epoch costs on a quiet machine.",
     ]
     measured = [lat["entries"][n] for n in trained() if n in lat["entries"]]
     if measured:
@@ -522,7 +522,7 @@ def degradation_summary() -> list[dict[str, Any]]:
     """The degradation quartet (He et al. Fig. 1 and 6) from the logs: one row per entry.
 
     Each row: ``name``, ``depth``, ``shortcuts``, and for a trained entry ``train_error_last_epoch``
-    (the mean over the last epoch's augmented batches, as the paper's curves plot it),
+    (the mean over the last epoch's augmented batches: the last point of a training curve),
     ``train_error_clean`` (the stored weights on the un-augmented training set), ``test_error`` and
     ``published_test_error`` (or None), all in percent; an untrained entry has None there.
     """
@@ -572,7 +572,7 @@ def _degradation_section() -> list[str]:
             lines.append(f"- {deep} vs {shallow}: waits for {missing} (`python -m cnnlib.zoo train {missing.split(' and ')[0]}`).")
             continue
         diff = b["train_error_last_epoch"] - a["train_error_last_epoch"]
-        found = "higher" if diff > 0 else "lower"
+        found = "higher" if diff > 0.005 else "lower" if diff < -0.005 else "the same"
         verdict = "as in the paper" if found == expected else f"the paper finds it {expected}"
         lines.append(f"- {deep} vs {shallow}: last-epoch train error {diff:+.2f} points, {found} ({verdict}).")
     return lines
