@@ -213,7 +213,7 @@ def compose_kernels(weights: Sequence[Tensor], biases: Sequence[Tensor | None] |
 
     ``weights[i]`` has PyTorch's shape ``C_{i+1} x C_i x kh_i x kw_i`` (rectangular kernels work
     too; cross-correlation, no dilation, no groups); ``biases[i]`` has ``C_{i+1}`` values or is ``None``. Returns ``(weight, bias)`` with
-    weight ``C_n x C_0 x K x K``, ``K = 1 + sum(k_i - 1)`` (three 3x3 -> 7x7), and bias ``C_n``:
+    weight ``C_n x C_0 x KH x KW``, ``KH = 1 + sum(kh_i - 1)`` and likewise KW (three 3x3 -> 7x7), and bias ``C_n``:
     ``conv(conv(x, W1, b1), W2, b2) = conv(x, W, b)`` for unpadded ("valid") convolutions, because
 
         W[c2, c0, t] = sum_{c1} sum_{u + v = t} W2[c2, c1, v] W1[c1, c0, u]   (a full convolution of the kernels)

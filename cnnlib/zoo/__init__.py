@@ -115,7 +115,7 @@ def read_log(name: str) -> dict[str, Any] | None:
     path = _log_path(name)
     if not path.is_file():
         return None
-    restore = f"Restore it (`git checkout -- data/zoo/{path.name}` for the course's own logs) or {_retrain_hint(name).replace('Re-create', 're-create')}"
+    restore = f"Restore it (`git checkout -- data/zoo/{path.name}` for the course's own logs). Otherwise: {_retrain_hint(name)}"
     try:
         log = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -444,7 +444,7 @@ def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
     """Measure float32 CPU latency (batch 1 and 64) of each trained entry; store it in ``latency.json``.
 
     Each entry's record keeps its own time, hardware and load average, so re-measuring one
-    entry (``train`` does so for the entry it trained) leaves the others' records true.
+    entry (``python -m cnnlib.zoo train`` does so for each entry it trains) leaves the others' records true.
     """
     path = _latency_path()
     record = json.loads(path.read_text()) if path.is_file() else {}
@@ -515,7 +515,7 @@ def results_table() -> str:
 # He et al. (2016), "Deep residual learning for image recognition", Table 6: CIFAR-10 test error (%).
 # The plain nets have no table row; their Fig. 6 shows plain-56 above plain-20 in training *and* test error.
 PUBLISHED_TEST_ERROR = {"resnet20": 8.75, "resnet56": 6.97}
-DEGRADATION_QUARTET = ("plain20", "plain56", "resnet20", "resnet56")
+DEGRADATION_QUARTET = {"plain20": 20, "plain56": 56, "resnet20": 20, "resnet56": 56}  # entry -> weighted layers
 
 
 def degradation_summary() -> list[dict[str, Any]]:
@@ -527,9 +527,9 @@ def degradation_summary() -> list[dict[str, Any]]:
     ``published_test_error`` (or None), all in percent; an untrained entry has None there.
     """
     rows = []
-    for name in DEGRADATION_QUARTET:
+    for name, depth in DEGRADATION_QUARTET.items():
         log = read_log(name)
-        row: dict[str, Any] = {"name": name, "depth": int(name[-2:]), "shortcuts": name.startswith("resnet"),
+        row: dict[str, Any] = {"name": name, "depth": depth, "shortcuts": name.startswith("resnet"),
                                "published_test_error": PUBLISHED_TEST_ERROR.get(name)}
         if log is None:
             row.update(train_error_last_epoch=None, train_error_clean=None, test_error=None)
