@@ -20,6 +20,7 @@ is not chosen. The decision is recorded in the history.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import math
 import os
@@ -393,8 +394,8 @@ def fit(
 
     Returns a history: ``{"epochs": [{"epoch", "train_loss", "train_acc", "test_loss",
     "test_acc", "lr", "seconds"}, ...], "steps": [{"step", "train_loss", "train_acc"}, ...]
-    (with ``config.log_every``), "config", "speed", "data_source", "hardware",
-    "train_seconds"}``; ``lr`` is the learning rate at the start of the epoch. The model is trained in place and left in eval mode on ``device``.
+    (with ``config.log_every``), "config", "speed", "data_source", "hardware", "started_utc"
+    (when the run began, in its first call), "resumed" (one record per later call), "train_seconds"}``; ``lr`` is the learning rate at the start of the epoch. The model is trained in place and left in eval mode on ``device``.
     """
     from tqdm.auto import tqdm
 
@@ -416,6 +417,7 @@ def fit(
         "speed": speed.to_record(),
         "data_source": {"train": train_data.source, "test": test_data.source if test_data is not None else None},
         "hardware": hardware_summary(device),
+        "started_utc": _utc_now(),
         "epochs": [],
         "steps": [],
     }
@@ -449,6 +451,10 @@ def fit(
 
 
 # --------------------------------------------------------------------------- resumable runs
+
+
+def _utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 RESUME_FORMAT = 1
 
@@ -526,6 +532,7 @@ def _restore_state(state: dict[str, Any], model, optimizer, scheduler, generator
     random.setstate(state["python_rng"])
     saved = state["history"]
     history.update({k: v for k, v in saved.items() if k != "hardware"})
-    history["resumed"] = saved.get("resumed", []) + [{"after_epoch": state["epoch"], "hardware": history["hardware"]}]
+    history["started_utc"] = saved.get("started_utc")  # None: a state file written before runs recorded their start
+    history["resumed"] = saved.get("resumed", []) + [{"after_epoch": state["epoch"], "utc": _utc_now(), "hardware": history["hardware"]}]
     history["hardware"] = saved["hardware"]
     return state["epoch"] + 1, float(state["elapsed"])

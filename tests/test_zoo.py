@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -263,10 +264,13 @@ def test_an_interrupted_fresh_run_is_continued_by_train(tiny_zoo, monkeypatch, c
         zoo_main(["train", "tiny", "--fresh"])
     assert "tiny" not in zoo.trained() and (tiny_zoo / "resume" / "tiny.pt").is_file()
     assert "`python -m cnnlib.zoo train tiny` continues it" in capsys.readouterr().out
+    first_start = torch.load(tiny_zoo / "resume" / "tiny.pt", weights_only=True)["history"]["started_utc"]
+    time.sleep(1.1)  # the second call starts in a later second than the first
     monkeypatch.setattr(ctrain, "train_one_epoch", real)
     assert zoo_main(["train", "tiny"]) == 0
     log = zoo.read_log("tiny")
     assert [r["after_epoch"] for r in log["resumed"]] == [1] and len(log["epochs"]) == TINY_RECIPE.epochs
+    assert log["started_utc"] == first_start < log["resumed"][0]["utc"] <= log["finished_utc"]  # the run's start, not the last call's
     assert not (tiny_zoo / "resume" / "tiny.pt").exists()
     assert "tiny" in json.loads((tiny_zoo / "latency.json").read_text())["entries"]  # train measures the latency
 

@@ -235,7 +235,6 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
     torch.manual_seed(e.config.seed)  # the weights' initialisation is part of the recipe
     model = _build(e)
     dev = pick_device(device)
-    started = datetime.datetime.now(datetime.timezone.utc)
     wall = time.perf_counter()
     history = fit(model, train_ds, test_ds, e.config, device=dev, progress=progress, resume=resume)
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
@@ -287,7 +286,8 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
         "torchvision_version": torchvision.__version__,
         "python_version": platform.python_version(),
         "data_source": history["data_source"],
-        "started_utc": started.isoformat(timespec="seconds"),
+        "started_utc": history["started_utc"],  # the run's first call (a resumed run keeps it)
+        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "train_seconds": round(history["train_seconds"], 1),
         "wall_seconds_this_call": round(time.perf_counter() - wall, 1),
         "epochs": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()} for rec in history["epochs"]],
