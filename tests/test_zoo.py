@@ -265,6 +265,10 @@ def test_an_interrupted_fresh_run_is_continued_by_train(tiny_zoo, monkeypatch, c
     assert "tiny" not in zoo.trained() and (tiny_zoo / "resume" / "tiny.pt").is_file()
     assert "`python -m cnnlib.zoo train tiny` continues it" in capsys.readouterr().out
     first_start = torch.load(tiny_zoo / "resume" / "tiny.pt", weights_only=True)["history"]["started_utc"]
+    run = zoo.partial_run("tiny")
+    assert (run["epochs_done"], run["epochs"]) == (1, TINY_RECIPE.epochs) and 0 <= run["last_test_acc"] <= 1
+    assert zoo_main(["list"]) == 0
+    assert f"training: 1 of {TINY_RECIPE.epochs} epochs done" in capsys.readouterr().out
     time.sleep(1.1)  # the second call starts in a later second than the first
     monkeypatch.setattr(ctrain, "train_one_epoch", real)
     assert zoo_main(["train", "tiny"]) == 0
@@ -431,3 +435,11 @@ def test_degradation_summary_reports_what_the_logs_say(tmp_path, monkeypatch):
     # A result against the paper is reported as such, not hidden.
     _fake_log(tmp_path, "plain56", 0.96)
     assert "plain56 vs plain20: last-epoch train error -3.00 points, lower (the paper finds it higher)" in zoo.results_table()
+
+
+def test_list_names_a_partial_run_that_cannot_be_continued(tiny_zoo, capsys):
+    (tiny_zoo / "resume").mkdir(parents=True)
+    (tiny_zoo / "resume" / "tiny.pt").write_bytes(b"not a resume file")
+    assert "cannot be read" in zoo.partial_run("tiny")["error"]
+    assert zoo_main(["list"]) == 0
+    assert "`train tiny --fresh` starts again" in capsys.readouterr().out

@@ -1,6 +1,6 @@
 """The zoo: the course's own trained checkpoints, each reproducible by one command.
 
-    python -m cnnlib.zoo list                 every entry, its recipe and its measured accuracy
+    python -m cnnlib.zoo list                 every entry, its recipe and its measured accuracy (or its partial run)
     python -m cnnlib.zoo train NAME [NAME ...] train (resumable: re-run the same command after an interruption;
                                               --fresh: from scratch, replacing a checkpoint)
     python -m cnnlib.zoo train --all          train every entry that has no checkpoint yet
@@ -62,6 +62,7 @@ __all__ = [
     "entry",
     "load",
     "load_dataset",
+    "partial_run",
     "read_log",
     "results_table",
     "train",
@@ -129,6 +130,28 @@ def read_log(name: str) -> dict[str, Any] | None:
 def trained() -> list[str]:
     """Names of the entries that have a checkpoint and a log."""
     return [n for n in ENTRIES if _checkpoint_path(n).is_file() and _log_path(n).is_file()]
+
+
+def partial_run(name: str) -> dict[str, Any] | None:
+    """The run of entry ``name`` in progress (its resume file), or None if there is none.
+
+    Returns ``{"epochs_done", "epochs", "last_test_acc", "train_seconds"}``, or ``{"error": ...}``
+    when the file cannot be read as a resume file (``train NAME`` would then say what to do).
+    """
+    path = _resume_path(name)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        done = state["history"]["epochs"]
+        return {
+            "epochs_done": int(state["epoch"]),
+            "epochs": int(state["config"]["epochs"]),
+            "last_test_acc": done[-1].get("test_acc") if done else None,
+            "train_seconds": float(state["elapsed"]),
+        }
+    except Exception as exc:  # a truncated or foreign file: torch raises many kinds of error
+        return {"error": f"{path} cannot be read ({type(exc).__name__})"}
 
 
 # --------------------------------------------------------------------------- data

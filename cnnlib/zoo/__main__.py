@@ -7,7 +7,19 @@ import sys
 
 import torch
 
-from . import ENTRIES, NotTrainedError, UnknownEntryError, entry, measure_latencies, read_log, train, trained, verify, write_results_table
+from . import (
+    ENTRIES,
+    NotTrainedError,
+    UnknownEntryError,
+    entry,
+    measure_latencies,
+    partial_run,
+    read_log,
+    train,
+    trained,
+    verify,
+    write_results_table,
+)
 from ..checkpoint import CheckpointError
 from ..data import DatasetUnavailableError
 
@@ -17,7 +29,13 @@ def _list() -> int:
     for name, e in ENTRIES.items():
         log = read_log(name)
         target = f">= {e.target:.0%}" if e.target else "-"
-        if log is None:
+        run = partial_run(name) if log is None else None
+        if run is not None and "error" in run:
+            status = f"a partial run that cannot be continued: {run['error']}; `train {name} --fresh` starts again"
+        elif run is not None:
+            acc = f", test acc after epoch {run['epochs_done']} {run['last_test_acc']:.2%}" if run["last_test_acc"] is not None else ""
+            status = f"training: {run['epochs_done']} of {run['epochs']} epochs done{acc}; `train {name}` continues it"
+        elif log is None:
             status = "not trained yet"
         else:
             s = log["stored"]
