@@ -15,7 +15,7 @@ import os
 import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
@@ -139,12 +139,15 @@ def load_checkpoint(
     expected_model: str | None = None,
     sha256: str | None = None,
     map_location: str | torch.device = "cpu",
+    check: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Load a checkpoint into ``model`` (or a freshly built registry model); return (model, metadata).
 
     Args:
         expected_model: refuse a checkpoint of any other registry model.
         sha256: the checksum to demand; default: the one recorded in ``path.sha256``.
+        check: called with the metadata (what is returned, without the weights) before the
+            weights are loaded; it raises to refuse the checkpoint with its own message.
     """
     path = Path(path)
     retrain = "Re-create it with the command that trained it (its log names the recipe)."
@@ -167,6 +170,11 @@ def load_checkpoint(
     if expected_model is not None and name != expected_model:
         raise CheckpointError(f"{path} holds weights of model {name!r}, not {expected_model!r}. Load the right file or train {expected_model!r}.")
     kwargs = _decode(payload["model_kwargs"])
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    meta["model_kwargs"] = kwargs
+    meta["sha256"] = actual
+    if check is not None:
+        check(meta)
     if model is None:
         model = get_model(name, **kwargs)
     try:
@@ -178,7 +186,4 @@ def load_checkpoint(
             f"Build the model with cnnlib.get_model({name!r}, **{kwargs}) or retrain.",
             detail,
         ) from None
-    meta = {k: v for k, v in payload.items() if k != "state_dict"}
-    meta["model_kwargs"] = kwargs
-    meta["sha256"] = actual
     return model.eval(), meta

@@ -44,12 +44,14 @@ __all__ = [
     "SpeedSettings",
     "TrainConfig",
     "choose_speed_settings",
+    "config_differences",
     "evaluate",
     "fit",
     "hardware_summary",
     "measure_training_speed",
     "pick_device",
     "predict",
+    "read_resume_file",
     "seed_everything",
     "train_one_epoch",
 ]
@@ -383,6 +385,7 @@ def fit(
     device: torch.device | str | None = None,
     progress: bool = True,
     resume: str | os.PathLike | None = None,
+    restart_hint: str | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` for ``config.epochs`` epochs; evaluate on ``test_data`` after each.
 
@@ -390,7 +393,8 @@ def fit(
     training state (weights, optimiser, schedule, random generators, history so far) is written
     there atomically, and a later call with the same path and the same config continues after
     the last finished epoch, giving the same result as an uninterrupted run. A state file
-    written with a different config is refused (delete it to start again).
+    written with a different config is refused (delete it to start again; ``restart_hint``
+    replaces that advice in the message, e.g. with the command that starts the run afresh).
 
     Returns a history: ``{"epochs": [{"epoch", "train_loss", "train_acc", "test_loss",
     "test_acc", "lr", "seconds"}, ...], "steps": [{"step", "train_loss", "train_acc"}, ...]
@@ -402,7 +406,9 @@ def fit(
     device = torch.device(device) if device is not None else pick_device()
     generator = seed_everything(config.seed)
     model.to(device)
-    state = _load_state(Path(resume), config, model, train_data) if resume is not None and Path(resume).is_file() else None
+    state = None
+    if resume is not None and Path(resume).is_file():
+        state = _load_state(Path(resume), config, model, train_data, restart_hint or f"delete {resume} to start the run again")
     if state is not None:
         speed = _speed_from_record(state["history"]["speed"], device)  # keep the run's measured choice
     else:
@@ -495,17 +501,34 @@ def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Genera
     os.replace(tmp, path)
 
 
-def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTensors) -> dict[str, Any]:
-    """Read a resume file and check that it belongs to a run of this model, on this data, with ``config``."""
-    again = "delete it to start the run again (the zoo: `python -m cnnlib.zoo train NAME --fresh`)"
+def read_resume_file(path: str | os.PathLike) -> dict[str, Any]:
+    """The training state saved in a resume file; ``ValueError`` if it is not one (truncated, foreign, older format)."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file: torch raises many kinds of error
-        raise ValueError(f"{path} cannot be read as a resume file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); {again}") from None
+        raise ValueError(f"{path} cannot be read as a resume file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-        raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}; {again}")
+        raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}")
+    return state
+
+
+def config_differences(recorded: dict[str, Any] | None, config: TrainConfig) -> list[str]:
+    """The names of the fields in which a recorded config (``asdict`` form) differs from ``config``."""
+    now = asdict(config)
+    return sorted(k for k in now if (recorded or {}).get(k) != now[k])
+
+
+def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTensors, again: str) -> dict[str, Any]:
+    """Read a resume file and check that it belongs to a run of this model, on this data, with ``config``.
+
+    ``again``: what the error messages tell the user to do to start afresh.
+    """
+    try:
+        state = read_resume_file(path)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {again}") from None
     if state["config"] != asdict(config):
-        changed = sorted(k for k in asdict(config) if state["config"].get(k) != asdict(config)[k])
+        changed = config_differences(state["config"], config)
         raise ValueError(f"{path} belongs to a run with another config (it differs in {changed}); {again}, or restore the old config")
     if state.get("model_identity", _model_identity(model)) != _model_identity(model):
         raise ValueError(f"{path} belongs to a run of another model (its layers or settings differ from this one's); {again}")

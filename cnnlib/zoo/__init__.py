@@ -43,11 +43,12 @@ from .. import data as cdata
 from ..checkpoint import CheckpointError, CheckpointMismatchError, load_checkpoint, read_checksum, save_checkpoint, state_layout
 from ..models import get_model
 from ..summary import count_mult_adds, count_parameters, measure_latency
-from ..train import SpeedSettings, evaluate, fit, hardware_summary, pick_device
+from ..train import SpeedSettings, config_differences, evaluate, fit, hardware_summary, pick_device, read_resume_file
 from .entries import CIFAR_RECIPE, ENTRIES, MNIST_RECIPE, UnknownEntryError, ZooEntry, entry
 
 __all__ = [
     "CIFAR_RECIPE",
+    "AlreadyTrainedError",
     "CI_SUBSET_SIZE",
     "ENTRIES",
     "MNIST_RECIPE",
@@ -64,6 +65,7 @@ __all__ = [
     "load_dataset",
     "partial_run",
     "read_log",
+    "refuse_to_overwrite",
     "results_table",
     "train",
     "trained",
@@ -79,6 +81,10 @@ FP16_TOLERANCE = 0.001  # float16 storage is used only if it moves test accuracy
 
 class NotTrainedError(FileNotFoundError):
     """The entry has no checkpoint yet."""
+
+
+class AlreadyTrainedError(FileExistsError):
+    """Training would replace an entry's checkpoint, and ``fresh`` was not asked for."""
 
 
 # --------------------------------------------------------------------------- places
@@ -124,7 +130,36 @@ def read_log(name: str) -> dict[str, Any] | None:
     missing = [k for k in LOG_KEYS if k not in log] if isinstance(log, dict) else list(LOG_KEYS)
     if missing:
         raise CheckpointError(f"The log {path} lacks {', '.join(missing)}: it is damaged or not a zoo log. {restore}")
+    wrong = _malformed_fields(log)
+    if wrong:
+        raise CheckpointError(f"The log {path} is damaged: {'; '.join(wrong)}. {restore}")
     return log
+
+
+def _malformed_fields(log: dict[str, Any]) -> list[str]:
+    """What, in a log that has every key, does not have the form the zoo reads (empty if nothing)."""
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    wrong = []
+    ckpt, stored, epochs = log["checkpoint"], log["stored"], log["epochs"]
+    sha = ckpt.get("sha256") if isinstance(ckpt, dict) else None
+    if not (isinstance(sha, str) and len(sha) == 64 and all(c in "0123456789abcdef" for c in sha)):
+        wrong.append("checkpoint.sha256 is not a SHA-256 (64 hex digits)")
+    if not isinstance(stored, dict):
+        wrong.append("stored is not a record")
+    else:
+        for key in ("test_acc", "ci_subset_acc", "train_acc_clean"):
+            if not (number(stored.get(key)) and 0 <= stored[key] <= 1):
+                wrong.append(f"stored.{key} is not an accuracy between 0 and 1")
+        for key in ("test_images", "ci_subset_size"):
+            if not (isinstance(stored.get(key), int) and stored[key] > 0):
+                wrong.append(f"stored.{key} is not a positive whole number")
+    if not (isinstance(epochs, list) and epochs and all(isinstance(ep, dict) and number(ep.get("train_acc")) and number(ep.get("seconds")) for ep in epochs)):
+        wrong.append("epochs is not a list of epoch records with train_acc and seconds")
+    if not (number(log["parameters"]) and number(log["mult_adds"]) and number(log["train_seconds"])):
+        wrong.append("parameters, mult_adds or train_seconds is not a number")
+    return wrong
 
 
 def trained() -> list[str]:
@@ -142,16 +177,16 @@ def partial_run(name: str) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        done = state["history"]["epochs"]
-        return {
-            "epochs_done": int(state["epoch"]),
-            "epochs": int(state["config"]["epochs"]),
-            "last_test_acc": done[-1].get("test_acc") if done else None,
-            "train_seconds": float(state["elapsed"]),
-        }
-    except Exception as exc:  # a truncated or foreign file: torch raises many kinds of error
-        return {"error": f"{path} cannot be read ({type(exc).__name__})"}
+        state = read_resume_file(path)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    done = state["history"]["epochs"]
+    return {
+        "epochs_done": int(state["epoch"]),
+        "epochs": int(state["config"]["epochs"]),
+        "last_test_acc": done[-1].get("test_acc") if done else None,
+        "train_seconds": float(state["elapsed"]),
+    }
 
 
 # --------------------------------------------------------------------------- data
@@ -185,9 +220,10 @@ def ci_subset(ds: cdata.ImageTensors, n: int | None = None) -> cdata.ImageTensor
 def architecture_fingerprint(model: nn.Module) -> str:
     """SHA-256 (16 hex digits) of the model's state_dict layout: every key with its shape and dtype.
 
-    A change to the weights (a layer with weights added or removed, a width changed) changes it; a
-    change without weights (an activation, a shortcut, a stride) does not: ResNet-20 and plain-20
-    share their fingerprint. :func:`probe_outputs` catches those.
+    Recorded in every checkpoint and log. A change to the weights (a layer with weights added or
+    removed, a width changed) changes it, and loading such a checkpoint fails in its strict
+    ``load_state_dict``; a change without weights (an activation, a shortcut, a stride) does not:
+    ResNet-20 and plain-20 share their fingerprint. :func:`probe_outputs` catches those.
     """
     return hashlib.sha256(state_layout(model).encode()).hexdigest()[:16]
 
@@ -242,14 +278,27 @@ def _round_trip(model: nn.Module, dtype: torch.dtype) -> nn.Module:
     return clone.eval()
 
 
+def refuse_to_overwrite(names: list[str]) -> None:
+    """Raise ``AlreadyTrainedError`` naming every entry of ``names`` that has a checkpoint or a log."""
+    done = [n for n in names if _checkpoint_path(n).is_file() or _log_path(n).is_file()]
+    if done:
+        raise AlreadyTrainedError(
+            f"Already trained: {', '.join(done)} (see `python -m cnnlib.zoo list`). Training again from scratch replaces "
+            f"the checkpoint: `python -m cnnlib.zoo train {' '.join(done)} --fresh` (in Python: `train(name, fresh=True)`)."
+        )
+
+
 def train(name: str, *, fresh: bool = False, progress: bool = True, device: str | None = None) -> dict[str, Any]:
     """Train entry ``name`` with its recipe, store its checkpoint and log, and return the log.
 
     Resumable: the training state is saved after every epoch and a new call continues from
-    it. ``fresh=True`` starts again from scratch: it deletes the entry's checkpoint, log and
+    it. An entry that already has a checkpoint is refused (``AlreadyTrainedError``) unless
+    ``fresh=True``, which starts again from scratch: it deletes the entry's checkpoint, log and
     partial run first, so that if this run is interrupted in turn, ``train(name)`` continues it.
     """
     e = entry(name)
+    if not fresh:
+        refuse_to_overwrite([name])
     resume = _resume_path(name)
     if fresh:
         for old in (resume, _checkpoint_path(name), Path(f"{_checkpoint_path(name)}.sha256"), _log_path(name)):
@@ -259,7 +308,10 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
     model = _build(e)
     dev = pick_device(device)
     wall = time.perf_counter()
-    history = fit(model, train_ds, test_ds, e.config, device=dev, progress=progress, resume=resume)
+    history = fit(
+        model, train_ds, test_ds, e.config, device=dev, progress=progress, resume=resume,
+        restart_hint=f"start again with `python -m cnnlib.zoo train {name} --fresh`",
+    )
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
 
     # Store float16 unless that costs accuracy; every figure below is measured on the stored weights.
@@ -363,37 +415,38 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     side = read_checksum(path)
     if side is not None and side != sha:
         raise CheckpointError(f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}")
+    def same_entry(meta: dict[str, Any]) -> None:  # checked before the weights are loaded, so a new version says so
+        zoo = meta.get("zoo") or {}
+        if zoo.get("entry") != name:
+            raise CheckpointError(f"{path} was saved for zoo entry {zoo.get('entry')!r}, not {name!r}.")
+        if zoo.get("version") != e.version:
+            raise CheckpointError(
+                f"{path} was trained for version {zoo.get('version')} of the entry {name!r}; the zoo now defines version "
+                f"{e.version} (its model or recipe changed)."
+            )
+        if meta["model_kwargs"] != e.model_kwargs:
+            raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}.")
+        if meta.get("config") != asdict(e.config):
+            raise CheckpointError(
+                f"{path} was trained with another recipe than the entry {name!r} now defines (it differs in "
+                f"{config_differences(meta.get('config'), e.config)}); the entry's version should have changed too."
+            )
+
     model = _build(e)
     changed = f"The architecture of {e.model!r} has changed since {path.name} was trained"
     try:
-        model, meta = load_checkpoint(path, model, expected_model=e.model, sha256=sha)
+        model, meta = load_checkpoint(path, model, expected_model=e.model, sha256=sha, check=same_entry)
     except CheckpointMismatchError as exc:
         raise CheckpointError(f"{changed}: its weights' names or shapes differ ({exc.detail[:300]}). {_retrain_hint(name)}") from None
     except CheckpointError as exc:
         raise CheckpointError(f"{exc} {_retrain_hint(name)}") from None
-    zoo = meta.get("zoo") or {}
-    if zoo.get("entry") != name:
-        raise CheckpointError(f"{path} was saved for zoo entry {zoo.get('entry')!r}, not {name!r}. {_retrain_hint(name)}")
-    if zoo.get("version") != e.version:
-        raise CheckpointError(
-            f"{path} was trained for version {zoo.get('version')} of the entry {name!r}; the zoo now defines version "
-            f"{e.version} (its model or recipe changed). {_retrain_hint(name)}"
-        )
-    if meta["model_kwargs"] != e.model_kwargs:
-        raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}. {_retrain_hint(name)}")
-    if meta.get("config") != asdict(e.config):
-        differ = sorted(k for k in asdict(e.config) if (meta.get("config") or {}).get(k) != asdict(e.config)[k])
-        raise CheckpointError(
-            f"{path} was trained with another recipe than the entry {name!r} now defines (it differs in {differ}); "
-            f"the entry's version should have changed too. {_retrain_hint(name)}"
-        )
-    if zoo.get("fingerprint") != architecture_fingerprint(model):
-        raise CheckpointError(f"{changed} (its weights' names or shapes differ). {_retrain_hint(name)}")
+    zoo = meta["zoo"]
     expected = zoo.get("probe_outputs")
     if expected is None:
         raise CheckpointError(f"{path} has no probe outputs to check the architecture against. {_retrain_hint(name)}")
     got = probe_outputs(model, tuple(zoo["input_shape"]))
-    if got.shape != expected.shape or (got - expected).abs().max() > 1e-3 * (1 + expected.abs().max()):
+    # allclose is False for NaN: an architecture that now outputs NaN is refused too
+    if got.shape != expected.shape or not torch.allclose(got, expected, rtol=0, atol=1e-3 * (1 + expected.abs().max().item())):
         raise CheckpointError(f"{changed}: on the same input it computes other outputs than when it was stored. {_retrain_hint(name)}")
     if fused:
         from ..models.repvgg import RepVGGBlock, reparameterized
@@ -448,6 +501,11 @@ def verify(names: list[str] | None = None, subset: bool | None = None, tolerance
         key = (e.dataset, e.pad)
         if key not in cache:
             cache[key] = load_dataset(e, "test")
+        if len(cache[key]) != log["stored"]["test_images"]:
+            results.append(Verification(name, False, f"the {e.dataset} test set here has {len(cache[key])} images, the log was measured on "
+                                                     f"{log['stored']['test_images']}: another or a partial copy of the dataset "
+                                                     f"({cache[key].source})", logged))
+            continue
         ds = ci_subset(cache[key], size) if subset else cache[key]
         measured = _eval_fp32(model, ds)["acc"]
         ok = abs(measured - logged) <= tolerance
@@ -463,6 +521,23 @@ def _latency_path() -> Path:
     return zoo_dir() / "latency.json"
 
 
+def _read_latencies() -> dict[str, Any]:
+    """``latency.json`` (``{"entries": {name: record}}``), empty if absent; a clear error if damaged."""
+    path = _latency_path()
+    if not path.is_file():
+        return {"entries": {}}
+    try:
+        record = json.loads(path.read_text())
+        if not isinstance(record, dict) or not isinstance(record.get("entries", {}), dict):
+            raise ValueError("not a record of entries")
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
+        raise CheckpointError(
+            f"{path} is damaged ({exc}). Restore it (`git checkout -- data/zoo/{path.name}`), or delete it and "
+            "measure again with `python -m cnnlib.zoo table --bench`."
+        ) from None
+    return {"entries": record.get("entries", {})}
+
+
 def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
     """Measure float32 CPU latency (batch 1 and 64) of each trained entry; store it in ``latency.json``.
 
@@ -470,8 +545,7 @@ def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
     entry (``python -m cnnlib.zoo train`` does so for each entry it trains) leaves the others' records true.
     """
     path = _latency_path()
-    record = json.loads(path.read_text()) if path.is_file() else {}
-    record = {"entries": record.get("entries", {})}
+    record = _read_latencies()
     for name in names or trained():
         model, log = load(name)
         shape = load_dataset(entry(name), "test").shape
@@ -497,8 +571,7 @@ def _duration(seconds: float) -> str:
 
 def results_table() -> str:
     """The Markdown table of every entry (trained or not), as written to ``data/zoo/RESULTS.md``."""
-    lat_path = _latency_path()
-    lat = json.loads(lat_path.read_text()) if lat_path.is_file() else {"entries": {}}
+    lat = _read_latencies()
     rows = [
         "| entry | model | data | chapters | parameters | mult-adds | CPU latency b=1 (ms) | b=64 (ms) | test acc | target | epochs | training time | fastest epoch |",
         "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",

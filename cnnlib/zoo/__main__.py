@@ -9,16 +9,19 @@ import torch
 
 from . import (
     ENTRIES,
+    AlreadyTrainedError,
     NotTrainedError,
     UnknownEntryError,
     entry,
     measure_latencies,
     partial_run,
     read_log,
+    refuse_to_overwrite,
     train,
     trained,
     verify,
     write_results_table,
+    zoo_dir,
 )
 from ..checkpoint import CheckpointError
 from ..data import DatasetUnavailableError
@@ -32,6 +35,8 @@ def _list() -> int:
         run = partial_run(name) if log is None else None
         if run is not None and "error" in run:
             status = f"a partial run that cannot be continued: {run['error']}; `train {name} --fresh` starts again"
+        elif log is not None and log["version"] != e.version:
+            status = f"stale: trained for version {log['version']} of the entry, which is now version {e.version}; `train {name} --fresh`"
         elif run is not None:
             acc = f", test acc after epoch {run['epochs_done']} {run['last_test_acc']:.2%}" if run["last_test_acc"] is not None else ""
             status = f"training: {run['epochs_done']} of {run['epochs']} epochs done{acc}; `train {name}` continues it"
@@ -62,16 +67,11 @@ def _train(names: list[str], all_: bool, fresh: bool) -> int:
     if not names:
         print("Name the entries to train, or use --all.", file=sys.stderr)
         return 2
+    names = list(dict.fromkeys(names))  # `train a a` trains a once
     for name in names:
         entry(name)  # unknown names fail before any training starts
-    done = [n for n in names if n in trained()]
-    if done and not fresh:
-        print(
-            f"Already trained: {', '.join(done)} (see `python -m cnnlib.zoo list`). "
-            "Add --fresh to train again from scratch and replace the checkpoint.",
-            file=sys.stderr,
-        )
-        return 1
+    if not fresh:
+        refuse_to_overwrite(names)  # before any training starts, naming every trained entry
     for name in names:
         print(f"== {name}: {ENTRIES[name].purpose}", flush=True)
         if fresh:
@@ -96,6 +96,9 @@ def _verify(names: list[str], subset: bool | None) -> int:
     missing = [n for n in ENTRIES if n not in trained()]
     if missing and not names:
         print(f"not trained yet ({len(missing)}): {', '.join(missing)}")
+    if not results:
+        print(f"Nothing to verify: no checkpoint or log under {zoo_dir()} (is $CNNLIB_ZOO right?).", file=sys.stderr)
+        return 1
     failed = [r.name for r in results if not r.ok]
     if failed:
         print(f"\n{len(failed)} entries failed: {', '.join(failed)}. Retrain each with `python -m cnnlib.zoo train NAME --fresh`.")
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                 measure_latencies()
             print(f"wrote {write_results_table()}")
             return 0
-    except (UnknownEntryError, NotTrainedError, DatasetUnavailableError, CheckpointError, ValueError) as exc:
+    except (UnknownEntryError, NotTrainedError, AlreadyTrainedError, DatasetUnavailableError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 2
