@@ -11,8 +11,6 @@ weights that do not fit the model.
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -21,7 +19,7 @@ import torch
 import torch.nn as nn
 from torch.torch_version import TorchVersion
 
-from .data import sha256_file
+from .data import atomic_write, sha256_file
 from .models import get_model, model_info
 
 __all__ = ["CheckpointError", "CheckpointMismatchError", "save_checkpoint", "load_checkpoint", "read_checksum"]
@@ -94,16 +92,9 @@ def save_checkpoint(
         "state_dict": {k: _stored(v, storage_dtype) for k, v in model.state_dict().items()},
         **(extra or {}),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         torch.save(payload, tmp)
-        digest = sha256_file(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        digest = sha256_file(tmp)
     Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
     return digest
 

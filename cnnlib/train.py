@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .checkpoint import state_layout
-from .data import ImageTensors, augment_batch, iterate_batches, normalize
+from .data import ImageTensors, atomic_write, augment_batch, iterate_batches, normalize
 
 __all__ = [
     "SpeedSettings",
@@ -495,10 +495,8 @@ def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Genera
         "torch_rng": torch.get_rng_state(),
         "python_rng": random.getstate(),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
 
 
 def read_resume_file(path: str | os.PathLike) -> dict[str, Any]:

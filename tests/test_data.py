@@ -96,6 +96,20 @@ def test_cache_write_is_atomic(fake_mirror, offline, monkeypatch):
     assert list(cache_dir.iterdir()) == [], "no partial or temporary file may remain"
 
 
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "log.json"
+    target.write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with data.atomic_write(target) as tmp:
+            tmp.write_text("half")
+            raise KeyboardInterrupt
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with data.atomic_write(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644)
+
+
 def test_failed_download_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.delenv("CNNLIB_MIRROR", raising=False)
     monkeypatch.setenv("CNNLIB_DATA", str(tmp_path))

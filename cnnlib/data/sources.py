@@ -219,13 +219,18 @@ def _verified_mirror_file(mirror: Path, relpath: str) -> Path:
     return path
 
 
-def _atomic_torch_save(obj: object, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; when the block ends without error, rename it to ``path``.
+
+    Never a half-written file: an interruption leaves the old file (or none) and no temporary one.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        yield Path(tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     finally:
@@ -430,9 +435,8 @@ def load(name: str, split: str = "train", *, download: bool = True) -> ImageTens
         )
 
     images, labels, source = result
-    _atomic_torch_save(
-        {"format": CACHE_FORMAT, "images": images, "labels": labels, "source": source}, cache_file
-    )
+    with atomic_write(cache_file) as tmp:
+        torch.save({"format": CACHE_FORMAT, "images": images, "labels": labels, "source": source}, tmp)
     return ImageTensors(images, labels, spec, split, source)
 
 

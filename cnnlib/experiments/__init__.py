@@ -28,6 +28,7 @@ import torch
 import torchvision
 
 from ..models.registry import did_you_mean
+from ..data import atomic_write
 from ..train import hardware_summary
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentNotRunError", "UnknownExperimentError", "experiment", "experiments_dir", "load_result", "run"]
@@ -110,11 +111,8 @@ def run(name: str, quick: bool = False, save: bool | None = None) -> dict[str, A
     if save is None:
         save = not quick
     if save:
-        path = _result_path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        with atomic_write(_result_path(name)) as tmp:
+            tmp.write_text(text)
     return record
 
 

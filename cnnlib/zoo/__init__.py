@@ -384,9 +384,8 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
         },
         "checkpoint": {"file": path.name, "sha256": sha, "bytes": path.stat().st_size},
     }
-    tmp = _log_path(name).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(log, indent=1) + "\n")
-    os.replace(tmp, _log_path(name))
+    with cdata.atomic_write(_log_path(name)) as tmp:
+        tmp.write_text(json.dumps(log, indent=1) + "\n")
     if resume.is_file():
         resume.unlink()
     return log
