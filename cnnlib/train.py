@@ -54,6 +54,7 @@ __all__ = [
     "read_resume_file",
     "seed_everything",
     "train_one_epoch",
+    "utc_now",
 ]
 
 
@@ -423,7 +424,7 @@ def fit(
         "speed": speed.to_record(),
         "data_source": {"train": train_data.source, "test": test_data.source if test_data is not None else None},
         "hardware": hardware_summary(device),
-        "started_utc": _utc_now(),
+        "started_utc": utc_now(),
         "epochs": [],
         "steps": [],
     }
@@ -459,8 +460,10 @@ def fit(
 # --------------------------------------------------------------------------- resumable runs
 
 
-def _utc_now() -> str:
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 to the second: how every log of the course timestamps."""
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
 
 RESUME_FORMAT = 1
 
@@ -554,6 +557,6 @@ def _restore_state(state: dict[str, Any], model, optimizer, scheduler, generator
     saved = state["history"]
     history.update({k: v for k, v in saved.items() if k != "hardware"})
     history["started_utc"] = saved.get("started_utc")  # None: a state file written before runs recorded their start
-    history["resumed"] = saved.get("resumed", []) + [{"after_epoch": state["epoch"], "utc": _utc_now(), "hardware": history["hardware"]}]
+    history["resumed"] = saved.get("resumed", []) + [{"after_epoch": state["epoch"], "utc": utc_now(), "hardware": history["hardware"]}]
     history["hardware"] = saved["hardware"]
     return state["epoch"] + 1, float(state["elapsed"])

@@ -552,3 +552,10 @@ def test_list_names_a_partial_run_that_cannot_be_continued(tiny_zoo, capsys):
     assert "cannot be read" in zoo.partial_run("tiny")["error"]
     assert zoo_main(["list"]) == 0
     assert "`train tiny --fresh` starts again" in capsys.readouterr().out
+
+
+def test_list_calls_a_checkpoint_of_an_older_entry_version_stale(tiny_zoo, monkeypatch, capsys):
+    zoo.train("tiny", progress=False)
+    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=2))
+    assert zoo_main(["list"]) == 0
+    assert "stale: trained for version 1 of the entry, which is now version 2; `train tiny --fresh`" in capsys.readouterr().out

@@ -15,7 +15,6 @@ code path and the result's form; a quick run is never written as the stored resu
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
@@ -29,7 +28,7 @@ import torchvision
 
 from ..models.registry import did_you_mean
 from ..data import atomic_write
-from ..train import hardware_summary
+from ..train import hardware_summary, utc_now
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentNotRunError", "UnknownExperimentError", "experiment", "experiments_dir", "load_result", "run"]
 
@@ -90,7 +89,7 @@ def run(name: str, quick: bool = False, save: bool | None = None) -> dict[str, A
     exp = get(name)
     if quick and save:
         raise ValueError("a quick run is a smoke test and is never stored as the experiment's result")
-    started = datetime.datetime.now(datetime.timezone.utc)
+    started = utc_now()
     t0 = time.perf_counter()
     result = exp.fn(quick=quick)
     record = {
@@ -99,7 +98,7 @@ def run(name: str, quick: bool = False, save: bool | None = None) -> dict[str, A
         "description": exp.description,
         "command": f"python -m cnnlib.experiments run {name}",
         "quick": quick,
-        "started_utc": started.isoformat(timespec="seconds"),
+        "started_utc": started,
         "wall_seconds": round(time.perf_counter() - t0, 1),
         "hardware": hardware_summary(torch.device("cpu")),
         "torch_version": torch.__version__,

@@ -26,7 +26,6 @@ any machine; the per-epoch figures are those of the training run itself.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import os
@@ -43,7 +42,7 @@ from .. import data as cdata
 from ..checkpoint import CheckpointError, CheckpointMismatchError, load_checkpoint, read_checksum, save_checkpoint, state_layout
 from ..models import get_model
 from ..summary import count_mult_adds, count_parameters, measure_latency
-from ..train import SpeedSettings, config_differences, evaluate, fit, hardware_summary, pick_device, read_resume_file
+from ..train import SpeedSettings, config_differences, evaluate, fit, hardware_summary, pick_device, read_resume_file, utc_now
 from .entries import CIFAR_RECIPE, ENTRIES, MNIST_RECIPE, UnknownEntryError, ZooEntry, entry
 
 __all__ = [
@@ -362,7 +361,7 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
         "python_version": platform.python_version(),
         "data_source": history["data_source"],
         "started_utc": history["started_utc"],  # the run's first call (a resumed run keeps it)
-        "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "finished_utc": utc_now(),
         "train_seconds": round(history["train_seconds"], 1),
         "wall_seconds_this_call": round(time.perf_counter() - wall, 1),
         "epochs": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()} for rec in history["epochs"]],
@@ -414,6 +413,7 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     side = read_checksum(path)
     if side is not None and side != sha:
         raise CheckpointError(f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}")
+
     def same_entry(meta: dict[str, Any]) -> None:  # checked before the weights are loaded, so a new version says so
         zoo = meta.get("zoo") or {}
         if zoo.get("entry") != name:
@@ -556,7 +556,7 @@ def measure_latencies(names: list[str] | None = None) -> dict[str, Any]:
             "batch1_ms": round(measure_latency(model, shape, 1, warmup=5, repeats=30), 3),
             "batch64_ms": round(measure_latency(model, shape, 64, warmup=2, repeats=7), 2),
             "hardware": hardware_summary(torch.device("cpu")),
-            "measured_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "measured_utc": utc_now(),
             "load_average": load_average,
         }
     path.write_text(json.dumps(record, indent=1) + "\n")
