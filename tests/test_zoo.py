@@ -281,6 +281,7 @@ def test_a_log_with_every_key_but_damaged_fields_is_refused_clearly(tiny_zoo, ca
         ("checkpoint", {}, "checkpoint.sha256 is not a SHA-256"),
         ("stored", {**good["stored"], "test_acc": None}, "stored.test_acc is not an accuracy"),
         ("epochs", [], "epochs is not a list"),
+        ("resumed", [{"hardware": "AMD EPYC"}], "resumed is not a list of records with after_epoch"),
     ):
         path.write_text(json.dumps({**good, field: value}))
         with pytest.raises(CheckpointError, match=f"is damaged: {said}.*git checkout"):
@@ -523,7 +524,8 @@ def _fake_log(path: Path, name: str, last_epoch_train_acc: float) -> None:
     log = {"epochs": [{"epoch": 1, "train_acc": 0.5, "seconds": 30.0}, {"epoch": 2, "train_acc": last_epoch_train_acc, "seconds": 30.0}],
            "stored": {"train_acc_clean": last_epoch_train_acc + 0.01, "test_acc": last_epoch_train_acc - 0.05,
                       "ci_subset_acc": last_epoch_train_acc - 0.05, "test_images": 10000, "ci_subset_size": 2000},
-           "parameters": 1000, "mult_adds": 1e6, "train_seconds": 60.0, "version": 1, "recipe": {}, "checkpoint": {"sha256": "0" * 64}}
+           "parameters": 1000, "mult_adds": 1e6, "train_seconds": 60.0, "version": 1, "recipe": {}, "checkpoint": {"sha256": "0" * 64},
+           "hardware": "Some CPU; 2 logical cores"}
     (path / f"{name}.json").write_text(json.dumps(log))
 
 
@@ -544,6 +546,21 @@ def test_degradation_summary_reports_what_the_logs_say(tmp_path, monkeypatch):
     # A result against the paper is reported as such, not hidden.
     _fake_log(tmp_path, "plain56", 0.96)
     assert "plain56 vs plain20: last-epoch train error -3.00 points, lower (the paper finds it higher)" in zoo.results_table()
+
+
+def test_training_machines_splits_a_run_that_changed_processors():
+    hw = "{}; 2 logical cores, torch threads 2; device cpu"
+    log = {"hardware": hw.format("Intel(R) Xeon(R) Processor @ 2.50GHz"),
+           "epochs": [{"epoch": i, "seconds": s} for i, s in enumerate([300, 290, 310, 140, 150], 1)],
+           "resumed": [{"after_epoch": 2, "hardware": hw.format("Intel(R) Xeon(R) Processor @ 2.50GHz")},
+                       {"after_epoch": 3, "hardware": hw.format("AMD EPYC")},
+                       {"after_epoch": 3, "hardware": hw.format("AMD EPYC")},  # stopped again inside epoch 4
+                       {"after_epoch": 4, "utc": "2026-11-23T19:01:08+00:00", "hardware": hw.format("AMD EPYC")}]}
+    assert zoo.training_machines(log) == [
+        {"cpu": "Intel Xeon Processor @ 2.50GHz", "first": 1, "last": 3, "fastest_s": 290},
+        {"cpu": "AMD EPYC", "first": 4, "last": 5, "fastest_s": 140},
+    ]
+    assert zoo.training_machines({**log, "resumed": []}) == [{"cpu": "Intel Xeon Processor @ 2.50GHz", "first": 1, "last": 5, "fastest_s": 140}]
 
 
 def test_list_names_a_partial_run_that_cannot_be_continued(tiny_zoo, capsys):

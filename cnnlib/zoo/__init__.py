@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -108,7 +109,7 @@ def _resume_path(name: str) -> Path:
     return zoo_dir() / "resume" / f"{name}.pt"
 
 
-LOG_KEYS = ("version", "recipe", "parameters", "mult_adds", "train_seconds", "epochs", "stored", "checkpoint")
+LOG_KEYS = ("version", "recipe", "parameters", "mult_adds", "train_seconds", "epochs", "stored", "checkpoint", "hardware")
 
 
 def read_log(name: str) -> dict[str, Any] | None:
@@ -158,6 +159,11 @@ def _malformed_fields(log: dict[str, Any]) -> list[str]:
         wrong.append("epochs is not a list of epoch records with train_acc and seconds")
     if not (number(log["parameters"]) and number(log["mult_adds"]) and number(log["train_seconds"])):
         wrong.append("parameters, mult_adds or train_seconds is not a number")
+    resumed = log.get("resumed", [])
+    if not isinstance(log["hardware"], str):
+        wrong.append("hardware is not a line of text")
+    if not (isinstance(resumed, list) and all(isinstance(r, dict) and isinstance(r.get("after_epoch"), int) for r in resumed)):
+        wrong.append("resumed is not a list of records with after_epoch")
     return wrong
 
 
@@ -568,12 +574,50 @@ def _duration(seconds: float) -> str:
     return f"{minutes:.1f} min" if minutes < 10 else (f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h")
 
 
+def training_machines(log: dict[str, Any]) -> list[dict[str, Any]]:
+    """Which processor trained which epochs of a logged run, from its ``hardware`` and ``resumed`` records.
+
+    One dict per stretch of consecutive epochs on one processor: ``cpu`` (the processor's name),
+    ``first`` and ``last`` (epoch numbers, 1-based) and ``fastest_s`` (its fastest epoch, in seconds).
+    A run that changed machines has several; epoch times are only comparable within one.
+    """
+    def cpu(hardware: str) -> str:
+        return re.sub(r"\((R|TM)\)", "", hardware.split(";")[0]).strip()
+
+    starts = [(cpu(log["hardware"]), 1)] + [(cpu(r["hardware"]), r["after_epoch"] + 1) for r in log.get("resumed", []) if "hardware" in r]
+    epochs = log["epochs"]
+    stretches: list[dict[str, Any]] = []
+    for i, (name, first) in enumerate(starts):
+        last = starts[i + 1][1] - 1 if i + 1 < len(starts) else len(epochs)
+        if last < first:
+            continue  # resumed again before finishing an epoch
+        if stretches and stretches[-1]["cpu"] == name:
+            stretches[-1]["last"] = last
+        else:
+            stretches.append({"cpu": name, "first": first, "last": last})
+    for s in stretches:
+        s["fastest_s"] = min(ep["seconds"] for ep in epochs[s["first"] - 1 : s["last"]])
+    return stretches
+
+
+def _machines_cell(log: dict[str, Any]) -> str:
+    stretches = training_machines(log)
+    precision = (log.get("speed") or {}).get("autocast_dtype", "?")
+    if len(stretches) == 1:
+        return f"{precision}; {stretches[0]['cpu']} (fastest {stretches[0]['fastest_s']:.0f} s)"
+    return f"{precision}; " + "; ".join(f"{s['cpu']} (epochs {s['first']}–{s['last']}, fastest {s['fastest_s']:.0f} s)" for s in stretches)
+
+
+def _ms(value: float | None, digits: int) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
 def results_table() -> str:
     """The Markdown table of every entry (trained or not), as written to ``data/zoo/RESULTS.md``."""
     lat = _read_latencies()
     rows = [
-        "| entry | model | data | chapters | parameters | mult-adds | CPU latency b=1 (ms) | b=64 (ms) | test acc | target | epochs | training time | fastest epoch |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| entry | model | data | chapters | parameters | mult-adds | CPU latency b=1 (ms) | b=64 (ms) | test acc | target | epochs | training time | precision; trained on (fastest epoch) |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, e in ENTRIES.items():
         log = read_log(name)
@@ -584,8 +628,8 @@ def results_table() -> str:
         l = lat["entries"].get(name, {})
         rows.append(
             f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | {log['parameters']:,} | {log['mult_adds'] / 1e6:,.1f} M "
-            f"| {l.get('batch1_ms', '—')} | {l.get('batch64_ms', '—')} | {log['stored']['test_acc']:.2%} | {target} "
-            f"| {len(log['epochs'])} | {_duration(log['train_seconds'])} | {min(ep['seconds'] for ep in log['epochs']):.0f} s |"
+            f"| {_ms(l.get('batch1_ms'), 2)} | {_ms(l.get('batch64_ms'), 1)} | {log['stored']['test_acc']:.2%} | {target} "
+            f"| {len(log['epochs'])} | {_duration(log['train_seconds'])} | {_machines_cell(log)} |"
         )
     head = [
         "# The zoo: results",
@@ -594,7 +638,9 @@ def results_table() -> str:
         "Test accuracy: the stored weights, float32, on the whole test set of the source named in each log.",
         "Mult-adds: one forward pass of one image. Training time: the sum of the epochs' wall times, over every session "
         "that trained the entry (the log lists them); where the 2 cores were shared with other work it is longer than the "
-        "recipe needs, and the fastest epoch comes closest to what one epoch costs on a quiet machine.",
+        "recipe needs, and the fastest epoch comes closest to what one epoch costs on a quiet machine. Processors differ "
+        "(an entry may have been trained on two): compare epoch times only within one processor. Precision: what the "
+        "speed rule of `cnnlib.train` chose for the run (bfloat16 autocast only where it measured faster).",
     ]
     measured = [lat["entries"][n] for n in trained() if n in lat["entries"]]
     if measured:
