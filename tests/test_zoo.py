@@ -396,6 +396,27 @@ def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
         zoo.load("tiny", fused=True)
 
 
+def test_verify_checks_the_fused_form_of_a_repvgg_entry(tiny_zoo, monkeypatch):
+    monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", zoo.ZooEntry("tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test", {"num_classes": 2, "width": 0.25}))
+    zoo.train("tiny_rep", progress=False)
+    (result,) = zoo.verify(["tiny_rep"])
+    assert result.ok and "fused form predicts the same class for 100.00%" in result.message, result.message
+    zoo.train("tiny", progress=False)
+    assert "fused form" not in zoo.verify(["tiny"])[0].message  # nothing to fuse there
+
+    class Negated(torch.nn.Module):  # a fusion that gets the function wrong: every logit's sign flipped
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return -self.model(x)
+
+    monkeypatch.setattr(zoo, "_fuse", Negated)
+    (broken,) = zoo.verify(["tiny_rep"])
+    assert not broken.ok and "the fusion does not compute the trained function" in broken.message, broken.message
+
+
 def test_cli(tiny_zoo, capsys):
     assert zoo_main(["train", "no_such_entry"]) == 1
     assert "no entry 'no_such_entry'" in capsys.readouterr().err

@@ -43,7 +43,7 @@ from .. import data as cdata
 from ..checkpoint import CheckpointError, CheckpointMismatchError, load_checkpoint, read_checksum, save_checkpoint, state_layout
 from ..models import get_model
 from ..summary import count_mult_adds, count_parameters, measure_latency
-from ..train import SpeedSettings, config_differences, evaluate, fit, hardware_summary, pick_device, read_resume_file, utc_now
+from ..train import SpeedSettings, config_differences, evaluate, fit, hardware_summary, pick_device, predict, read_resume_file, utc_now
 from .entries import CIFAR_RECIPE, ENTRIES, MNIST_RECIPE, UnknownEntryError, ZooEntry, entry
 
 __all__ = [
@@ -454,12 +454,22 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     if got.shape != expected.shape or not torch.allclose(got, expected, rtol=0, atol=1e-3 * (1 + expected.abs().max().item())):
         raise CheckpointError(f"{changed}: on the same input it computes other outputs than when it was stored. {_retrain_hint(name)}")
     if fused:
-        from ..models.repvgg import RepVGGBlock, reparameterized
-
-        if not any(isinstance(m, RepVGGBlock) for m in model.modules()):
+        if not _has_branches_to_fuse(model):
             raise ValueError(f"fused=True applies to RepVGG entries; {name!r} ({e.model}) has no multi-branch blocks to fuse")
-        model = reparameterized(model)
+        model = _fuse(model)
     return model.to(device).eval(), log
+
+
+def _has_branches_to_fuse(model: nn.Module) -> bool:
+    from ..models.repvgg import RepVGGBlock
+
+    return any(isinstance(m, RepVGGBlock) for m in model.modules())
+
+
+def _fuse(model: nn.Module) -> nn.Module:
+    from ..models.repvgg import reparameterized
+
+    return reparameterized(model).eval()
 
 
 # --------------------------------------------------------------------------- verification
@@ -477,6 +487,11 @@ class Verification:
     images: int = 0
 
 
+# The fused RepVGG form computes the same function up to float32 rounding: on a few thousand images
+# at most a handful of near-tied predictions may flip. More than 0.1 % of them means the fusion is wrong.
+FUSED_TOLERANCE = 0.001
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
@@ -486,7 +501,9 @@ def verify(names: list[str] | None = None, subset: bool | None = None, tolerance
 
     ``subset=None`` evaluates on the fixed 2,000-image subset when ``$CI`` is set and on the
     full test set otherwise; the result fails if accuracy differs from the log by more than
-    ``tolerance``. Untrained entries named explicitly fail; otherwise they are skipped.
+    ``tolerance``. A RepVGG entry also fails if its fused form predicts another class than the
+    trained multi-branch form for more than 0.1 % of those images. Untrained entries named
+    explicitly fail; otherwise they are skipped.
     """
     subset = _in_ci() if subset is None else subset
     explicit = names is not None
@@ -515,7 +532,14 @@ def verify(names: list[str] | None = None, subset: bool | None = None, tolerance
         measured = _eval_fp32(model, ds)["acc"]
         ok = abs(measured - logged) <= tolerance
         what = f"{'CI subset' if subset else 'test set'} of {len(ds)}: measured {measured:.2%}, log {logged:.2%}"
-        results.append(Verification(name, ok, what + ("" if ok else f" (differs by more than {tolerance:.1%})"), logged, measured, len(ds)))
+        what += "" if ok else f" (differs by more than {tolerance:.1%})"
+        if _has_branches_to_fuse(model):  # RepVGG: the deployed (fused) form must predict what the trained one does
+            agree = (predict(_fuse(model), ds, batch_size=500).argmax(1) == predict(model, ds, batch_size=500).argmax(1)).float().mean().item()
+            fused_ok = agree >= 1 - FUSED_TOLERANCE
+            ok = ok and fused_ok
+            what += f"; fused form predicts the same class for {agree:.2%}" + (
+                "" if fused_ok else f" (less than {1 - FUSED_TOLERANCE:.1%}: the fusion does not compute the trained function)")
+        results.append(Verification(name, ok, what, logged, measured, len(ds)))
     return results
 
 
