@@ -281,7 +281,8 @@ def test_a_log_with_every_key_but_damaged_fields_is_refused_clearly(tiny_zoo, ca
         ("checkpoint", {}, "checkpoint.sha256 is not a SHA-256"),
         ("stored", {**good["stored"], "test_acc": None}, "stored.test_acc is not an accuracy"),
         ("epochs", [], "epochs is not a list"),
-        ("resumed", [{"hardware": "AMD EPYC"}], "resumed is not a list of records with after_epoch"),
+        ("resumed", [{"hardware": "AMD EPYC"}], "resumed is not a list of records with after_epoch and hardware"),
+        ("resumed", [{"after_epoch": 3}], "resumed is not a list of records with after_epoch and hardware"),
     ):
         path.write_text(json.dumps({**good, field: value}))
         with pytest.raises(CheckpointError, match=f"is damaged: {said}.*git checkout"):

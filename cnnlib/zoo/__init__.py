@@ -162,8 +162,9 @@ def _malformed_fields(log: dict[str, Any]) -> list[str]:
     resumed = log.get("resumed", [])
     if not isinstance(log["hardware"], str):
         wrong.append("hardware is not a line of text")
-    if not (isinstance(resumed, list) and all(isinstance(r, dict) and isinstance(r.get("after_epoch"), int) for r in resumed)):
-        wrong.append("resumed is not a list of records with after_epoch")
+    if not (isinstance(resumed, list) and all(isinstance(r, dict) and isinstance(r.get("after_epoch"), int)
+                                               and isinstance(r.get("hardware"), str) for r in resumed)):
+        wrong.append("resumed is not a list of records with after_epoch and hardware")
     return wrong
 
 
@@ -608,7 +609,7 @@ def training_machines(log: dict[str, Any]) -> list[dict[str, Any]]:
     def cpu(hardware: str) -> str:
         return re.sub(r"\((R|TM)\)", "", hardware.split(";")[0]).strip()
 
-    starts = [(cpu(log["hardware"]), 1)] + [(cpu(r["hardware"]), r["after_epoch"] + 1) for r in log.get("resumed", []) if "hardware" in r]
+    starts = [(cpu(log["hardware"]), 1)] + [(cpu(r["hardware"]), r["after_epoch"] + 1) for r in log.get("resumed", [])]
     epochs = log["epochs"]
     stretches: list[dict[str, Any]] = []
     for i, (name, first) in enumerate(starts):
