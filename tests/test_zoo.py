@@ -382,6 +382,25 @@ def test_an_interrupted_fresh_run_is_continued_by_train(tiny_zoo, monkeypatch, c
     assert "tiny" in json.loads((tiny_zoo / "latency.json").read_text())["entries"]  # train measures the latency
 
 
+def test_latency_keeps_each_entrys_lowest_median_over_the_passes(tiny_zoo, monkeypatch, capsys):
+    zoo.train("tiny", progress=False)
+    # (batch 1, batch 64) per pass, as a shared machine gives them: each batch size is quietest in another pass.
+    medians = iter([2.0, 40.0, 1.5, 400.0, 9.0, 30.0])
+    calls = []
+
+    def fake_latency(model, shape, batch_size, warmup, repeats):
+        calls.append(batch_size)
+        return next(medians)
+
+    monkeypatch.setattr(zoo, "measure_latency", fake_latency)
+    record = zoo.measure_latencies(["tiny"], passes=3)["entries"]["tiny"]
+    assert calls == [1, 64] * 3
+    assert (record["batch1_ms"], record["batch64_ms"], record["passes"]) == (1.5, 30.0, 3)
+    assert json.loads((tiny_zoo / "latency.json").read_text())["entries"]["tiny"] == record
+    assert zoo_main(["table"]) == 0
+    assert "| 1.50 | 30.0 |" in (tiny_zoo / "RESULTS.md").read_text()
+
+
 def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
     monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", zoo.ZooEntry("tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test", {"num_classes": 2, "width": 0.25}))
     zoo.train("tiny_rep", progress=False)
