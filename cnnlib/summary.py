@@ -9,11 +9,8 @@ count agrees with the formula written on the slide.
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import html
 import math
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +18,7 @@ import torch.nn as nn
 import torchinfo
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["LayerRow", "LayerTable", "layer_table", "count_parameters", "count_mult_adds", "measure_latency", "median_seconds", "reuse_freed_memory"]
+__all__ = ["LayerRow", "LayerTable", "layer_table", "count_parameters", "count_mult_adds", "measure_latency", "median_seconds"]
 
 
 @dataclass(frozen=True)
@@ -160,36 +157,15 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...], leaves_only: boo
     return LayerTable(type(model).__name__, tuple(input_shape), tuple(rows), count_parameters(model), macs[""])
 
 
-@functools.cache
-def reuse_freed_memory() -> bool:
-    """Make glibc keep freed memory in the process for reuse, so a timing measures the computation.
-
-    By default glibc takes each large block (a batch of activations) as fresh pages from the
-    kernel and hands it back when freed, so every forward pass also pays for the kernel mapping
-    and zeroing those pages. That cost is not the network's and it varies: on our 2-core VM one
-    process measured resnext29 at batch 64 in 93 ms and another in 300 ms. With freed memory kept
-    (as jemalloc, tcmalloc or PyTorch's CUDA allocator do) runs agree. The price: the process
-    keeps its peak memory until it exits. Returns whether the setting took effect (glibc only).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
-    one_gib = 1 << 30
-    return all(mallopt(option, ctypes.c_int(one_gib)) == 1 for option in (m_trim_threshold, m_mmap_threshold))
-
-
 def median_seconds(fn, warmup: int = 3, repeats: int = 10) -> float:
     """Median wall time of ``fn()`` over ``repeats`` runs after ``warmup`` untimed runs.
 
-    Calls :func:`reuse_freed_memory` first, so that the kernel's page handling is not timed.
+    Calls :func:`cnnlib.train.reuse_freed_memory` first, so that the kernel's page handling is not timed.
     """
     import statistics
     import time
+
+    from .train import reuse_freed_memory
 
     reuse_freed_memory()
     for _ in range(warmup):

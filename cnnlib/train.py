@@ -20,12 +20,15 @@ is not chosen. The decision is recorded in the history.
 from __future__ import annotations
 
 import copy
+import ctypes
 import datetime
+import functools
 import hashlib
 import math
 import os
 import platform
 import random
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
@@ -52,6 +55,7 @@ __all__ = [
     "pick_device",
     "predict",
     "read_resume_file",
+    "reuse_freed_memory",
     "seed_everything",
     "train_one_epoch",
     "utc_now",
@@ -121,6 +125,30 @@ def pick_device(prefer: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@functools.cache
+def reuse_freed_memory() -> bool:
+    """Make glibc keep freed memory in the process for reuse (Linux; a no-op elsewhere).
+
+    By default glibc takes each large block (a batch of activations) as fresh pages from the
+    kernel and hands it back when freed, so every forward pass also pays for the kernel mapping
+    and zeroing those pages. On our 2-core VM that was half the time of evaluating a test set
+    (resnet56 and densenet_bc40 on 10,000 images: 65 s, of which 60 s in the kernel; 29 s with
+    this setting) and made latencies vary between processes (resnext29 at batch 64: 93 vs
+    300 ms). Kept memory is what jemalloc, tcmalloc and PyTorch's CUDA allocator do. The price:
+    the process keeps its peak memory until it exits. Returns whether the setting took effect.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's <malloc.h>
+    one_gib = 1 << 30
+    return all(mallopt(option, ctypes.c_int(one_gib)) == 1 for option in (m_trim_threshold, m_mmap_threshold))
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -361,6 +389,7 @@ def predict(model: nn.Module, data: ImageTensors, speed: SpeedSettings | None = 
     device = torch.device(speed.device)
     memory_format = torch.channels_last if speed.channels_last else torch.contiguous_format
     model.eval()
+    reuse_freed_memory()
     outputs = []
     for idx in iterate_batches(len(data), batch_size, shuffle=False):
         xb = normalize(data.images[idx].to(device), data.spec.mean, data.spec.std).contiguous(memory_format=memory_format)

@@ -1,8 +1,5 @@
 """cnnlib.summary: the LeNet-5 table, number by number, and agreement with torchinfo's own count."""
 
-import subprocess
-import sys
-
 import pytest
 import torchinfo
 
@@ -67,35 +64,3 @@ def test_depth_and_containers():
     assert sum(r.params for r in table.rows) == 269_722
     assert sum(r.mult_adds for r in table.rows) == table.total_mult_adds
 
-
-_PAGE_FAULTS_OF_FORWARD_PASSES = """
-import resource, sys, torch, torch.nn as nn
-from cnnlib.summary import reuse_freed_memory
-
-net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.Conv2d(32, 10, 1)).eval()
-x = torch.randn(64, 3, 32, 32)  # activations of 8 MiB: glibc's default hands such blocks back to the kernel
-
-def page_faults_of_five_passes():
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    with torch.inference_mode():
-        for _ in range(5):
-            net(x)
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
-
-if sys.argv[1] == "reuse":
-    assert reuse_freed_memory()
-page_faults_of_five_passes()  # warm-up
-print(page_faults_of_five_passes())
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator: Linux only")
-def test_reuse_freed_memory_keeps_the_kernels_page_work_out_of_timed_passes():
-    # Each case in a fresh process: the setting is process-wide and cannot be undone.
-    def faults(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS_OF_FORWARD_PASSES, mode], capture_output=True, text=True, check=True)
-        return int(out.stdout)
-
-    pages_of_one_activation = 64 * 32 * 32 * 32 * 4 // 4096
-    assert faults("default") > pages_of_one_activation  # fresh pages on every pass
-    assert faults("reuse") < pages_of_one_activation // 10  # memory freed by one pass serves the next
