@@ -398,7 +398,8 @@ def test_latency_keeps_each_entrys_lowest_median_over_the_passes(tiny_zoo, monke
     assert (record["batch1_ms"], record["batch64_ms"], record["passes"]) == (1.5, 30.0, 3)
     assert json.loads((tiny_zoo / "latency.json").read_text())["entries"]["tiny"] == record
     assert zoo_main(["table"]) == 0
-    assert "| 1.50 | 30.0 |" in (tiny_zoo / "RESULTS.md").read_text()
+    table = (tiny_zoo / "RESULTS.md").read_text()
+    assert "| 1.50 | 30.0 |" in table and "taken in 3 rounds" in table
 
 
 def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):

@@ -685,8 +685,9 @@ def results_table() -> str:
     if measured:
         hardware = sorted({m["hardware"] for m in measured})
         when = sorted(m["measured_utc"] for m in measured)
+        rounds = " or ".join(str(n) for n in sorted({m.get("passes", 1) for m in measured}))
         head.append(
-            "Latency: float32, eval mode: the median time of repeated forward passes, taken in 3 rounds through all the "
+            f"Latency: float32, eval mode: the median time of repeated forward passes, taken in {rounds} rounds through all the "
             f"entries measured; each entry keeps its lowest round, since other load on the machine only adds time; measured {when[0][:10]}" + (f" to {when[-1][:10]}" if when[-1][:10] != when[0][:10] else "")
             + f" on {' / '.join(hardware)}; each entry's time and load average are in latency.json."
         )
