@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import subprocess
 import sys
 
@@ -148,8 +149,11 @@ print(page_faults_of_five_passes())
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator: Linux only")
 def test_reuse_freed_memory_keeps_the_kernels_page_work_out_of_timed_passes():
     # Each case in a fresh process: the setting is process-wide and cannot be undone.
+    # Without the settings that replace or tune the allocator, so both cases see glibc's own behaviour.
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "THP_MEM_ALLOC_ENABLE") and not k.startswith("MALLOC_")}
+
     def faults(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS_OF_FORWARD_PASSES, mode], capture_output=True, text=True, check=True)
+        out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS_OF_FORWARD_PASSES, mode], capture_output=True, text=True, check=True, env=env)
         return int(out.stdout)
 
     pages_of_one_activation = 64 * 32 * 32 * 32 * 4 // 4096

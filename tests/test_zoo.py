@@ -384,19 +384,27 @@ def test_an_interrupted_fresh_run_is_continued_by_train(tiny_zoo, monkeypatch, c
 
 def test_latency_keeps_each_entrys_lowest_median_over_the_passes(tiny_zoo, monkeypatch, capsys):
     zoo.train("tiny", progress=False)
-    # (batch 1, batch 64) per pass, as a shared machine gives them: each batch size is quietest in another pass.
-    medians = iter([2.0, 40.0, 1.5, 400.0, 9.0, 30.0])
+    monkeypatch.setitem(zoo.ENTRIES, "tiny_b", dataclasses.replace(zoo.ENTRIES["tiny"], name="tiny_b"))
+    real_load = zoo.load
+    monkeypatch.setattr(zoo, "load", lambda name: (name, None) if name == "tiny_b" else real_load(name))
+    # (batch 1, batch 64) per entry and pass, as a shared machine gives them: tiny is quietest
+    # at batch 1 in pass 2 and at batch 64 in pass 3.
+    medians = iter([2.0, 40.0, 5.0, 50.0, 1.5, 400.0, 5.0, 50.0, 9.0, 30.0, 5.0, 50.0])
     calls = []
 
     def fake_latency(model, shape, batch_size, warmup, repeats):
-        calls.append(batch_size)
+        calls.append(("tiny_b" if model == "tiny_b" else "tiny", batch_size))
         return next(medians)
 
     monkeypatch.setattr(zoo, "measure_latency", fake_latency)
-    record = zoo.measure_latencies(["tiny"], passes=3)["entries"]["tiny"]
-    assert calls == [1, 64] * 3
+    entries = zoo.measure_latencies(["tiny", "tiny_b"], passes=3)["entries"]
+    assert calls == [("tiny", 1), ("tiny", 64), ("tiny_b", 1), ("tiny_b", 64)] * 3  # rounds through all the entries
+    record = entries["tiny"]
     assert (record["batch1_ms"], record["batch64_ms"], record["passes"]) == (1.5, 30.0, 3)
     assert json.loads((tiny_zoo / "latency.json").read_text())["entries"]["tiny"] == record
+    with pytest.raises(ValueError, match="passes must be at least 1"):
+        zoo.measure_latencies(["tiny"], passes=0)
+    monkeypatch.delitem(zoo.ENTRIES, "tiny_b")
     assert zoo_main(["table"]) == 0
     table = (tiny_zoo / "RESULTS.md").read_text()
     assert "| 1.50 | 30.0 |" in table and "taken in 3 rounds" in table

@@ -581,6 +581,8 @@ def measure_latencies(names: list[str] | None = None, passes: int = 3) -> dict[s
     Each entry's record keeps its own time, hardware and load average, so re-measuring one
     entry (``python -m cnnlib.zoo train`` does so for each entry it trains) leaves the others' records true.
     """
+    if passes < 1:
+        raise ValueError(f"passes must be at least 1, got {passes}")
     path = _latency_path()
     record = _read_latencies()
     models = {name: load(name)[0] for name in names or trained()}
@@ -687,8 +689,8 @@ def results_table() -> str:
         when = sorted(m["measured_utc"] for m in measured)
         rounds = " or ".join(str(n) for n in sorted({m.get("passes", 1) for m in measured}))
         head.append(
-            f"Latency: float32, eval mode: the median time of repeated forward passes, taken in {rounds} rounds through all the "
-            f"entries measured; each entry keeps its lowest round, since other load on the machine only adds time; measured {when[0][:10]}" + (f" to {when[-1][:10]}" if when[-1][:10] != when[0][:10] else "")
+            f"Latency: float32, eval mode: the median time of repeated forward passes, taken in {rounds} rounds through the entries "
+            f"measured together (all of them with `--bench`); each entry keeps its lowest round, since other load on the machine only adds time; measured {when[0][:10]}" + (f" to {when[-1][:10]}" if when[-1][:10] != when[0][:10] else "")
             + f" on {' / '.join(hardware)}; each entry's time and load average are in latency.json."
         )
     return "\n".join(head + [""] + rows + [""] + _degradation_section()) + "\n"
