@@ -18,6 +18,8 @@ import torch.nn as nn
 import torchinfo
 from torch.utils.flop_counter import FlopCounterMode
 
+from .train import reuse_freed_memory
+
 __all__ = ["LayerRow", "LayerTable", "layer_table", "count_parameters", "count_mult_adds", "measure_latency", "median_seconds"]
 
 
@@ -164,8 +166,6 @@ def median_seconds(fn, warmup: int = 3, repeats: int = 10) -> float:
     """
     import statistics
     import time
-
-    from .train import reuse_freed_memory
 
     reuse_freed_memory()
     for _ in range(warmup):

@@ -63,4 +63,3 @@ def test_depth_and_containers():
     assert [r.name for r in table.rows] == ["stem", "layer1", "layer2", "layer3", "pool", "fc"]
     assert sum(r.params for r in table.rows) == 269_722
     assert sum(r.mult_adds for r in table.rows) == table.total_mult_adds
-
