@@ -29,7 +29,7 @@ import torch.nn as nn
 import cnnlib
 from cnnlib.models.repvgg import reparameterized
 from cnnlib.summary import count_mult_adds, median_seconds
-from cnnlib.train import hardware_summary
+from cnnlib.train import hardware_summary, use_all_cores
 
 # RepVGG paper Table 1 (1080Ti, batch 32, 2048 -> 2048 channels, 56 x 56): kernel -> (theoretical TFLOPS, ms)
 PAPER_TABLE_1 = {1: (9.96, 84.5), 3: (38.10, 198.8), 5: (10.57, 2092.5), 7: (9.38, 4394.3)}
@@ -99,8 +99,10 @@ def compute_density(channels: int, size: int, batch: int, repeats: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (batch 1: twice as many)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per logical CPU, or $CNNLIB_THREADS)")
     args = parser.parse_args()
 
+    use_all_cores(args.threads)
     print(hardware_summary(torch.device("cpu")))
     print(f"load average before: {load_average()} (other processes on the machine slow every figure below)")
     speedup("repvgg_a0", 224, (1, 32), args.repeats)

@@ -9,8 +9,11 @@
 (c) cnnlib's pipeline: ``cnnlib.train.train_one_epoch`` on in-memory uint8
     tensors with batch augmentation and the same speed settings.
 
-Prints the figures and the ratios (c)/(b) and (c)/(a). Not a test: numbers
-depend on the machine. Usage (from the repository root)::
+Prints the figures and the ratios (c)/(b) and (c)/(a). Then (d) checks the speed
+rule: every candidate (float32 or bfloat16 autocast, contiguous or channels-last)
+measured again for much longer than the rule measures, and whether the rule's
+choice is the fastest (or within 10 % of it, the rule's own margin). Not a test:
+numbers depend on the machine. Usage (from the repository root)::
 
     CNNLIB_MIRROR=../shared/mirror python benchmarks/train_throughput.py [--batches 20]
 """
@@ -32,8 +35,10 @@ from cnnlib.train import (
     choose_speed_settings,
     hardware_summary,
     measure_training_speed,
+    reuse_freed_memory,
     seed_everything,
     train_one_epoch,
+    use_all_cores,
 )
 
 
@@ -107,15 +112,37 @@ def cnnlib_pipeline(batches: int, batch_size: int, speed: SpeedSettings) -> tupl
     return batches * batch_size / (time.perf_counter() - start), train.source
 
 
+def rule_against_long_measurement(batch_size: int, speed: SpeedSettings, steps: int) -> None:
+    """(d): each candidate for at least ``steps`` steps and 3 s after 3 warm-up steps, beside the rule's figures."""
+    device = torch.device(speed.device)
+    x = torch.randn(batch_size, 3, 32, 32, device=device)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+    long = {}
+    print(f"(d) the speed rule against a long measurement (>= {steps} steps and 3 s each, img/s):")
+    for name in speed.measured:
+        dtype = torch.bfloat16 if name.startswith("bfloat16") else None
+        candidate = SpeedSettings(str(device), dtype, name.endswith("channels-last"))
+        long[name] = measure_training_speed(cnnlib.get_model("resnet20"), x, y, candidate, min_steps=steps, min_seconds=3.0, warmup=3)
+        print(f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   ratio {speed.measured[name] / long[name]:.2f}")
+    chosen = speed.describe().split(", ", 1)[1]
+    fastest = max(long, key=long.get)
+    share = long[chosen] / long[fastest]
+    verdict = "agrees" if share >= 1 / 1.10 else "DISAGREES"
+    print(f"    rule chose {chosen}; fastest by the long measurement: {fastest}; the choice reaches {100 * share:.0f} % of it: {verdict}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batches", type=int, default=20, help="timed batches per pipeline (default 20)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="DataLoader workers for (a)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per logical CPU, or $CNNLIB_THREADS)")
     args = parser.parse_args()
 
+    use_all_cores(args.threads)
     device = cnnlib.train.pick_device()
     print(hardware_summary(device))
+    reuse_freed_memory()  # as fit() does before the rule measures
     speed = choose_speed_settings(cnnlib.get_model("resnet20"), (3, 32, 32), args.batch_size, device)
     print(f"cnnlib's measured choice: {speed.describe()}  (candidates, img/s: {speed.measured})")
 
@@ -129,6 +156,7 @@ def main() -> None:
     print(f"(c) cnnlib pipeline ({c_source}):")
     print(f"    {c:8.1f} img/s")
     print(f"ratios: (c)/(b) = {c / b:.3f}  (goal >= 0.90)   (c)/(a) = {c / a:.1f}x   (a)/float32 model alone = {a / b0:.2f}")
+    rule_against_long_measurement(args.batch_size, speed, steps=10)
 
 
 if __name__ == "__main__":

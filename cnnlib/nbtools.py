@@ -7,16 +7,17 @@ import inspect
 import torch
 
 from .data import mirror_dir
-from .train import hardware_summary, pick_device, seed_everything
+from .train import hardware_summary, pick_device, seed_everything, use_all_cores
 
 __all__ = ["start", "show_source"]
 
 
 def start(seed: int = 0) -> torch.device:
-    """Seed everything, pick the device and print the hardware, versions and data sources the notebook runs on."""
+    """Seed everything, use every CPU core, pick the device and print the hardware, versions and data sources."""
     import cnnlib
 
     _inline_figures()
+    use_all_cores()
     seed_everything(seed)
     device = pick_device()
     print(f"cnnlib {cnnlib.__version__} | seed {seed}")

@@ -8,9 +8,11 @@ history is for :mod:`cnnlib.viz`.
 Speed rule (``TrainConfig.precision="auto"``): bfloat16 autocast and the
 channels-last memory format are used only when they are *measured* to help on
 the hardware found. Before training, :func:`choose_speed_settings` times real
-training steps of the model at the configured batch size (at least 3 steps and
-0.3 s per candidate) in each of the four combinations (float32 or bfloat16 autocast, contiguous or channels-last)
-and keeps the fastest, but only if it beats plain float32 by at least 10 %;
+training steps of the model at the configured batch size in each of the four
+combinations (float32 or bfloat16 autocast, contiguous or channels-last), in the
+steady state (warm-up steps excluded; the median step of at least 3 steps and
+0.5 s, in two interleaved rounds, each candidate keeping its best round), and
+keeps the fastest, but only if it beats plain float32 by at least 10 %;
 otherwise float32 is kept, so the numbers stay full precision whenever the
 gain would be marginal. On CPUs with AMX or AVX-512-BF16 bfloat16 usually
 wins for convolutional nets; on older laptops it is slower than float32 and
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import ctypes
+import dataclasses
 import datetime
 import functools
 import hashlib
@@ -28,6 +31,7 @@ import math
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 from contextlib import nullcontext
@@ -46,6 +50,8 @@ from .data import ImageTensors, atomic_write, augment_batch, iterate_batches, no
 __all__ = [
     "SpeedSettings",
     "TrainConfig",
+    "TrainingPlan",
+    "available_cpus",
     "choose_speed_settings",
     "config_differences",
     "evaluate",
@@ -53,11 +59,13 @@ __all__ = [
     "hardware_summary",
     "measure_training_speed",
     "pick_device",
+    "plan_training",
     "predict",
     "read_resume_file",
     "reuse_freed_memory",
     "seed_everything",
     "train_one_epoch",
+    "use_all_cores",
     "utc_now",
 ]
 
@@ -125,6 +133,44 @@ def pick_device(prefer: str | None = None) -> torch.device:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def available_cpus() -> int:
+    """The number of logical CPUs this process may run on (its affinity mask, where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def use_all_cores(threads: int | None = None) -> int:
+    """Give torch one CPU thread per logical CPU this process may use, unless told otherwise.
+
+    torch's own default is the number of *physical* cores that its cpuinfo library finds
+    (c10's ``TaskThreadPoolBase::defaultNumThreads``). A cloud VM often presents its two
+    vCPUs as one core with two hyper-threads, and then torch trains on one thread: the zoo's
+    first resnet20, plain20 and lenet5 runs did ("torch threads 1" in their logs); resnet20's
+    epochs 1-9 took 330-460 s, its epochs resumed with ``--threads 2`` mostly 120-270 s.
+
+    Told otherwise means, in this order: ``threads`` (a CLI's ``--threads``), then
+    ``$CNNLIB_THREADS``, then ``$OMP_NUM_THREADS`` or ``$MKL_NUM_THREADS`` (torch already
+    honours those, so they are left alone). Every training entry point calls this: the
+    notebooks (through :func:`cnnlib.nbtools.start`), ``python -m cnnlib.zoo``,
+    ``python -m cnnlib.experiments``, the benchmarks and the test suite. Returns the number
+    of threads torch now uses.
+    """
+    if threads is None and os.environ.get("CNNLIB_THREADS"):
+        value = os.environ["CNNLIB_THREADS"]
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"$CNNLIB_THREADS must be a positive whole number of threads, not {value!r}")
+        threads = int(value)
+    if threads is None and (os.environ.get("OMP_NUM_THREADS") or os.environ.get("MKL_NUM_THREADS")):
+        return torch.get_num_threads()
+    if threads is not None and threads < 1:
+        raise ValueError(f"the number of CPU threads must be at least 1, not {threads}")
+    threads = threads or available_cpus()
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 @functools.cache
@@ -200,36 +246,50 @@ def _bf16_supported(device: torch.device) -> bool:
     return device.type == "cpu"  # MPS autocast to bfloat16 is not reliable across releases: float32 there
 
 
-def measure_training_speed(
-    model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, min_steps: int = 3, min_seconds: float = 0.3
-) -> float:
-    """Images per second of SGD steps on the batch ``(x, y)`` (a copy of ``model`` is trained).
+class _TrainingProbe:
+    """SGD steps of a copy of ``model`` on one batch with one candidate's settings, each step timed."""
 
-    Two warm-up steps, then at least ``min_steps`` steps and ``min_seconds`` seconds are timed.
-    """
-    model = copy.deepcopy(model).to(x.device).train()
-    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)
-    x = x.to(memory_format=memory_format)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    def __init__(self, model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings) -> None:
+        memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+        self.model = copy.deepcopy(model).to(x.device).train().to(memory_format=memory_format)
+        self.x, self.y, self.settings = x.to(memory_format=memory_format), y, settings
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=1e-3)
 
-    def step() -> None:
-        with settings.autocast():
-            loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
+    def step(self) -> float:
+        """One training step; returns its wall time in seconds (the device synchronised)."""
+        start = time.perf_counter()
+        with self.settings.autocast():
+            loss = F.cross_entropy(self.model(self.x), self.y)
         loss.backward()
-        opt.step()
+        self.opt.step()
+        self.opt.zero_grad(set_to_none=True)  # between steps, a probe holds no gradients
+        _sync(self.x.device)
+        return time.perf_counter() - start
 
-    for _ in range(2):
-        step()
-    _sync(x.device)
-    start = time.perf_counter()
-    steps = 0
-    while steps < min_steps or time.perf_counter() - start < min_seconds:
-        step()
-        steps += 1
-        _sync(x.device)
-    return steps * x.shape[0] / (time.perf_counter() - start)
+    def rate(self, min_steps: int, min_seconds: float) -> float:
+        """Images per second from the median of at least ``min_steps`` steps lasting ``min_seconds`` in all.
+
+        The median, not the mean: one step interrupted by another process does not move it.
+        """
+        times: list[float] = []
+        while len(times) < min_steps or sum(times) < min_seconds:
+            times.append(self.step())
+        return self.x.shape[0] / statistics.median(times)
+
+
+def measure_training_speed(
+    model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, min_steps: int = 3, min_seconds: float = 0.5, warmup: int = 2
+) -> float:
+    """Images per second of SGD steps on the batch ``(x, y)`` in the steady state (a copy of ``model`` is trained).
+
+    ``warmup`` untimed steps first (the first steps pay for choosing and compiling kernels and
+    for the allocator's first requests), then at least ``min_steps`` steps and ``min_seconds``
+    seconds are timed; the rate is the batch size over the median step time.
+    """
+    probe = _TrainingProbe(model, x, y, settings)
+    for _ in range(warmup):
+        probe.step()
+    return probe.rate(min_steps, min_seconds)
 
 
 def _sync(device: torch.device) -> None:
@@ -248,8 +308,27 @@ def choose_speed_settings(
     channels_last: bool | None = None,
     steps: int = 3,
     min_gain: float = 1.10,
+    rounds: int = 2,
+    min_seconds: float = 0.5,
 ) -> SpeedSettings:
-    """Pick autocast dtype and memory format by measuring (``precision="auto"``) or as told."""
+    """Pick autocast dtype and memory format by measuring (``precision="auto"``) or as told.
+
+    The measurement, for the up to four candidates (float32 or bfloat16 autocast, contiguous or
+    channels-last), each training its own copy of the model on one random batch:
+
+    1. two warm-up steps each; a candidate whose second step takes over 3x as long as the
+       fastest candidate's is dropped there (on CPUs without bfloat16 units, bfloat16 runs
+       3-10x slower, and its remaining steps would only cost time);
+    2. ``rounds`` rounds through the remaining candidates, each timing at least ``steps`` steps
+       and ``min_seconds`` seconds and taking the median step; a candidate keeps its best
+       round. Interleaving the rounds gives every candidate a turn in each state of a machine
+       whose speed drifts (a VM's neighbours, turbo); after the first round, a candidate at
+       under half the leader's rate is dropped.
+
+    The fastest candidate is chosen if it beats the best float32 one by ``min_gain`` (10 %),
+    otherwise float32. ``SpeedSettings.measured`` holds every candidate's img/s (for one
+    dropped after warm-up, the rate of its second step).
+    """
     device = torch.device(device)
     if precision == "fp32":
         return SpeedSettings(str(device), None, bool(channels_last))
@@ -259,6 +338,8 @@ def choose_speed_settings(
         return SpeedSettings(str(device), torch.bfloat16, bool(channels_last))
     if precision != "auto":
         raise ValueError(f"precision must be 'auto', 'fp32' or 'bf16', not {precision!r}")
+    if rounds < 1 or steps < 1:
+        raise ValueError(f"rounds and steps must be at least 1, not {rounds} and {steps}")
 
     n_params = sum(p.numel() for p in model.parameters())
     key = (type(model).__name__, n_params, input_shape, batch_size, str(device), channels_last)
@@ -270,25 +351,28 @@ def choose_speed_settings(
     y = torch.randint(0, num_classes, (batch_size,), generator=gen).to(device)
     formats = [False, True] if channels_last is None else [channels_last]
     dtypes: list[torch.dtype | None] = [None] + ([torch.bfloat16] if _bf16_supported(device) else [])
-    measured: dict[str, float] = {}
-    best: tuple[float, torch.dtype | None, bool] | None = None
-    for dtype in dtypes:
-        for cl in formats:
-            candidate = SpeedSettings(str(device), dtype, cl)
-            # The timed steps run dropout on the global generator a time-dependent number of
-            # times: fork it, so that the training run that follows stays reproducible.
-            with torch.random.fork_rng(devices=[]):
-                rate = measure_training_speed(model, x, y, candidate, steps)
-            measured[candidate.describe().split(", ", 1)[1]] = round(rate, 1)
-            if best is None or rate > best[0]:
-                best = (rate, dtype, cl)
-    baseline = max(v for k, v in measured.items() if k.startswith("float32"))
-    assert best is not None
-    if best[0] < min_gain * baseline:  # not worth leaving float32
-        fp32_cl = max(formats, key=lambda cl: measured[SpeedSettings(str(device), None, cl).describe().split(", ", 1)[1]])
-        chosen = SpeedSettings(str(device), None, fp32_cl, measured)
-    else:
-        chosen = SpeedSettings(str(device), best[1], best[2], measured)
+    candidates = [SpeedSettings(str(device), dtype, cl) for dtype in dtypes for cl in formats]
+    # The timed steps run dropout on the global generator a time-dependent number of times:
+    # fork it, so that the training run that follows stays reproducible.
+    with torch.random.fork_rng(devices=[]):
+        probes = [_TrainingProbe(model, x, y, c) for c in candidates]
+        rates = []
+        for probe in probes:
+            probe.step()
+            rates.append(batch_size / probe.step())  # the second step: past most one-time costs
+        active = [i for i, r in enumerate(rates) if r * 3 >= max(rates)]
+        for i in active:
+            rates[i] = 0.0  # replaced by the rounds' figures
+        for _ in range(rounds):
+            for i in active:
+                rates[i] = max(rates[i], probes[i].rate(steps, min_seconds))
+            leader = max(rates[i] for i in active)
+            active = [i for i in active if rates[i] >= 0.5 * leader]
+        del probes
+    measured = {c.describe().split(", ", 1)[1]: round(r, 1) for c, r in zip(candidates, rates)}
+    best = max(range(len(candidates)), key=rates.__getitem__)
+    best_fp32 = max((i for i, c in enumerate(candidates) if c.autocast_dtype is None), key=rates.__getitem__)
+    chosen = dataclasses.replace(candidates[best if rates[best] >= min_gain * rates[best_fp32] else best_fp32], measured=measured)
     _SPEED_CACHE[key] = chosen
     return chosen
 
@@ -492,6 +576,95 @@ def fit(
     history["train_seconds"] = time.perf_counter() - start
     model.eval()
     return history
+
+
+# --------------------------------------------------------------------------- live training on a budget
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What :func:`plan_training` decided: the config and data to pass to :func:`fit`, and why."""
+
+    config: TrainConfig
+    train_data: ImageTensors
+    requested_epochs: int
+    requested_images: int
+    img_per_s: float
+    estimated_seconds: float
+    budget_seconds: float
+    speed: SpeedSettings
+
+    @property
+    def reduced(self) -> bool:
+        return self.config.epochs < self.requested_epochs or len(self.train_data) < self.requested_images
+
+    def __str__(self) -> str:
+        rate = f"{self.img_per_s:,.0f} training images/s measured ({self.speed.describe()})"
+        if not self.reduced:
+            return (f"Budget: {self.config.epochs} epochs take about {self.estimated_seconds:.0f} s here at {rate}, "
+                    f"within this cell's {self.budget_seconds:.0f} s: the full recipe runs.")
+        full = self.estimated_seconds * self.requested_epochs * self.requested_images / (self.config.epochs * len(self.train_data))
+        what = f"{self.config.epochs} epoch{'s' if self.config.epochs > 1 else ''}"
+        if len(self.train_data) < self.requested_images:
+            what += f" on {len(self.train_data):,} of the {self.requested_images:,} training images"
+        return (f"Budget: {self.requested_epochs} epochs would take about {full:.0f} s here at {rate}, over this cell's "
+                f"{self.budget_seconds:.0f} s, so this run trains {what} (about {self.estimated_seconds:.0f} s; the "
+                f"learning-rate schedule is compressed into them). Results below are for this shorter run.")
+
+
+def plan_training(
+    model: nn.Module,
+    train_data: ImageTensors,
+    config: TrainConfig,
+    budget_seconds: float,
+    test_data: ImageTensors | None = None,
+    device: torch.device | str | None = None,
+) -> TrainingPlan:
+    """Fit a lecture's live training run into ``budget_seconds`` on the machine at hand.
+
+    Measures the training speed with the speed rule (:func:`choose_speed_settings`; ``fit``
+    reuses the measurement) and estimates an epoch as its training images at that rate plus,
+    with ``test_data``, one evaluation pass (a forward pass costs about a third of a
+    training step). If ``config.epochs`` epochs do not fit, it trains fewer; if even one
+    epoch does not fit, one epoch on a fixed random subset of the training images. The
+    returned plan prints what it decided; the notebook then calls
+    ``fit(model, plan.train_data, test, plan.config)``.
+    """
+    if budget_seconds <= 0:
+        raise ValueError(f"budget_seconds must be positive, not {budget_seconds}")
+    device = torch.device(device) if device is not None else pick_device()
+    reuse_freed_memory()  # as fit() does before it measures
+    speed = choose_speed_settings(model.to(device), train_data.shape, config.batch_size, device, config.precision, config.channels_last)
+    rate = speed.measured[speed.describe().split(", ", 1)[1]] if speed.measured else None
+    if rate is None:  # precision given explicitly: the rule did not measure; measure the chosen settings
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn((config.batch_size, *train_data.shape), generator=gen).to(device)
+        y = torch.randint(0, _num_outputs(model, train_data.shape), (config.batch_size,), generator=gen).to(device)
+        with torch.random.fork_rng(devices=[]):
+            rate = measure_training_speed(model, x, y, speed)
+    eval_images = len(test_data) / 3 if test_data is not None else 0.0
+
+    def seconds(epochs: int, images: int) -> float:
+        return epochs * (images + eval_images) / rate
+
+    epochs = config.epochs
+    while epochs > 1 and seconds(epochs, len(train_data)) > budget_seconds:
+        epochs -= 1
+    data = train_data
+    if seconds(epochs, len(train_data)) > budget_seconds:
+        images = int(budget_seconds * rate - eval_images)
+        images = max(config.batch_size, min(len(train_data), images // config.batch_size * config.batch_size))
+        data = train_data.subset(images, seed=config.seed) if images < len(train_data) else train_data
+    return TrainingPlan(
+        config=dataclasses.replace(config, epochs=epochs),
+        train_data=data,
+        requested_epochs=config.epochs,
+        requested_images=len(train_data),
+        img_per_s=rate,
+        estimated_seconds=seconds(epochs, len(data)),
+        budget_seconds=budget_seconds,
+        speed=speed,
+    )
 
 
 # --------------------------------------------------------------------------- resumable runs

@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn as nn
 
+import cnnlib.train as cnnlib_train
 from cnnlib.data import DatasetSpec, ImageTensors
 from cnnlib.train import SpeedSettings, TrainConfig, choose_speed_settings, evaluate, fit, pick_device, predict
 
@@ -101,6 +102,64 @@ def test_auto_speed_settings_measure_and_choose():
         assert max(speed.measured.values()) >= 1.10 * baseline
 
 
+class ScriptedProbe:
+    """Stands in for cnnlib.train._TrainingProbe: step times scripted per candidate, no training."""
+
+    scripts: dict = {}
+    log: list = []
+
+    def __init__(self, model, x, y, settings):
+        self.x, self.settings = x, settings
+        self.name = settings.describe().split(", ", 1)[1]
+        self.times = iter(self.scripts[self.name])
+
+    def step(self):
+        self.log.append(self.name)
+        return next(self.times)
+
+    rate = cnnlib_train._TrainingProbe.rate
+
+
+def scripted_choice(monkeypatch, scripts, **kwargs):
+    ScriptedProbe.scripts, ScriptedProbe.log = scripts, []
+    monkeypatch.setattr(cnnlib_train, "_TrainingProbe", ScriptedProbe)
+    monkeypatch.setattr(cnnlib_train, "_SPEED_CACHE", {})
+    return choose_speed_settings(tiny_cnn(), (1, 8, 8), 10, torch.device("cpu"), precision="auto", steps=3, min_seconds=0.0, **kwargs)
+
+
+def test_speed_rule_measures_the_steady_state_in_interleaved_rounds(monkeypatch):
+    # float32 contiguous: slow warm-up (kernel selection), then 0.1 s per step;
+    # bfloat16 channels-last: 0.05 s per step, but its first round ran while the machine was slow.
+    steady = [0.1] * 20
+    scripts = {
+        "float32, contiguous": [5.0, 0.12] + steady,
+        "float32, channels-last": [0.3, 0.15] + [0.25] * 20,
+        "bfloat16 autocast, contiguous": [9.0, 0.9] + [0.9] * 20,  # 2nd step 7.5x the fastest: dropped after warm-up
+        "bfloat16 autocast, channels-last": [1.0, 0.06] + [0.2, 0.2, 0.2] + [0.05] * 20,
+    }
+    speed = scripted_choice(monkeypatch, scripts)
+    assert speed.measured == {"float32, contiguous": 100.0, "float32, channels-last": 40.0, "bfloat16 autocast, contiguous": 11.1, "bfloat16 autocast, channels-last": 200.0}
+    assert speed.autocast_dtype == torch.bfloat16 and speed.channels_last  # its best round, not its first
+    assert ScriptedProbe.log.count("bfloat16 autocast, contiguous") == 2  # only the two warm-up steps
+    # after round 1 the leader is float32 contiguous (100); float32 channels-last (40) is under half: no second round
+    assert ScriptedProbe.log.count("float32, channels-last") == 2 + 3
+    assert ScriptedProbe.log.count("float32, contiguous") == 2 + 3 + 3
+
+
+def test_speed_rule_keeps_float32_unless_the_gain_is_worth_it(monkeypatch):
+    scripts = {
+        "float32, contiguous": [0.2] + [0.1] * 20,
+        "float32, channels-last": [0.2] + [0.1] * 20,
+        "bfloat16 autocast, contiguous": [0.2] + [0.095] * 20,  # 5 % faster: not worth the precision
+        "bfloat16 autocast, channels-last": [0.2] + [0.1] * 20,
+    }
+    speed = scripted_choice(monkeypatch, scripts)
+    assert speed.autocast_dtype is None
+    assert speed.measured["bfloat16 autocast, contiguous"] == pytest.approx(105.3, abs=0.1)
+    with pytest.raises(ValueError, match="at least 1"):
+        scripted_choice(monkeypatch, scripts, rounds=0)
+
+
 def test_explicit_precision_is_respected():
     speed = choose_speed_settings(tiny_cnn(), (1, 8, 8), 8, torch.device("cpu"), precision="bf16", channels_last=True)
     assert speed.autocast_dtype == torch.bfloat16 and speed.channels_last
@@ -159,3 +218,83 @@ def test_reuse_freed_memory_keeps_the_kernels_page_work_out_of_timed_passes():
     pages_of_one_activation = 64 * 32 * 32 * 32 * 4 // 4096
     assert faults("default") > pages_of_one_activation  # fresh pages on every pass
     assert faults("reuse") < pages_of_one_activation // 10  # memory freed by one pass serves the next
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_use_all_cores_takes_every_cpu_the_process_may_use(monkeypatch, restore_threads):
+    from cnnlib.train import available_cpus, use_all_cores
+
+    for name in ("CNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    torch.set_num_threads(1)  # what torch picks on a VM whose two vCPUs look like one core's two hyper-threads
+    assert use_all_cores() == available_cpus() == torch.get_num_threads()
+    if hasattr(os, "sched_getaffinity"):
+        assert available_cpus() == len(os.sched_getaffinity(0))
+
+
+def test_use_all_cores_is_told_otherwise(monkeypatch, restore_threads):
+    from cnnlib.train import use_all_cores
+
+    for name in ("CNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert use_all_cores(1) == 1 == torch.get_num_threads()  # a CLI's --threads 1
+    monkeypatch.setenv("CNNLIB_THREADS", "1")
+    torch.set_num_threads(2)
+    assert use_all_cores() == 1
+    monkeypatch.setenv("CNNLIB_THREADS", "two")
+    with pytest.raises(ValueError, match="CNNLIB_THREADS must be a positive whole number"):
+        use_all_cores()
+    monkeypatch.delenv("CNNLIB_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's OpenMP setting: torch honours it, so it is left alone
+    torch.set_num_threads(1)
+    assert use_all_cores() == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        use_all_cores(0)
+
+
+def test_every_entry_point_uses_all_cores():
+    """The CLIs, the benchmarks and the notebooks' first cell call use_all_cores (a VM can make torch pick 1 thread)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for path in ("cnnlib/zoo/__main__.py", "cnnlib/experiments/__main__.py", "cnnlib/nbtools.py", "benchmarks/train_throughput.py", "benchmarks/repvgg_speed.py"):
+        source = (root / path).read_text()
+        assert "use_all_cores(" in source, path
+        assert "set_num_threads" not in source, f"{path} sets threads itself instead of through use_all_cores"
+
+
+def fixed_speed(monkeypatch, img_per_s: float) -> None:
+    """Make the speed rule report ``img_per_s`` for float32 without measuring."""
+    measured = {"float32, contiguous": img_per_s}
+    monkeypatch.setattr(cnnlib_train, "choose_speed_settings", lambda *a, **k: SpeedSettings("cpu", None, False, measured))
+
+
+def test_plan_training_keeps_the_recipe_when_it_fits(monkeypatch):
+    fixed_speed(monkeypatch, 1000.0)
+    train, test = stripes(512, 0), stripes(300, 1)
+    plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=10, test_data=test, device="cpu")
+    assert plan.config == CONFIG and plan.train_data is train and not plan.reduced
+    assert plan.estimated_seconds == pytest.approx(3 * (512 + 100) / 1000)  # 3 epochs + 3 evaluations at a third of the cost
+    assert "the full recipe runs" in str(plan) and "1,000 training images/s" in str(plan)
+
+
+def test_plan_training_trains_fewer_epochs_then_fewer_images(monkeypatch):
+    train, test = stripes(512, 0), stripes(300, 1)
+    fixed_speed(monkeypatch, 100.0)  # an epoch with its evaluation: 6.12 s
+    plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=13, test_data=test, device="cpu")
+    assert plan.config.epochs == 2 and len(plan.train_data) == 512 and plan.reduced
+    assert dataclasses.replace(plan.config, epochs=3) == CONFIG  # nothing else changed
+    assert "over this cell's 13 s, so this run trains 2 epochs (about 12 s" in str(plan)
+    plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=3, test_data=test, device="cpu")
+    assert plan.config.epochs == 1 and len(plan.train_data) == 192  # 300 - 100 = 200 images, whole batches of 32
+    assert plan.estimated_seconds <= 3 and "1 epoch on 192 of the 512 training images" in str(plan)
+    history = fit(tiny_cnn(), plan.train_data, test, plan.config, device="cpu", progress=False)
+    assert len(history["epochs"]) == 1
+    with pytest.raises(ValueError, match="budget_seconds must be positive"):
+        cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=0)

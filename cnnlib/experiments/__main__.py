@@ -6,22 +6,20 @@ import argparse
 import json
 import sys
 
-import torch
-
 from . import EXPERIMENTS, UnknownExperimentError, experiments_dir, run
+from ..train import use_all_cores
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlib.experiments", description=__doc__)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: one per logical CPU, or $CNNLIB_THREADS)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every experiment, its chapter and whether a result is stored")
     p_run = sub.add_parser("run", help="run experiments and store their results under data/experiments/")
     p_run.add_argument("names", nargs="+")
     p_run.add_argument("--quick", action="store_true", help="a reduced smoke run; printed, never stored")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_all_cores(args.threads)
     if args.command == "list":
         for name, exp in EXPERIMENTS.items():
             stored = (experiments_dir() / f"{name}.json").is_file()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from . import (
     ENTRIES,
     AlreadyTrainedError,
@@ -25,6 +23,7 @@ from . import (
 )
 from ..checkpoint import CheckpointError
 from ..data import DatasetUnavailableError
+from ..train import use_all_cores
 
 
 def _list() -> int:
@@ -109,7 +108,7 @@ def _verify(names: list[str], subset: bool | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlib.zoo", description=__doc__)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: one per logical CPU, or $CNNLIB_THREADS)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every entry with its recipe and measured accuracy")
     p_train = sub.add_parser("train", help="train entries (resumes an interrupted run)")
@@ -124,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     p_table = sub.add_parser("table", help="write data/zoo/RESULTS.md")
     p_table.add_argument("--bench", action="store_true", help="re-measure the CPU latency of every trained entry first")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_all_cores(args.threads)
     try:
         if args.command == "list":
             return _list()
