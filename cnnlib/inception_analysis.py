@@ -510,6 +510,8 @@ def branch_ablation(
                 for child in parent:
                     stage_inputs.append(h)
                     h = child(h)
+                # the same children on the same tensors: equal up to rounding at most; rtol/atol 1e-4 only tell a model
+                # whose blocks feed forward_head directly from one that computes something else (differences O(1))
                 if not torch.allclose(model.forward_head(h), logits, atol=1e-4, rtol=1e-4):
                     raise RuntimeError(f"{type(model).__name__}: forward_head(features) differs from the model's output; pass a model "
                                        "whose blocks feed forward_head directly")

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 from cnnlib import signals
+from cnnlib.testing import assert_close_up_to_rounding
 
 SR, N_FFT, N_MELS = 16_000, 512, 40
 
@@ -15,7 +16,7 @@ def test_mel_scale_anchors_and_inverse():
     assert signals.hz_to_mel(0.0).item() == 0.0
     assert signals.hz_to_mel(1000.0).item() == pytest.approx(1000.0, abs=0.1)  # the HTK scale's anchor
     f = torch.tensor([20.0, 440.0, 3000.0, 8000.0])
-    assert torch.allclose(signals.mel_to_hz(signals.hz_to_mel(f)), f.double())
+    assert torch.allclose(signals.mel_to_hz(signals.hz_to_mel(f)), f.double())  # float64: rtol 1e-5 is ~1e11 ulps
 
 
 def test_filterbank_shape_peaks_and_partition_of_unity():
@@ -29,6 +30,7 @@ def test_filterbank_shape_peaks_and_partition_of_unity():
         assert fb[m, outside].abs().max() == 0
     # ... and adjacent triangles are complementary: between the first and the last centre they sum to exactly 1
     inside = (bins >= edges[1]) & (bins <= edges[-2])
+    # two float32 triangle values per bin, each rounded by ~6e-8: atol 1e-6 on a sum of size 1 is ~16 ulps of float32
     assert torch.allclose(fb[:, inside].sum(0), torch.ones(int(inside.sum()), dtype=torch.float64), atol=1e-6)
     # centres are equally spaced on the mel scale, so filters get wider in Hz as frequency rises
     widths = (fb > 0).sum(1)
@@ -93,7 +95,7 @@ def test_text_convolution_shapes_and_values():
         features = signals.conv1d_over_words(emb, conv)
     assert features.shape == (3, 15)
     by_hand = conv.bias[1] + (conv.weight[1] * emb[5:8].T).sum()  # kernel 2 on "city is the"
-    assert features[1, 5].item() == pytest.approx(by_hand.item(), abs=1e-5)
+    assert_close_up_to_rounding(features[1, 5], by_hand, terms=4 * 3, what="conv1d output and the sum by hand")  # 4 x 3 products
     values, positions = signals.max_over_time(features)
     assert torch.equal(values, features.max(1).values) and torch.equal(features[torch.arange(3), positions], values)
 

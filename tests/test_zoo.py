@@ -19,6 +19,7 @@ import cnnlib
 import cnnlib.zoo as zoo
 from cnnlib.checkpoint import CheckpointError
 from cnnlib.data import DATASETS, ImageTensors
+from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 from cnnlib.train import TrainConfig, fit
 from cnnlib.zoo.__main__ import main as zoo_main
 
@@ -418,8 +419,8 @@ def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
     assert fused.is_fused and not multi.is_fused
     assert sum(p.numel() for p in fused.parameters()) < sum(p.numel() for p in multi.parameters())
     x = _synthetic("test").images[:8].float() / 255
-    with torch.no_grad():
-        assert torch.allclose(multi(x), fused(x), atol=1e-4)
+    with torch.no_grad():  # rounding through the whole network: the summed fan-in of the multi-branch form
+        assert_close_up_to_rounding(fused(x), multi(x), terms=accumulated_terms(multi), what="fused and multi-branch zoo model")
     zoo.train("tiny", progress=False)
     with pytest.raises(ValueError, match="RepVGG"):
         zoo.load("tiny", fused=True)
@@ -507,6 +508,8 @@ def test_an_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch, ar
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
         assert a["test_acc"] == pytest.approx(b["test_acc"], abs=1e-6)
     for (k, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        # the resumed run repeats the same operations from the restored weights, optimiser and random state: in
+        # practice bit-identical (0 difference observed, with AVX-512 and AVX2 kernels); 1e-5 is only a margin
         assert torch.allclose(a.float(), b.float(), atol=1e-5), k
 
     other = dataclasses.replace(config, lr=0.01)

@@ -45,6 +45,7 @@ def _branch_reach(module: nn.Module, widths: Mapping[str, int], size: int = 13) 
     bumped[0, :, centre, centre] += 50.0  # large, so the pixel also wins every max-pool window it is in
     module = module.double().eval()
     with torch.no_grad():
+        # float64: rounding moves outputs by ~1e-15, the +50 bump moves those it reaches by far more than 1e-9
         changed = (module(bumped) - module(x)).abs()[0] > 1e-9  # C_out x H x W
     reach, start = {}, 0
     for key in _ORDER:

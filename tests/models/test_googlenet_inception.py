@@ -16,6 +16,7 @@ from cnnlib.models import googlenet as gn
 from cnnlib.models import inception as inc
 from cnnlib.models.torchvision_compat import TORCHVISION_EQUIVALENTS, load_torchvision_state
 from cnnlib.summary import count_mult_adds, layer_table
+from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 
 def n_params(model: nn.Module) -> int:
@@ -67,8 +68,8 @@ def test_torchvision_state_dict_loads_strictly_and_outputs_agree(name, size):
     ours = load_torchvision_state(cnnlib.get_model(name, **dict(eq.our_kwargs)), name, theirs.state_dict()).eval()
     assert list(ours.state_dict()) == list(theirs.state_dict())  # identical keys, in the same order
     x = torch.randn(2, 3, size, size)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), atol=1e-5, rtol=0)
+    with torch.no_grad():  # the same layers, but another implementation: rounding through the whole network
+        assert_close_up_to_rounding(ours(x), theirs(x), terms=accumulated_terms(theirs), what=f"our {name} and torchvision's")
 
 
 def test_googlenet_aux_heads_equal_torchvision_in_training_mode():
@@ -80,9 +81,11 @@ def test_googlenet_aux_heads_equal_torchvision_in_training_mode():
     x = torch.randn(2, 3, 64, 64)
     out, ref = ours(x), theirs(x)
     assert isinstance(out, gn.GoogLeNetOutputs)
-    torch.testing.assert_close(out.logits, ref.logits, atol=1e-5, rtol=0)
-    torch.testing.assert_close(out.aux1, ref.aux_logits1, atol=1e-5, rtol=0)  # torchvision's tuple order is (main, aux2, aux1)
-    torch.testing.assert_close(out.aux2, ref.aux_logits2, atol=1e-5, rtol=0)
+    terms = accumulated_terms(theirs)  # rounding through the whole network (an upper bound for the auxiliary heads)
+    assert_close_up_to_rounding(out.logits, ref.logits, terms=terms, what="GoogLeNet main logits, ours and torchvision's")
+    # torchvision's tuple order is (main, aux2, aux1)
+    assert_close_up_to_rounding(out.aux1, ref.aux_logits1, terms=terms, what="GoogLeNet aux1 logits, ours and torchvision's")
+    assert_close_up_to_rounding(out.aux2, ref.aux_logits2, terms=terms, what="GoogLeNet aux2 logits, ours and torchvision's")
 
 
 def test_inception_v3_aux_head_equals_torchvision_in_training_mode():
@@ -93,8 +96,9 @@ def test_inception_v3_aux_head_equals_torchvision_in_training_mode():
     x = torch.randn(2, 3, 299, 299)  # the auxiliary head needs the full 17x17 grid
     out, ref = ours(x), theirs(x)
     assert isinstance(out, inc.InceptionOutputs)
-    torch.testing.assert_close(out.logits, ref.logits, atol=1e-4, rtol=0)
-    torch.testing.assert_close(out.aux_logits, ref.aux_logits, atol=1e-4, rtol=0)
+    terms = accumulated_terms(theirs)  # rounding through the whole network (an upper bound for the auxiliary head)
+    assert_close_up_to_rounding(out.logits, ref.logits, terms=terms, what="Inception-v3 main logits, ours and torchvision's")
+    assert_close_up_to_rounding(out.aux_logits, ref.aux_logits, terms=terms, what="Inception-v3 aux logits, ours and torchvision's")
 
 
 def test_googlenet_aux_outputs_and_loss():
@@ -104,7 +108,7 @@ def test_googlenet_aux_outputs_and_loss():
     assert isinstance(out, gn.GoogLeNetOutputs) and all(t.shape == (2, 5) for t in out)
     loss = gn.googlenet_loss(out, target)
     expected = F.cross_entropy(out.logits, target) + 0.3 * (F.cross_entropy(out.aux1, target) + F.cross_entropy(out.aux2, target))
-    torch.testing.assert_close(loss, expected)
+    assert torch.equal(loss, expected)  # exact: googlenet_loss runs these very operations in this order
     loss.backward()
     assert model.aux1.fc2.weight.grad is not None and model.aux2.fc2.weight.grad is not None
     assert gn.AUX_LOSS_WEIGHT == 0.3  # the paper, Sec. 5
@@ -223,8 +227,8 @@ def test_inception_module_equals_the_seed_snippet():
         state[f"{SEED_TO_OURS[layer]}.{param}"] = value
     ours.load_state_dict(state, strict=True)
     x = torch.randn(2, 192, 12, 12)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), seed(x), atol=1e-6, rtol=0)
+    with torch.no_grad():  # exact: the same convolutions, ReLUs, max pool and concatenation, in the same order
+        assert torch.equal(ours(x), seed(x))
     assert ours(x).shape == (2, 256, 12, 12)  # Table 1: 28x28x256 for (3a)
 
 
@@ -255,7 +259,8 @@ def test_two_3x3_convs_replace_a_5x5():
     with torch.no_grad():  # the composed kernel: the full 2-D convolution of the two 3x3 kernels
         five.weight.copy_(F.conv_transpose2d(b.weight, a.weight))
         x = torch.randn(1, 1, 12, 12)
-        torch.testing.assert_close(b(a(x)), five(x), atol=1e-5, rtol=0)
+        # the composed kernel is rounded, and the two routes sum in other orders: rounding of the 5x5's 25 terms
+        assert_close_up_to_rounding(b(a(x)), five(x), terms=5 * 5, what="two 3x3 convolutions and the composed 5x5")
     block = inc.InceptionA(192, pool_features=32)
     assert block.branch3x3dbl_2.conv.kernel_size == block.branch3x3dbl_3.conv.kernel_size == (3, 3)
     c = 96  # for c -> c channels: 2 * 9 c^2 instead of 25 c^2, 28 % fewer
@@ -277,7 +282,8 @@ def test_1xn_then_nx1_replaces_nxn():
     with torch.no_grad():
         full_conv.weight.copy_(col.weight.view(7, 1) @ row.weight.view(1, 7))
         x = torch.randn(1, 1, 16, 16)
-        torch.testing.assert_close(col(row(x)), full_conv(x), atol=1e-5, rtol=0)
+        # rounding of the 7x7's 49 terms (the rank-1 kernel's products are rounded too)
+        assert_close_up_to_rounding(col(row(x)), full_conv(x), terms=7 * 7, what="1x7 then 7x1 and the rank-1 7x7")
 
 
 def test_inception_resnet_block_is_a_scaled_residual():
@@ -285,7 +291,8 @@ def test_inception_resnet_block_is_a_scaled_residual():
     x = torch.randn(1, 320, 9, 9)
     with torch.no_grad():
         branches = torch.cat([block.branch0(x), block.branch1(x), block.branch2(x)], 1)
-        torch.testing.assert_close(block(x), F.relu(x + 0.17 * block.conv2d(branches)))
+        # exact: Block35.forward runs these very operations (same branches, same scale, same order)
+        assert torch.equal(block(x), F.relu(x + 0.17 * block.conv2d(branches)))
     assert [s for _, _, s in inc.IRV2_BLOCKS] == [0.17, 0.10, 0.20]  # the TF-Slim release's scales
 
 
