@@ -589,7 +589,8 @@ class TrainingPlan:
     train_data: ImageTensors
     requested_epochs: int
     requested_images: int
-    img_per_s: float
+    train_img_per_s: float  # the training loop's measured rate (augmentation and optimiser steps included)
+    eval_seconds: float  # one evaluation of the test data, estimated from its measured rate (0: no test data)
     estimated_seconds: float
     budget_seconds: float
     speed: SpeedSettings
@@ -599,17 +600,46 @@ class TrainingPlan:
         return self.config.epochs < self.requested_epochs or len(self.train_data) < self.requested_images
 
     def __str__(self) -> str:
-        rate = f"{self.img_per_s:,.0f} training images/s measured ({self.speed.describe()})"
+        rate = f"{self.train_img_per_s:,.0f} training images/s measured ({self.speed.describe()})"
         if not self.reduced:
             return (f"Budget: {self.config.epochs} epochs take about {self.estimated_seconds:.0f} s here at {rate}, "
                     f"within this cell's {self.budget_seconds:.0f} s: the full recipe runs.")
-        full = self.estimated_seconds * self.requested_epochs * self.requested_images / (self.config.epochs * len(self.train_data))
+        full = self.requested_epochs * (self.requested_images / self.train_img_per_s + self.eval_seconds)
         what = f"{self.config.epochs} epoch{'s' if self.config.epochs > 1 else ''}"
         if len(self.train_data) < self.requested_images:
             what += f" on {len(self.train_data):,} of the {self.requested_images:,} training images"
         return (f"Budget: {self.requested_epochs} epochs would take about {full:.0f} s here at {rate}, over this cell's "
                 f"{self.budget_seconds:.0f} s, so this run trains {what} (about {self.estimated_seconds:.0f} s; the "
                 f"learning-rate schedule is compressed into them). Results below are for this shorter run.")
+
+
+def _loop_rates(model: nn.Module, train_data: ImageTensors, test_data: ImageTensors | None, config: TrainConfig,
+                speed: SpeedSettings, min_seconds: float = 0.5) -> tuple[float, float | None]:
+    """Images per second of the real training loop and evaluation pass, on a throwaway copy of ``model``."""
+    device = torch.device(speed.device)
+    probe = copy.deepcopy(model).to(device)
+    if speed.channels_last:
+        probe.to(memory_format=torch.channels_last)
+    optimizer = _make_optimizer(probe, config)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    batches = train_data.subset(min(len(train_data), 4 * config.batch_size), seed=config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    with torch.random.fork_rng(devices=[]):
+        train_one_epoch(probe, batches, optimizer, scheduler, config, speed, generator)  # warm-up
+        seen, start = 0, time.perf_counter()
+        while seen < 2 * len(batches) or time.perf_counter() - start < min_seconds:
+            train_one_epoch(probe, batches, optimizer, scheduler, config, speed, generator)
+            seen += len(batches)
+        train_rate = seen / (time.perf_counter() - start)
+    if test_data is None:
+        return train_rate, None
+    sample = test_data.subset(min(len(test_data), 2 * config.eval_batch_size), seed=0)
+    predict(probe, sample, speed, config.eval_batch_size)  # warm-up
+    seen, start = 0, time.perf_counter()
+    while seen < len(sample) or time.perf_counter() - start < min_seconds / 2:
+        predict(probe, sample, speed, config.eval_batch_size)
+        seen += len(sample)
+    return train_rate, seen / (time.perf_counter() - start)
 
 
 def plan_training(
@@ -622,45 +652,41 @@ def plan_training(
 ) -> TrainingPlan:
     """Fit a lecture's live training run into ``budget_seconds`` on the machine at hand.
 
-    Measures the training speed with the speed rule (:func:`choose_speed_settings`; ``fit``
-    reuses the measurement) and estimates an epoch as its training images at that rate plus,
-    with ``test_data``, one evaluation pass (a forward pass costs about a third of a
-    training step). If ``config.epochs`` epochs do not fit, it trains fewer; if even one
-    epoch does not fit, one epoch on a fixed random subset of the training images. The
-    returned plan prints what it decided; the notebook then calls
-    ``fit(model, plan.train_data, test, plan.config)``.
+    Chooses the speed settings as ``fit`` will (:func:`choose_speed_settings`; ``fit`` reuses
+    the measurement), then times the real loop for about a second on a throwaway copy of the
+    model (a few batches of ``train_data`` with augmentation and optimiser steps, and an
+    evaluation pass on part of ``test_data``) and estimates an epoch from those rates. If
+    ``config.epochs`` epochs do not fit the budget, it trains fewer; if even one epoch does
+    not fit, one epoch on a fixed random subset of the training images. The returned plan
+    prints what it decided; the notebook then calls ``fit(model, plan.train_data, test,
+    plan.config)``.
     """
     if budget_seconds <= 0:
         raise ValueError(f"budget_seconds must be positive, not {budget_seconds}")
     device = torch.device(device) if device is not None else pick_device()
     reuse_freed_memory()  # as fit() does before it measures
     speed = choose_speed_settings(model.to(device), train_data.shape, config.batch_size, device, config.precision, config.channels_last)
-    rate = speed.measured[speed.describe().split(", ", 1)[1]] if speed.measured else None
-    if rate is None:  # precision given explicitly: the rule did not measure; measure the chosen settings
-        gen = torch.Generator().manual_seed(0)
-        x = torch.randn((config.batch_size, *train_data.shape), generator=gen).to(device)
-        y = torch.randint(0, _num_outputs(model, train_data.shape), (config.batch_size,), generator=gen).to(device)
-        with torch.random.fork_rng(devices=[]):
-            rate = measure_training_speed(model, x, y, speed)
-    eval_images = len(test_data) / 3 if test_data is not None else 0.0
+    train_rate, eval_rate = _loop_rates(model, train_data, test_data, config, speed)
+    evaluation = len(test_data) / eval_rate if test_data is not None and eval_rate else 0.0
 
     def seconds(epochs: int, images: int) -> float:
-        return epochs * (images + eval_images) / rate
+        return epochs * (images / train_rate + evaluation)
 
     epochs = config.epochs
     while epochs > 1 and seconds(epochs, len(train_data)) > budget_seconds:
         epochs -= 1
     data = train_data
     if seconds(epochs, len(train_data)) > budget_seconds:
-        images = int(budget_seconds * rate - eval_images)
-        images = max(config.batch_size, min(len(train_data), images // config.batch_size * config.batch_size))
+        images = int((budget_seconds - evaluation) * train_rate) // config.batch_size * config.batch_size
+        images = max(config.batch_size, min(len(train_data), images))
         data = train_data.subset(images, seed=config.seed) if images < len(train_data) else train_data
     return TrainingPlan(
         config=dataclasses.replace(config, epochs=epochs),
         train_data=data,
         requested_epochs=config.epochs,
         requested_images=len(train_data),
-        img_per_s=rate,
+        train_img_per_s=train_rate,
+        eval_seconds=evaluation,
         estimated_seconds=seconds(epochs, len(data)),
         budget_seconds=budget_seconds,
         speed=speed,

@@ -270,9 +270,10 @@ def test_every_entry_point_uses_all_cores():
 
 
 def fixed_speed(monkeypatch, img_per_s: float) -> None:
-    """Make the speed rule report ``img_per_s`` for float32 without measuring."""
+    """Make the training loop run at ``img_per_s`` and evaluation at three times that, without measuring."""
     measured = {"float32, contiguous": img_per_s}
     monkeypatch.setattr(cnnlib_train, "choose_speed_settings", lambda *a, **k: SpeedSettings("cpu", None, False, measured))
+    monkeypatch.setattr(cnnlib_train, "_loop_rates", lambda *a, **k: (img_per_s, 3 * img_per_s))
 
 
 def test_plan_training_keeps_the_recipe_when_it_fits(monkeypatch):
@@ -298,3 +299,16 @@ def test_plan_training_trains_fewer_epochs_then_fewer_images(monkeypatch):
     assert len(history["epochs"]) == 1
     with pytest.raises(ValueError, match="budget_seconds must be positive"):
         cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=0)
+
+
+def test_plan_training_measures_the_real_loop():
+    train, test = stripes(512, 0), stripes(300, 1)
+    torch.manual_seed(0)
+    model = tiny_cnn()
+    before = [p.detach().clone() for p in model.parameters()]
+    rng = torch.get_rng_state()
+    plan = cnnlib_train.plan_training(model, train, CONFIG, budget_seconds=600, test_data=test, device="cpu")
+    assert plan.train_img_per_s > 0 and plan.eval_seconds > 0 and not plan.reduced
+    assert plan.estimated_seconds == pytest.approx(3 * (512 / plan.train_img_per_s + plan.eval_seconds))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # a copy was trained, not the model
+    assert torch.equal(rng, torch.get_rng_state())  # and the run that follows stays reproducible
