@@ -124,7 +124,7 @@ def rule_against_long_measurement(batch_size: int, speed: SpeedSettings, steps: 
         candidate = SpeedSettings(str(device), dtype, name.endswith("channels-last"))
         long[name] = measure_training_speed(cnnlib.get_model("resnet20"), x, y, candidate, min_steps=steps, min_seconds=3.0, warmup=3)
         print(f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   ratio {speed.measured[name] / long[name]:.2f}")
-    chosen = speed.describe().split(", ", 1)[1]
+    chosen = speed.label
     fastest = max(long, key=long.get)
     share = long[chosen] / long[fastest]
     verdict = "agrees" if share >= 1 / 1.10 else "DISAGREES"

@@ -101,10 +101,14 @@ class SpeedSettings:
     channels_last: bool = False
     measured: dict[str, float] = field(default_factory=dict)  # img/s of each candidate
 
-    def describe(self) -> str:
+    @property
+    def label(self) -> str:
+        """Precision and memory format, e.g. "bfloat16 autocast, channels-last" (the keys of ``measured``)."""
         prec = "bfloat16 autocast" if self.autocast_dtype == torch.bfloat16 else "float32"
-        fmt = "channels-last" if self.channels_last else "contiguous"
-        return f"{self.device}, {prec}, {fmt}"
+        return f"{prec}, {'channels-last' if self.channels_last else 'contiguous'}"
+
+    def describe(self) -> str:
+        return f"{self.device}, {self.label}"
 
     def autocast(self):
         if self.autocast_dtype is None:
@@ -135,28 +139,65 @@ def pick_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+_TORCH_DEFAULT_THREADS = torch.get_num_threads()  # torch's own choice, read before anything changes it
+
+
+def _cgroup_cpu_limit() -> float | None:
+    """The CPU quota of this process's cgroup (a container's ``--cpus``), in CPUs; None if there is none."""
+    try:  # cgroup v2: "max 100000" (no quota) or "200000 100000" (2 CPUs)
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            return int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means none
+        quota = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        if quota > 0 and period > 0:
+            return quota / period
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def available_cpus() -> int:
-    """The number of logical CPUs this process may run on (its affinity mask, where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """The logical CPUs this process may run on: its affinity mask, capped by a container's CPU quota."""
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = _cgroup_cpu_limit()
+    if limit is not None:
+        n = min(n, int(limit))
+    return max(1, n)
+
+
+def running_in_vm() -> bool:
+    """Whether the CPU reports the ``hypervisor`` flag (Linux on x86 inside a virtual machine)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(line.startswith("flags") and " hypervisor" in line for line in f)
+    except OSError:
+        return False
 
 
 def use_all_cores(threads: int | None = None) -> int:
-    """Give torch one CPU thread per logical CPU this process may use, unless told otherwise.
+    """Give torch one CPU thread per core this process has, unless told otherwise.
 
     torch's own default is the number of *physical* cores that its cpuinfo library finds
-    (c10's ``TaskThreadPoolBase::defaultNumThreads``). A cloud VM often presents its two
-    vCPUs as one core with two hyper-threads, and then torch trains on one thread: the zoo's
-    first resnet20, plain20 and lenet5 runs did ("torch threads 1" in their logs); resnet20's
-    epochs 1-9 took 330-460 s, its epochs resumed with ``--threads 2`` mostly 120-270 s.
+    (c10's ``TaskThreadPoolBase::defaultNumThreads``). On real hardware that is right (a
+    hyper-thread shares its core's vector units; Apple's efficiency cores are left out). In a
+    virtual machine the topology is invented: a cloud VM often presents its two vCPUs as one
+    core with two hyper-threads, and torch then trains on one thread. The zoo's first
+    resnet20, plain20 and lenet5 runs did ("torch threads 1" in their logs): resnet20's epochs
+    1-9 took 329-457 s; of its 21 epochs resumed with ``--threads 2``, 16 took 122-216 s.
+    So: in a VM (:func:`running_in_vm`), one thread per vCPU; on real hardware, torch's
+    choice; both capped by the CPUs the process may use (:func:`available_cpus`, which
+    includes a container's quota: more threads than that only queue and thrash).
 
     Told otherwise means, in this order: ``threads`` (a CLI's ``--threads``), then
     ``$CNNLIB_THREADS``, then ``$OMP_NUM_THREADS`` or ``$MKL_NUM_THREADS`` (torch already
     honours those, so they are left alone). Every training entry point calls this: the
     notebooks (through :func:`cnnlib.nbtools.start`), ``python -m cnnlib.zoo``,
-    ``python -m cnnlib.experiments``, the benchmarks and the test suite. Returns the number
-    of threads torch now uses.
+    ``python -m cnnlib.experiments``, the benchmarks and the test suite (``conftest.py``).
+    Returns the number of threads torch now uses.
     """
     if threads is None and os.environ.get("CNNLIB_THREADS"):
         value = os.environ["CNNLIB_THREADS"]
@@ -167,7 +208,8 @@ def use_all_cores(threads: int | None = None) -> int:
         return torch.get_num_threads()
     if threads is not None and threads < 1:
         raise ValueError(f"the number of CPU threads must be at least 1, not {threads}")
-    threads = threads or available_cpus()
+    if threads is None:
+        threads = available_cpus() if running_in_vm() else min(_TORCH_DEFAULT_THREADS, available_cpus())
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()
@@ -342,7 +384,7 @@ def choose_speed_settings(
         raise ValueError(f"rounds and steps must be at least 1, not {rounds} and {steps}")
 
     n_params = sum(p.numel() for p in model.parameters())
-    key = (type(model).__name__, n_params, input_shape, batch_size, str(device), channels_last)
+    key = (type(model).__name__, n_params, input_shape, batch_size, str(device), channels_last, torch.get_num_threads())
     if key in _SPEED_CACHE:
         return _SPEED_CACHE[key]
     gen = torch.Generator().manual_seed(0)
@@ -361,6 +403,7 @@ def choose_speed_settings(
             probe.step()
             rates.append(batch_size / probe.step())  # the second step: past most one-time costs
         active = [i for i, r in enumerate(rates) if r * 3 >= max(rates)]
+        timed = list(active)
         for i in active:
             rates[i] = 0.0  # replaced by the rounds' figures
         for _ in range(rounds):
@@ -369,9 +412,10 @@ def choose_speed_settings(
             leader = max(rates[i] for i in active)
             active = [i for i in active if rates[i] >= 0.5 * leader]
         del probes
-    measured = {c.describe().split(", ", 1)[1]: round(r, 1) for c, r in zip(candidates, rates)}
-    best = max(range(len(candidates)), key=rates.__getitem__)
-    best_fp32 = max((i for i, c in enumerate(candidates) if c.autocast_dtype is None), key=rates.__getitem__)
+    measured = {c.label: round(r, 1) for c, r in zip(candidates, rates)}
+    # the choice is among the candidates timed in the rounds: a dropped one's figure is a single step
+    best = max(timed, key=rates.__getitem__)
+    best_fp32 = max((i for i in timed if candidates[i].autocast_dtype is None), default=best, key=rates.__getitem__)
     chosen = dataclasses.replace(candidates[best if rates[best] >= min_gain * rates[best_fp32] else best_fp32], measured=measured)
     _SPEED_CACHE[key] = chosen
     return chosen
@@ -525,7 +569,6 @@ def fit(
     from tqdm.auto import tqdm
 
     device = torch.device(device) if device is not None else pick_device()
-    generator = seed_everything(config.seed)
     reuse_freed_memory()  # before the speed rule measures, since each epoch's evaluation sets it anyway
     model.to(device)
     state = None
@@ -535,6 +578,10 @@ def fit(
         speed = _speed_from_record(state["history"]["speed"], device)  # keep the run's measured choice
     else:
         speed = choose_speed_settings(model, train_data.shape, config.batch_size, device, config.precision, config.channels_last)
+    # Seeded after the speed rule: its timed steps draw dropout masks on the device's generator a
+    # time-dependent number of times (fork_rng protects only the CPU's), and whether it measures at
+    # all depends on its cache, so seeding first would make the run depend on both.
+    generator = seed_everything(config.seed)
     if speed.channels_last:
         model.to(memory_format=torch.channels_last)
     steps_per_epoch = max(1, len(train_data) // config.batch_size)
@@ -581,7 +628,7 @@ def fit(
 # --------------------------------------------------------------------------- live training on a budget
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TrainingPlan:
     """What :func:`plan_training` decided: the config and data to pass to :func:`fit`, and why."""
 
@@ -591,7 +638,8 @@ class TrainingPlan:
     requested_images: int
     train_img_per_s: float  # the training loop's measured rate (augmentation and optimiser steps included)
     eval_seconds: float  # one evaluation of the test data, estimated from its measured rate (0: no test data)
-    estimated_seconds: float
+    estimated_seconds: float  # what the plan trains, evaluation included
+    full_seconds: float  # what the requested recipe would take
     budget_seconds: float
     speed: SpeedSettings
 
@@ -601,16 +649,23 @@ class TrainingPlan:
 
     def __str__(self) -> str:
         rate = f"{self.train_img_per_s:,.0f} training images/s measured ({self.speed.describe()})"
+        requested = _epochs(self.requested_epochs)
         if not self.reduced:
-            return (f"Budget: {self.config.epochs} epochs take about {self.estimated_seconds:.0f} s here at {rate}, "
+            takes = "takes" if self.requested_epochs == 1 else "take"
+            return (f"Budget: {requested} {takes} about {self.estimated_seconds:.0f} s here at {rate}, "
                     f"within this cell's {self.budget_seconds:.0f} s: the full recipe runs.")
-        full = self.requested_epochs * (self.requested_images / self.train_img_per_s + self.eval_seconds)
-        what = f"{self.config.epochs} epoch{'s' if self.config.epochs > 1 else ''}"
+        what = _epochs(self.config.epochs)
         if len(self.train_data) < self.requested_images:
             what += f" on {len(self.train_data):,} of the {self.requested_images:,} training images"
-        return (f"Budget: {self.requested_epochs} epochs would take about {full:.0f} s here at {rate}, over this cell's "
-                f"{self.budget_seconds:.0f} s, so this run trains {what} (about {self.estimated_seconds:.0f} s; the "
-                f"learning-rate schedule is compressed into them). Results below are for this shorter run.")
+        over = ("; that is still over the budget: this machine is slower than the course is sized for"
+                if self.estimated_seconds > 1.05 * self.budget_seconds else "")
+        return (f"Budget: {requested} would take about {self.full_seconds:.0f} s here at {rate}, over this cell's "
+                f"{self.budget_seconds:.0f} s, so this run trains {what} (about {self.estimated_seconds:.0f} s{over}; "
+                f"the learning-rate schedule is compressed into them). Results below are for this shorter run.")
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' * (n != 1)}"
 
 
 def _loop_rates(model: nn.Module, train_data: ImageTensors, test_data: ImageTensors | None, config: TrainConfig,
@@ -621,15 +676,18 @@ def _loop_rates(model: nn.Module, train_data: ImageTensors, test_data: ImageTens
     if speed.channels_last:
         probe.to(memory_format=torch.channels_last)
     optimizer = _make_optimizer(probe, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    # Learning rate 0: the same work per step, but the copy's weights never move, so a recipe that
+    # is stable only thanks to its warm-up cannot diverge here.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.0)
     batches = train_data.subset(min(len(train_data), 4 * config.batch_size), seed=config.seed)
+    per_pass = len(batches) // config.batch_size * config.batch_size or len(batches)  # what drop_last leaves
     generator = torch.Generator().manual_seed(config.seed)
     with torch.random.fork_rng(devices=[]):
         train_one_epoch(probe, batches, optimizer, scheduler, config, speed, generator)  # warm-up
         seen, start = 0, time.perf_counter()
-        while seen < 2 * len(batches) or time.perf_counter() - start < min_seconds:
+        while seen < 2 * per_pass or time.perf_counter() - start < min_seconds:
             train_one_epoch(probe, batches, optimizer, scheduler, config, speed, generator)
-            seen += len(batches)
+            seen += per_pass
         train_rate = seen / (time.perf_counter() - start)
     if test_data is None:
         return train_rate, None
@@ -649,20 +707,23 @@ def plan_training(
     budget_seconds: float,
     test_data: ImageTensors | None = None,
     device: torch.device | str | None = None,
+    min_steps: int = 1,
 ) -> TrainingPlan:
     """Fit a lecture's live training run into ``budget_seconds`` on the machine at hand.
 
-    Chooses the speed settings as ``fit`` will (:func:`choose_speed_settings`; ``fit`` reuses
-    the measurement), then times the real loop for about a second on a throwaway copy of the
-    model (a few batches of ``train_data`` with augmentation and optimiser steps, and an
-    evaluation pass on part of ``test_data``) and estimates an epoch from those rates. If
-    ``config.epochs`` epochs do not fit the budget, it trains fewer; if even one epoch does
-    not fit, one epoch on a fixed random subset of the training images. The returned plan
-    prints what it decided; the notebook then calls ``fit(model, plan.train_data, test,
-    plan.config)``.
+    Chooses the speed settings as ``fit`` will (:func:`choose_speed_settings`: a few seconds
+    the first time, and ``fit`` reuses the measurement), then times the real loop for about a
+    second on a throwaway copy of the model (a few batches of ``train_data`` with augmentation
+    and optimiser steps, and an evaluation pass on part of ``test_data``) and estimates an
+    epoch from those rates. ``budget_seconds`` is for the training run; the planning itself
+    is not counted. If ``config.epochs`` epochs do not fit the budget, it trains fewer; if
+    even one epoch does not fit, one epoch on a fixed random subset of the training images,
+    of at least ``min_steps`` batches (say, enough for the curve a lecture draws). The
+    returned plan prints what it decided (and whether even that is over the budget); the
+    notebook then calls ``fit(model, plan.train_data, test, plan.config)``.
     """
-    if budget_seconds <= 0:
-        raise ValueError(f"budget_seconds must be positive, not {budget_seconds}")
+    if budget_seconds <= 0 or min_steps < 1:
+        raise ValueError(f"budget_seconds and min_steps must be positive, not {budget_seconds} and {min_steps}")
     device = torch.device(device) if device is not None else pick_device()
     reuse_freed_memory()  # as fit() does before it measures
     speed = choose_speed_settings(model.to(device), train_data.shape, config.batch_size, device, config.precision, config.channels_last)
@@ -678,7 +739,7 @@ def plan_training(
     data = train_data
     if seconds(epochs, len(train_data)) > budget_seconds:
         images = int((budget_seconds - evaluation) * train_rate) // config.batch_size * config.batch_size
-        images = max(config.batch_size, min(len(train_data), images))
+        images = max(min_steps * config.batch_size, min(len(train_data), images))
         data = train_data.subset(images, seed=config.seed) if images < len(train_data) else train_data
     return TrainingPlan(
         config=dataclasses.replace(config, epochs=epochs),
@@ -688,6 +749,7 @@ def plan_training(
         train_img_per_s=train_rate,
         eval_seconds=evaluation,
         estimated_seconds=seconds(epochs, len(data)),
+        full_seconds=seconds(config.epochs, len(train_data)),
         budget_seconds=budget_seconds,
         speed=speed,
     )

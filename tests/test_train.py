@@ -110,7 +110,7 @@ class ScriptedProbe:
 
     def __init__(self, model, x, y, settings):
         self.x, self.settings = x, settings
-        self.name = settings.describe().split(", ", 1)[1]
+        self.name = settings.label
         self.times = iter(self.scripts[self.name])
 
     def step(self):
@@ -227,15 +227,27 @@ def restore_threads():
     torch.set_num_threads(before)
 
 
-def test_use_all_cores_takes_every_cpu_the_process_may_use(monkeypatch, restore_threads):
-    from cnnlib.train import available_cpus, use_all_cores
+def test_use_all_cores_takes_every_vcpu_in_a_vm_and_torchs_choice_on_real_hardware(monkeypatch, restore_threads):
+    from cnnlib.train import use_all_cores
 
     for name in ("CNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
-    torch.set_num_threads(1)  # what torch picks on a VM whose two vCPUs look like one core's two hyper-threads
-    assert use_all_cores() == available_cpus() == torch.get_num_threads()
+    monkeypatch.setattr(cnnlib_train, "available_cpus", lambda: 3)
+    monkeypatch.setattr(cnnlib_train, "_TORCH_DEFAULT_THREADS", 1)  # two vCPUs shown as one core's hyper-threads
+    monkeypatch.setattr(cnnlib_train, "running_in_vm", lambda: True)
+    assert use_all_cores() == 3 == torch.get_num_threads()
+    monkeypatch.setattr(cnnlib_train, "running_in_vm", lambda: False)  # real hardware: torch's physical cores
+    assert use_all_cores() == 1
+    monkeypatch.setattr(cnnlib_train, "_TORCH_DEFAULT_THREADS", 8)  # more than the process may use (a container)
+    assert use_all_cores() == 3
+
+
+def test_available_cpus_respects_a_containers_quota(monkeypatch):
+    monkeypatch.setattr(cnnlib_train, "_cgroup_cpu_limit", lambda: 1.5)
+    assert cnnlib_train.available_cpus() == 1
+    monkeypatch.setattr(cnnlib_train, "_cgroup_cpu_limit", lambda: None)
     if hasattr(os, "sched_getaffinity"):
-        assert available_cpus() == len(os.sched_getaffinity(0))
+        assert cnnlib_train.available_cpus() == len(os.sched_getaffinity(0))
 
 
 def test_use_all_cores_is_told_otherwise(monkeypatch, restore_threads):
@@ -243,10 +255,11 @@ def test_use_all_cores_is_told_otherwise(monkeypatch, restore_threads):
 
     for name in ("CNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cnnlib_train, "available_cpus", lambda: 3)
+    monkeypatch.setattr(cnnlib_train, "running_in_vm", lambda: True)
     assert use_all_cores(1) == 1 == torch.get_num_threads()  # a CLI's --threads 1
-    monkeypatch.setenv("CNNLIB_THREADS", "1")
-    torch.set_num_threads(2)
-    assert use_all_cores() == 1
+    monkeypatch.setenv("CNNLIB_THREADS", "2")
+    assert use_all_cores() == 2
     monkeypatch.setenv("CNNLIB_THREADS", "two")
     with pytest.raises(ValueError, match="CNNLIB_THREADS must be a positive whole number"):
         use_all_cores()
@@ -263,7 +276,9 @@ def test_every_entry_point_uses_all_cores():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    for path in ("cnnlib/zoo/__main__.py", "cnnlib/experiments/__main__.py", "cnnlib/nbtools.py", "benchmarks/train_throughput.py", "benchmarks/repvgg_speed.py"):
+    entry_points = ("cnnlib/zoo/__main__.py", "cnnlib/experiments/__main__.py", "cnnlib/nbtools.py", "conftest.py",
+                    "benchmarks/train_throughput.py", "benchmarks/repvgg_speed.py")
+    for path in entry_points:
         source = (root / path).read_text()
         assert "use_all_cores(" in source, path
         assert "set_num_threads" not in source, f"{path} sets threads itself instead of through use_all_cores"
@@ -297,18 +312,32 @@ def test_plan_training_trains_fewer_epochs_then_fewer_images(monkeypatch):
     assert plan.estimated_seconds <= 3 and "1 epoch on 192 of the 512 training images" in str(plan)
     history = fit(tiny_cnn(), plan.train_data, test, plan.config, device="cpu", progress=False)
     assert len(history["epochs"]) == 1
-    with pytest.raises(ValueError, match="budget_seconds must be positive"):
+    with pytest.raises(ValueError, match="budget_seconds and min_steps must be positive"):
         cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=0)
 
 
-def test_plan_training_measures_the_real_loop():
+def test_plan_training_measures_the_real_loop_and_leaves_the_model_and_random_state_alone():
     train, test = stripes(512, 0), stripes(300, 1)
     torch.manual_seed(0)
-    model = tiny_cnn()
-    before = [p.detach().clone() for p in model.parameters()]
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5),
+                          nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2))
+    config = dataclasses.replace(CONFIG, precision="auto")  # the speed rule measures too
+    before = copy.deepcopy(model.state_dict())
     rng = torch.get_rng_state()
-    plan = cnnlib_train.plan_training(model, train, CONFIG, budget_seconds=600, test_data=test, device="cpu")
+    plan = cnnlib_train.plan_training(model, train, config, budget_seconds=600, test_data=test, device="cpu")
     assert plan.train_img_per_s > 0 and plan.eval_seconds > 0 and not plan.reduced
     assert plan.estimated_seconds == pytest.approx(3 * (512 / plan.train_img_per_s + plan.eval_seconds))
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # a copy was trained, not the model
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # weights and BN statistics: a copy was trained
+    assert model.training and next(model.parameters()).is_contiguous()
     assert torch.equal(rng, torch.get_rng_state())  # and the run that follows stays reproducible
+
+
+def test_plan_training_says_when_even_the_smallest_run_is_over_budget(monkeypatch):
+    train, test = stripes(512, 0), stripes(300, 1)
+    fixed_speed(monkeypatch, 100.0)  # one evaluation alone takes 1 s
+    plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=0.5, test_data=test, device="cpu", min_steps=4)
+    assert plan.config.epochs == 1 and len(plan.train_data) == 4 * 32  # never fewer than min_steps batches
+    assert "still over the budget" in str(plan)
+    plan = cnnlib_train.plan_training(tiny_cnn(), train, dataclasses.replace(CONFIG, epochs=1), 100, test_data=test, device="cpu")
+    assert str(plan).startswith("Budget: 1 epoch takes about 6 s here")

@@ -629,3 +629,17 @@ def test_list_calls_a_checkpoint_of_an_older_entry_version_stale(tiny_zoo, monke
     monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=2))
     assert zoo_main(["list"]) == 0
     assert "stale: trained for version 1 of the entry, which is now version 2; `train tiny --fresh`" in capsys.readouterr().out
+
+
+def test_chapter_01_quotes_the_zoo_lenet5_log_correctly():
+    """Chapter 01 cites the zoo's 8-epoch LeNet-5 run where a slow CPU trains fewer epochs live."""
+    root = Path(__file__).resolve().parents[1]
+    log = json.loads((root / "data/zoo/lenet5.json").read_text())
+    text = (root / "lectures/01_lenet.md").read_text()
+    assert text.count(f"{100 * (1 - log['stored']['test_acc']):.2f} %") >= 2  # the recap and the curves' notes
+    train_err = [1 - e["train_acc"] for e in log["epochs"]]
+    test_err = [1 - e["test_acc"] for e in log["epochs"]]
+    first_below = next(i + 1 for i, (a, b) in enumerate(zip(train_err, test_err)) if a < b)
+    assert f"below the test error from epoch {first_below}" in text.replace("\n", " ")
+    assert all(b < a for a, b in zip(test_err, test_err[1:])), "the lecture says the test error falls in every epoch"
+    assert len(log["epochs"]) == 8 and "zoo's 8-epoch run" in text
