@@ -648,20 +648,22 @@ class TrainingPlan:
         return self.config.epochs < self.requested_epochs or len(self.train_data) < self.requested_images
 
     def __str__(self) -> str:
-        rate = f"{self.train_img_per_s:,.0f} training images/s measured ({self.speed.describe()})"
+        rate = f"{self.train_img_per_s:,.0f} training images/s measured (chosen: {self.speed.describe()})"
         requested = _epochs(self.requested_epochs)
         if not self.reduced:
             takes = "takes" if self.requested_epochs == 1 else "take"
-            return (f"Budget: {requested} {takes} about {self.estimated_seconds:.0f} s here at {rate}, "
-                    f"within this cell's {self.budget_seconds:.0f} s: the full recipe runs.")
+            return (f"Budget: {requested} {takes} about {self.estimated_seconds:.0f} s of training and evaluation here "
+                    f"at {rate}, within the training budget of {self.budget_seconds:.0f} s: the full recipe runs.")
         what = _epochs(self.config.epochs)
         if len(self.train_data) < self.requested_images:
             what += f" on {len(self.train_data):,} of the {self.requested_images:,} training images"
         over = ("; that is still over the budget: this machine is slower than the course is sized for"
                 if self.estimated_seconds > 1.05 * self.budget_seconds else "")
-        return (f"Budget: {requested} would take about {self.full_seconds:.0f} s here at {rate}, over this cell's "
-                f"{self.budget_seconds:.0f} s, so this run trains {what} (about {self.estimated_seconds:.0f} s{over}; "
-                f"the learning-rate schedule is compressed into them). Results below are for this shorter run.")
+        these = "this epoch" if self.config.epochs == 1 else f"these {self.config.epochs} epochs"
+        return (f"Budget: {requested} would take about {self.full_seconds:.0f} s of training and evaluation here at "
+                f"{rate}, over the training budget of {self.budget_seconds:.0f} s, so this run trains {what} (about "
+                f"{self.estimated_seconds:.0f} s{over}). The learning rate's warm-up and decay are rescaled to {these}: "
+                f"a shorter run, not the start of the longer one. Results below are for this shorter run.")
 
 
 def _epochs(n: int) -> str:

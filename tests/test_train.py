@@ -306,10 +306,12 @@ def test_plan_training_trains_fewer_epochs_then_fewer_images(monkeypatch):
     plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=13, test_data=test, device="cpu")
     assert plan.config.epochs == 2 and len(plan.train_data) == 512 and plan.reduced
     assert dataclasses.replace(plan.config, epochs=3) == CONFIG  # nothing else changed
-    assert "over this cell's 13 s, so this run trains 2 epochs (about 12 s" in str(plan)
+    assert "over the training budget of 13 s, so this run trains 2 epochs (about 12 s)" in str(plan)
+    assert "rescaled to these 2 epochs" in str(plan)
     plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=3, test_data=test, device="cpu")
     assert plan.config.epochs == 1 and len(plan.train_data) == 192  # 300 - 100 = 200 images, whole batches of 32
     assert plan.estimated_seconds <= 3 and "1 epoch on 192 of the 512 training images" in str(plan)
+    assert "rescaled to this epoch" in str(plan)
     history = fit(tiny_cnn(), plan.train_data, test, plan.config, device="cpu", progress=False)
     assert len(history["epochs"]) == 1
     with pytest.raises(ValueError, match="budget_seconds and min_steps must be positive"):
@@ -340,4 +342,4 @@ def test_plan_training_says_when_even_the_smallest_run_is_over_budget(monkeypatc
     assert plan.config.epochs == 1 and len(plan.train_data) == 4 * 32  # never fewer than min_steps batches
     assert "still over the budget" in str(plan)
     plan = cnnlib_train.plan_training(tiny_cnn(), train, dataclasses.replace(CONFIG, epochs=1), 100, test_data=test, device="cpu")
-    assert str(plan).startswith("Budget: 1 epoch takes about 6 s here")
+    assert str(plan).startswith("Budget: 1 epoch takes about 6 s of training and evaluation here")
