@@ -37,6 +37,7 @@ from cnnlib.train import (
     measure_training_speed,
     reuse_freed_memory,
     seed_everything,
+    speed_candidates,
     train_one_epoch,
     use_all_cores,
 )
@@ -119,9 +120,8 @@ def rule_against_long_measurement(batch_size: int, speed: SpeedSettings, steps: 
     y = torch.randint(0, 10, (batch_size,), device=device)
     long = {}
     print(f"(d) the speed rule against a long measurement (>= {steps} steps and 3 s each, img/s):")
-    for name in speed.measured:
-        dtype = torch.bfloat16 if name.startswith("bfloat16") else None
-        candidate = SpeedSettings(str(device), dtype, name.endswith("channels-last"))
+    for candidate in speed_candidates(device):
+        name = candidate.label
         long[name] = measure_training_speed(cnnlib.get_model("resnet20"), x, y, candidate, min_steps=steps, min_seconds=3.0, warmup=3)
         print(f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   ratio {speed.measured[name] / long[name]:.2f}")
     chosen = speed.label

@@ -1,10 +1,12 @@
-"""Looking inside a trained model: activations of named layers, misclassified examples.
+"""Looking inside a trained model and reading its numbers: activations of named layers,
+misclassified examples, when a curve first crosses a threshold, the noise in an error rate.
 
 Hooks are registered in a context manager and always removed, whatever happens.
 """
 
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -12,7 +14,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ["capture_activations", "record_activations", "misclassified"]
+__all__ = ["capture_activations", "first_crossing", "misclassified", "record_activations", "standard_error"]
 
 
 @contextmanager
@@ -53,3 +55,23 @@ def misclassified(logits: Tensor, labels: Tensor) -> Tensor:
     wrong = (pred != labels).nonzero().flatten()
     confidence = probs[wrong, pred[wrong]]
     return wrong[confidence.argsort(descending=True)]
+
+
+def first_crossing(points: Sequence[dict[str, float]], target: float, key: str = "train_error") -> float | None:
+    """The ``step`` of the first point whose ``key`` is at or below ``target``; None if never reached.
+
+    ``points`` as a training history records them: ``[{"step": ..., "train_loss": ..., ...}, ...]``.
+    """
+    for point in points:
+        if point[key] <= target:
+            return point["step"]
+    return None
+
+
+def standard_error(rate: float, n: int) -> float:
+    """The standard error of an error (or accuracy) ``rate`` measured on ``n`` independent examples:
+    sqrt(rate (1 - rate) / n), the binomial estimate. A difference of one standard error between
+    two such rates is what chance alone gives about one time in three."""
+    if n < 1 or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"need a rate in [0, 1] and n >= 1, not {rate} and {n}")
+    return math.sqrt(rate * (1.0 - rate) / n)

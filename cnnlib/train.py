@@ -64,9 +64,12 @@ __all__ = [
     "read_resume_file",
     "reuse_freed_memory",
     "seed_everything",
+    "speed_candidates",
+    "steps_per_epoch",
     "train_one_epoch",
     "use_all_cores",
     "utc_now",
+    "warmup_steps",
 ]
 
 
@@ -169,13 +172,21 @@ def available_cpus() -> int:
     return max(1, n)
 
 
-def running_in_vm() -> bool:
-    """Whether the CPU reports the ``hypervisor`` flag (Linux on x86 inside a virtual machine)."""
+def _cpuinfo(field: str) -> str | None:
+    """The value of the first ``field`` line of /proc/cpuinfo (Linux), or None."""
     try:
         with open("/proc/cpuinfo") as f:
-            return any(line.startswith("flags") and " hypervisor" in line for line in f)
+            for line in f:
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
     except OSError:
-        return False
+        pass
+    return None
+
+
+def running_in_vm() -> bool:
+    """Whether the CPU reports the ``hypervisor`` flag (Linux on x86 inside a virtual machine)."""
+    return "hypervisor" in (_cpuinfo("flags") or "").split()
 
 
 def use_all_cores(threads: int | None = None) -> int:
@@ -258,15 +269,7 @@ def hardware_summary(device: torch.device | None = None) -> str:
     import torchvision
 
     device = device or pick_device()
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = _cpuinfo("model name") or platform.processor() or platform.machine()
     extra = ""
     if device.type == "cuda":
         extra = f", GPU {torch.cuda.get_device_name(device)}"
@@ -341,6 +344,15 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+def speed_candidates(device: torch.device | str, channels_last: bool | None = None) -> list[SpeedSettings]:
+    """What the speed rule compares on ``device``: float32 and (where supported) bfloat16 autocast,
+    each contiguous and channels-last (or only the memory format given)."""
+    device = torch.device(device)
+    formats = [False, True] if channels_last is None else [channels_last]
+    dtypes: list[torch.dtype | None] = [None] + ([torch.bfloat16] if _bf16_supported(device) else [])
+    return [SpeedSettings(str(device), dtype, cl) for dtype in dtypes for cl in formats]
+
+
 def choose_speed_settings(
     model: nn.Module,
     input_shape: tuple[int, int, int],
@@ -391,9 +403,7 @@ def choose_speed_settings(
     num_classes = _num_outputs(model, input_shape)
     x = torch.randn((batch_size, *input_shape), generator=gen).to(device)
     y = torch.randint(0, num_classes, (batch_size,), generator=gen).to(device)
-    formats = [False, True] if channels_last is None else [channels_last]
-    dtypes: list[torch.dtype | None] = [None] + ([torch.bfloat16] if _bf16_supported(device) else [])
-    candidates = [SpeedSettings(str(device), dtype, cl) for dtype in dtypes for cl in formats]
+    candidates = speed_candidates(device, channels_last)
     # The timed steps run dropout on the global generator a time-dependent number of times:
     # fork it, so that the training run that follows stays reproducible.
     with torch.random.fork_rng(devices=[]):
@@ -445,14 +455,24 @@ def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
     raise ValueError(f"unknown optimizer {config.optimizer!r}; use 'sgd', 'adam' or 'adamw'")
 
 
-def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
-    total = max(1, config.epochs * steps_per_epoch)
+def steps_per_epoch(images: int, batch_size: int) -> int:
+    """Optimiser steps in one epoch of ``images`` (the last, partial batch is dropped when there is a full one)."""
+    return max(1, images // batch_size)
+
+
+def warmup_steps(config: TrainConfig, total_steps: int) -> int:
+    """How many of ``total_steps`` the one-cycle schedule spends warming up (0 for the other schedules)."""
+    return max(1, int(config.warmup_fraction * total_steps)) if config.schedule == "onecycle" else 0
+
+
+def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, epoch_steps: int):
+    total = max(1, config.epochs * epoch_steps)
+    warm = warmup_steps(config, total)
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
     if config.schedule == "onecycle":
-        warm = max(1, int(config.warmup_fraction * total))
         # linear warm-up from 0 to lr, then linear decay to 0 (the "one-cycle" triangle)
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
@@ -584,9 +604,9 @@ def fit(
     generator = seed_everything(config.seed)
     if speed.channels_last:
         model.to(memory_format=torch.channels_last)
-    steps_per_epoch = max(1, len(train_data) // config.batch_size)
+    epoch_steps = steps_per_epoch(len(train_data), config.batch_size)
     optimizer = _make_optimizer(model, config)
-    scheduler = _make_schedule(optimizer, config, steps_per_epoch)
+    scheduler = _make_schedule(optimizer, config, epoch_steps)
     history: dict[str, Any] = {
         "config": asdict(config),
         "speed": speed.to_record(),
@@ -599,8 +619,8 @@ def fit(
     first_epoch, elapsed = 1, 0.0
     if state is not None:
         first_epoch, elapsed = _restore_state(state, model, optimizer, scheduler, generator, history)
-    done_images = (first_epoch - 1) * steps_per_epoch * config.batch_size
-    bar = tqdm(total=config.epochs * steps_per_epoch * config.batch_size, initial=done_images, unit="img", unit_scale=True, disable=not progress, desc="training")
+    done_images = (first_epoch - 1) * epoch_steps * config.batch_size
+    bar = tqdm(total=config.epochs * epoch_steps * config.batch_size, initial=done_images, unit="img", unit_scale=True, disable=not progress, desc="training")
     start = time.perf_counter() - elapsed
     try:
         for epoch in range(first_epoch, config.epochs + 1):
@@ -608,7 +628,7 @@ def fit(
             record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
             epoch_result = train_one_epoch(model, train_data, optimizer, scheduler, config, speed, generator, bar)
             for step in epoch_result.pop("steps", []):
-                history["steps"].append({"step": (epoch - 1) * steps_per_epoch + step.pop("step_in_epoch"), **step})
+                history["steps"].append({"step": (epoch - 1) * epoch_steps + step.pop("step_in_epoch"), **step})
             record.update(epoch_result)
             if test_data is not None:
                 result = evaluate(model, test_data, speed, config.eval_batch_size)
@@ -642,6 +662,16 @@ class TrainingPlan:
     full_seconds: float  # what the requested recipe would take
     budget_seconds: float
     speed: SpeedSettings
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps the planned run takes."""
+        return self.config.epochs * steps_per_epoch(len(self.train_data), self.config.batch_size)
+
+    @property
+    def warmup_steps(self) -> int:
+        """Of those, the learning-rate warm-up's (one-cycle schedule)."""
+        return warmup_steps(self.config, self.steps)
 
     @property
     def reduced(self) -> bool:

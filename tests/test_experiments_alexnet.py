@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from cnnlib import experiments
+from cnnlib.analysis import first_crossing
 from cnnlib.data import DATASETS, ImageTensors
-from cnnlib.experiments.alexnet import ErrorRace, first_crossing
+from cnnlib.experiments.alexnet import ErrorRace
 from cnnlib.models.alexnet import Fig1CNN
 
 

@@ -307,6 +307,7 @@ def test_plan_training_trains_fewer_epochs_then_fewer_images(monkeypatch):
     assert plan.config.epochs == 2 and len(plan.train_data) == 512 and plan.reduced
     assert dataclasses.replace(plan.config, epochs=3) == CONFIG  # nothing else changed
     assert "over the training budget of 13 s, so this run trains 2 epochs (about 12 s)" in str(plan)
+    assert plan.steps == 2 * 16 and plan.warmup_steps == 6  # 512 / 32 per epoch; 20 % of 32 steps, rounded down
     assert "rescaled to these 2 epochs" in str(plan)
     plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=3, test_data=test, device="cpu")
     assert plan.config.epochs == 1 and len(plan.train_data) == 192  # 300 - 100 = 200 images, whole batches of 32
@@ -343,3 +344,21 @@ def test_plan_training_says_when_even_the_smallest_run_is_over_budget(monkeypatc
     assert "still over the budget" in str(plan)
     plan = cnnlib_train.plan_training(tiny_cnn(), train, dataclasses.replace(CONFIG, epochs=1), 100, test_data=test, device="cpu")
     assert str(plan).startswith("Budget: 1 epoch takes about 6 s of training and evaluation here")
+
+
+def test_speed_candidates_and_the_schedules_step_arithmetic():
+    labels = [c.label for c in cnnlib_train.speed_candidates("cpu")]
+    assert labels == ["float32, contiguous", "float32, channels-last", "bfloat16 autocast, contiguous", "bfloat16 autocast, channels-last"]
+    assert [c.label for c in cnnlib_train.speed_candidates("cpu", channels_last=True)] == ["float32, channels-last", "bfloat16 autocast, channels-last"]
+    assert cnnlib_train.steps_per_epoch(100, 32) == 3 and cnnlib_train.steps_per_epoch(10, 32) == 1
+    assert cnnlib_train.warmup_steps(CONFIG, 100) == 20  # one-cycle, warmup_fraction 0.2
+    assert cnnlib_train.warmup_steps(dataclasses.replace(CONFIG, schedule="cosine"), 100) == 0
+    # the schedule built for training warms up over exactly those steps: its rate peaks at step 20
+    opt = torch.optim.SGD(tiny_cnn().parameters(), lr=1.0)
+    sched = cnnlib_train._make_schedule(opt, dataclasses.replace(CONFIG, epochs=1), 100)
+    rates = []
+    for _ in range(100):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert max(range(100), key=rates.__getitem__) == 20

@@ -9,7 +9,7 @@ import torch.nn as nn
 
 import cnnlib
 from cnnlib import viz
-from cnnlib.analysis import capture_activations, misclassified, record_activations
+from cnnlib.analysis import capture_activations, first_crossing, misclassified, record_activations, standard_error
 
 
 @pytest.fixture(autouse=True)
@@ -153,3 +153,20 @@ def test_chapter_explorers_show_their_static_figure_headless(monkeypatch):
         slider = box.children[1].children[0]
         slider.value = slider.max  # redraws without error
     plt.close("all")
+
+
+def test_first_crossing_reads_any_curve_of_a_history():
+    steps = [{"step": 20, "train_loss": 2.1}, {"step": 40, "train_loss": 0.5}, {"step": 60, "train_loss": 0.3}]
+    assert first_crossing(steps, 0.5, key="train_loss") == 40  # at or below
+    assert first_crossing(steps, 0.1, key="train_loss") is None
+    with pytest.raises(KeyError):
+        first_crossing(steps, 0.5)  # the default key is the training error, which this curve lacks
+
+
+def test_standard_error_of_a_rate():
+    assert standard_error(0.1, 10_000) == pytest.approx(0.003)  # sqrt(0.1 * 0.9 / 10000)
+    assert standard_error(0.0, 50) == 0.0
+    with pytest.raises(ValueError, match="rate in"):
+        standard_error(1.5, 10)
+    with pytest.raises(ValueError, match="n >= 1"):
+        standard_error(0.5, 0)

@@ -16,22 +16,15 @@ import torch
 import torch.nn as nn
 
 from .. import data as cdata
+from ..analysis import first_crossing
 from ..models import get_model
 from ..models.alexnet import Fig1CNN
 from ..train import TrainConfig, choose_speed_settings, evaluate, fit, seed_everything, train_one_epoch
 from . import experiment
 
-__all__ = ["ErrorRace", "first_crossing"]
+__all__ = ["ErrorRace"]
 
 TARGET_ERROR = 0.25  # the paper's Fig. 1 threshold: 25 % training error
-
-
-def first_crossing(points: list[dict[str, float]], target: float = TARGET_ERROR) -> float | None:
-    """The first ``step`` whose window of training error is at or below ``target``; None if never reached."""
-    for point in points:
-        if point["train_error"] <= target:
-            return point["step"]
-    return None
 
 
 class ErrorRace:
