@@ -164,7 +164,7 @@ def pretrained_mobilenet_v2() -> tuple[nn.Module, str]:
     With ``$CNNLIB_MIRROR`` set, the mirror's copy (no download is attempted); otherwise
     torchvision's official weights (downloaded once by torchvision).
     """
-    from .models import from_torchvision
+    from .pretrained import from_torchvision
 
     return from_torchvision("mobilenet_v2", weights="mirror" if mirror_dir() is not None else "DEFAULT")
 

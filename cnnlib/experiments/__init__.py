@@ -26,7 +26,7 @@ from typing import Any, Callable
 import torch
 import torchvision
 
-from ..models.registry import did_you_mean
+from ..errors import UnknownNameError
 from ..data import atomic_write
 from ..train import hardware_summary, utc_now
 
@@ -46,9 +46,8 @@ class Experiment:
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-class UnknownExperimentError(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
+class UnknownExperimentError(UnknownNameError):
+    """A name no chapter registered as an experiment."""
 
 
 class ExperimentNotRunError(FileNotFoundError):
@@ -69,7 +68,9 @@ def experiment(name: str, *, chapter: str, description: str) -> Callable[[Callab
 
 def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
-        raise UnknownExperimentError(f"unknown experiment {name!r}{did_you_mean(name, EXPERIMENTS)}; known: {sorted(EXPERIMENTS)}")
+        raise UnknownExperimentError.for_name(
+            f"Unknown experiment {name!r}.", name, EXPERIMENTS, f"Known: {', '.join(sorted(EXPERIMENTS))} (`python -m cnnlib.experiments list`)."
+        )
     return EXPERIMENTS[name]
 
 

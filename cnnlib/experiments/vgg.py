@@ -88,7 +88,7 @@ def vgg_transfer(quick: bool = False) -> dict[str, Any]:
     from .. import data
     from ..data import IMAGENETTE_IMAGENET_INDEX
     from ..models import get_model
-    from ..models.torchvision_compat import from_torchvision
+    from ..pretrained import from_torchvision
     from ..summary import count_parameters
     from ..train import evaluate, fit
     from ..transfer import extract_features, fit_linear_probe, probe_accuracy, resize_images

@@ -14,14 +14,13 @@ for _module in pkgutil.iter_modules(__path__):
     if not _module.name.startswith("_") and _module.name not in ("registry", "blocks"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-from .torchvision_compat import TORCHVISION_EQUIVALENTS, from_torchvision  # noqa: E402
+from .torchvision_compat import TORCHVISION_EQUIVALENTS  # noqa: E402
 
 __all__ = [
     "LeNet5",
     "ModelInfo",
     "TORCHVISION_EQUIVALENTS",
     "UnknownModelError",
-    "from_torchvision",
     "get_model",
     "list_models",
     "model_info",

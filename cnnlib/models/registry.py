@@ -9,11 +9,12 @@ Grad-CAM layer). Modelled on torchvision's ``get_model`` and timm's
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Callable
 
 import torch.nn as nn
+
+from ..errors import UnknownNameError
 
 __all__ = ["ModelInfo", "UnknownModelError", "register_model", "get_model", "list_models", "model_info"]
 
@@ -39,11 +40,8 @@ class ModelInfo:
         return self.test_size or self.input_size
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(UnknownNameError):
     """Raised by :func:`get_model` for a name the registry does not know."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -86,20 +84,13 @@ def register_model(
     return decorator
 
 
-def did_you_mean(name: str, known) -> str:
-    """`` Did you mean 'a', 'b'?`` for the known names closest to a misspelt ``name`` (or "")."""
-    close = difflib.get_close_matches(name, list(known), n=3)
-    return f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-
-
 def model_info(name: str) -> ModelInfo:
     """Metadata of a registered model; a clear error for an unknown name."""
     try:
         return _REGISTRY[name]
     except KeyError:
-        hint = did_you_mean(name, _REGISTRY)
-        raise UnknownModelError(
-            f"Unknown model {name!r}.{hint} cnnlib.list_models() lists the {len(_REGISTRY)} registered names."
+        raise UnknownModelError.for_name(
+            f"Unknown model {name!r}.", name, _REGISTRY, f"cnnlib.list_models() lists the {len(_REGISTRY)} registered names."
         ) from None
 
 

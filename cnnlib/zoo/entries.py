@@ -25,17 +25,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..models.registry import did_you_mean
+from ..errors import UnknownNameError
 from ..train import TrainConfig
 
 __all__ = ["ZooEntry", "ENTRIES", "CIFAR_RECIPE", "MNIST_RECIPE", "UnknownEntryError", "entry"]
 
 
-class UnknownEntryError(KeyError):
+class UnknownEntryError(UnknownNameError):
     """A name the zoo does not know."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -121,5 +118,6 @@ def entry(name: str) -> ZooEntry:
     try:
         return ENTRIES[name]
     except KeyError:
-        hint = did_you_mean(name, ENTRIES)
-        raise UnknownEntryError(f"The zoo has no entry {name!r}.{hint} `python -m cnnlib.zoo list` shows the {len(ENTRIES)} entries.") from None
+        raise UnknownEntryError.for_name(
+            f"The zoo has no entry {name!r}.", name, ENTRIES, f"`python -m cnnlib.zoo list` shows the {len(ENTRIES)} entries."
+        ) from None

@@ -9,7 +9,8 @@ import torch.nn as nn
 import cnnlib
 from cnnlib.models import alexnet as alexnet_module
 from cnnlib.models import model_info, vgg as vgg_module
-from cnnlib.models.torchvision_compat import TORCHVISION_EQUIVALENTS, from_torchvision, load_torchvision_state
+from cnnlib.models.torchvision_compat import TORCHVISION_EQUIVALENTS, load_torchvision_state
+from cnnlib.pretrained import from_torchvision
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 

@@ -17,7 +17,8 @@ from cnnlib import data
 from cnnlib.models import efficientnet as eff
 from cnnlib.models.mobilenet import DepthwiseSeparable
 from cnnlib.models.shufflenet import channel_shuffle
-from cnnlib.models.torchvision_compat import MIRROR_WEIGHTS, from_torchvision, load_torchvision_state
+from cnnlib.models.torchvision_compat import load_torchvision_state
+from cnnlib.pretrained import MIRROR_WEIGHTS, from_torchvision
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 

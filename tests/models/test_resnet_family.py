@@ -12,6 +12,7 @@ import cnnlib
 from cnnlib.models.highway import HighwayConv2d, HighwayLinear, HighwayMLP, highway
 from cnnlib.models.resnet import BasicBlock, Bottleneck, CifarResNet, PreActBasicBlock, ResidualDrop
 from cnnlib.models.torchvision_compat import load_torchvision_state
+from cnnlib.pretrained import from_torchvision
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 
@@ -114,7 +115,7 @@ def test_torchvision_weights_load_strictly_and_outputs_agree(name):
 
 
 def test_from_torchvision_with_random_torchvision_weights():
-    model, source = cnnlib.models.from_torchvision("resnet18", weights=None)
+    model, source = from_torchvision("resnet18", weights=None)
     assert "torchvision resnet18" in source and not model.training
 
 
