@@ -10,7 +10,7 @@ _NOTEBOOK_FAILED: set[str] = set()
 
 def pytest_configure(config):
     """The unit tests train and time small models: give torch every core, as the course's entry points do."""
-    from cnnlib.train import use_all_cores
+    from cnnlib.runtime import use_all_cores
 
     use_all_cores()
 
@@ -40,7 +40,7 @@ def pytest_terminal_summary(terminalreporter):
         return
     import torch
 
-    from cnnlib.train import hardware_summary
+    from cnnlib.runtime import hardware_summary
 
     terminalreporter.section("notebook run times (nbval, all cells)")
     terminalreporter.write_line(f"on: {hardware_summary(torch.device('cpu'))}")

@@ -28,8 +28,8 @@ import torch.nn as nn
 
 import cnnlib
 from cnnlib.models.repvgg import reparameterized
-from cnnlib.summary import count_mult_adds, median_seconds
-from cnnlib.train import hardware_summary, use_all_cores
+from cnnlib.analysis.summary import count_mult_adds, median_seconds
+from cnnlib.runtime import hardware_summary, use_all_cores
 
 # RepVGG paper Table 1 (1080Ti, batch 32, 2048 -> 2048 channels, 56 x 56): kernel -> (theoretical TFLOPS, ms)
 PAPER_TABLE_1 = {1: (9.96, 84.5), 3: (38.10, 198.8), 5: (10.57, 2092.5), 7: (9.38, 4394.3)}

@@ -28,18 +28,16 @@ import torch
 import torch.nn.functional as F
 
 import cnnlib
-from cnnlib.data import DATASETS, data_dir, extract_image_tree, load, mirror_dir, scratch_dir
+from cnnlib.data import DATASETS, data_dir, extract_image_tree, load, mirror_dir
+from cnnlib.io import scratch_dir
+from cnnlib.runtime import hardware_summary, reuse_freed_memory, seed_everything, use_all_cores
 from cnnlib.train import (
     SpeedSettings,
     TrainConfig,
     choose_speed_settings,
-    hardware_summary,
     measure_training_speed,
-    reuse_freed_memory,
-    seed_everything,
     speed_candidates,
     train_one_epoch,
-    use_all_cores,
 )
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 from torch.torch_version import TorchVersion
 
-from .data import atomic_write, sha256_file
+from .io import atomic_write, sha256_file
 from .models import get_model, model_info
 
 __all__ = ["CheckpointError", "CheckpointMismatchError", "save_checkpoint", "load_checkpoint", "read_checksum"]

@@ -7,7 +7,7 @@ import inspect
 import torch
 
 from .data import mirror_dir
-from .train import hardware_summary, pick_device, seed_everything, use_all_cores
+from .runtime import hardware_summary, pick_device, seed_everything, use_all_cores
 
 __all__ = ["start", "show_source"]
 

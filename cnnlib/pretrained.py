@@ -6,6 +6,9 @@ into it with ``strict=True`` through the key map its family module declared
 (``weights="DEFAULT"`` or a weights enum name); offline, the ImageNet MobileNetV2 of the
 course's mirror (``$CNNLIB_MIRROR/weights/``), checked against its SHA-256. It always says
 which weights it loaded. The models themselves know no data source; this module does.
+
+``pretrained_mobilenet_v2()`` is the real ImageNet classifier the lectures use, and
+``published_figures`` torchvision's documented accuracy, size and cost of its weights.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from .data.sources import _verified_mirror_file, mirror_dir
 from .models import get_model
 from .models.torchvision_compat import load_torchvision_state, torchvision_equivalent
 
-__all__ = ["MIRROR_WEIGHTS", "from_torchvision"]
+__all__ = ["MIRROR_WEIGHTS", "from_torchvision", "pretrained_mobilenet_v2", "published_figures"]
 
 # Offline pretrained weights in the course mirror: torchvision name -> (relative path, description).
 MIRROR_WEIGHTS = {
@@ -79,3 +82,29 @@ def from_torchvision(name: str, weights: str | None = "DEFAULT", num_classes: in
                 ) from None
     load_torchvision_state(model, name, state)
     return model.eval(), source
+
+
+def published_figures(torchvision_name: str, weights: str = "IMAGENET1K_V1") -> dict[str, float | int | str]:
+    """torchvision's documented figures for one of a model's weights (V1: the original training recipe).
+
+    Returns ``{"top1": %, "top5": %, "params": n, "gflops": multiply-adds in billions at 224 px, "weights": name}``
+    (ImageNet-1k validation set, resize 256 + centre crop 224).
+    """
+    import torchvision.models as tvm
+
+    try:
+        weights = tvm.get_model_weights(torchvision_name)[weights]
+    except (KeyError, ValueError) as exc:
+        raise KeyError(f"torchvision has no {weights!r} weights for {torchvision_name!r}") from exc
+    meta = weights.meta
+    metrics = meta["_metrics"]["ImageNet-1K"]
+    return {"top1": metrics["acc@1"], "top5": metrics["acc@5"], "params": meta["num_params"], "gflops": meta["_ops"], "weights": str(weights)}
+
+
+def pretrained_mobilenet_v2() -> tuple[nn.Module, str]:
+    """cnnlib's MobileNetV2 with ImageNet-1k weights, in eval mode, and a sentence saying which weights.
+
+    With ``$CNNLIB_MIRROR`` set, the mirror's copy (no download is attempted); otherwise
+    torchvision's official weights (downloaded once by torchvision).
+    """
+    return from_torchvision("mobilenet_v2", weights="mirror" if mirror_dir() is not None else "DEFAULT")

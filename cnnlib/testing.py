@@ -7,6 +7,10 @@ outputs' size. A fixed ``atol=1e-5`` holds on one CPU and fails on another: the 
 on an AVX2-only EPYC with 1.14e-5 for RepVGG's fused form. :func:`rounding_tolerance` derives
 the tolerance instead; :func:`assert_close_up_to_rounding` applies it with a message that says
 what was compared and why the bound is what it is.
+
+:func:`randomise_batch_norm` gives a model's batch norms non-trivial statistics first: fresh ones
+(mean 0, variance 1, scale 1, shift 0) are the identity in eval mode, so a comparison of two
+models would not notice a misplaced or missing BatchNorm.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-__all__ = ["accumulated_terms", "assert_close_up_to_rounding", "rounding_tolerance"]
+__all__ = ["accumulated_terms", "assert_close_up_to_rounding", "randomise_batch_norm", "rounding_tolerance"]
 
 
 def rounding_tolerance(expected: Tensor, terms: int, dtype: torch.dtype | None = None, safety: float = 8.0) -> float:
@@ -82,3 +86,25 @@ def assert_close_up_to_rounding(
             f"{what} differ by up to {worst:.3g}, more than rounding explains: tolerance {tol:.3g} = "
             f"{safety:g} * sqrt({terms} terms) * eps {eps:.3g} * scale {scale:.3g}"
         )
+
+
+@torch.no_grad()
+def randomise_batch_norm(model: nn.Module, generator: torch.Generator | None = None) -> nn.Module:
+    """Give every ``BatchNorm2d`` of ``model`` random statistics and affine parameters, in place; returns ``model``.
+
+    Running mean in U(-0.5, 0.5), running variance in U(0.5, 1.5), scale (gamma) in U(0.5, 1.5), shift
+    (beta) in U(-0.3, 0.3): far enough from the identity that a BN in the wrong place, a missing one or
+    a wrong epsilon changes a network's outputs by much more than rounding, and close enough to it
+    that activations keep an ordinary size through a deep network. ``generator`` makes the draw
+    independent of the global seed.
+    """
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            if m.track_running_stats:
+                m.running_mean.copy_(torch.rand(c, generator=generator) - 0.5)
+                m.running_var.copy_(torch.rand(c, generator=generator) + 0.5)
+            if m.affine:
+                m.weight.copy_(torch.rand(c, generator=generator) + 0.5)
+                m.bias.copy_(0.6 * torch.rand(c, generator=generator) - 0.3)
+    return model

@@ -46,13 +46,13 @@ STYLE = {
 }
 
 
-def _figure(**kwargs) -> tuple[Figure, np.ndarray]:
+def figure(**kwargs) -> tuple[Figure, np.ndarray]:
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(squeeze=False, **kwargs)
     return fig, axes
 
 
-def _to_display(img: Tensor) -> tuple[np.ndarray, str | None]:
+def to_display(img: Tensor) -> tuple[np.ndarray, str | None]:
     """C x H x W (uint8 or float) -> H x W (grey) or H x W x 3 array in [0, 1]."""
     img = img.detach().cpu().float()
     if img.max() > 1.5:
@@ -79,13 +79,13 @@ def show_images(
     nrows = math.ceil(n / ncols)
     captioned = labels is not None or predictions is not None
     row_height = size + (0.35 if captioned else 0.0)  # room for the caption above each image
-    fig, axes = _figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0.2)))
+    fig, axes = figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0.2)))
     name = (lambda i: classes[int(i)]) if classes is not None else (lambda i: str(int(i)))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
             continue
-        arr, cmap = _to_display(images[k])
+        arr, cmap = to_display(images[k])
         ax.imshow(arr, cmap=cmap, vmin=0, vmax=1)
         caption, color = "", "black"
         if labels is not None:
@@ -115,7 +115,7 @@ def plot_history(
     """
     if "epochs" in histories:
         histories = {"": histories}
-    fig, axes = _figure(ncols=len(metrics), figsize=(5 * len(metrics), 3.8))
+    fig, axes = figure(ncols=len(metrics), figsize=(5 * len(metrics), 3.8))
     colors = STYLE["axes.prop_cycle"].by_key()["color"]
     for ax, metric in zip(axes.flat, metrics):
         for i, (label, hist) in enumerate(histories.items()):
@@ -152,7 +152,7 @@ def plot_history(
 
 def plot_steps(histories: Mapping[str, Mapping], metric: str = "loss", title: str = "", images_per_step: int | None = None) -> Figure:
     """Training loss (or error, %) every ``config.log_every`` steps, one line per history (``{label: history}``)."""
-    fig, axes = _figure(figsize=(8, 4))
+    fig, axes = figure(figsize=(8, 4))
     ax = axes[0, 0]
     colors = STYLE["axes.prop_cycle"].by_key()["color"]
     for i, (label, hist) in enumerate(histories.items()):
@@ -182,7 +182,7 @@ def plot_filters(weight: Tensor, title: str = "Filters", ncols: int = 8, size: f
     n = w.shape[0]
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = _figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, size * nrows + 0.6))
+    fig, axes = figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, size * nrows + 0.6))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
@@ -205,12 +205,12 @@ def plot_feature_maps(maps: Mapping[str, Tensor], image: Tensor | None = None, m
     """Feature maps of one image: one row per layer (``{layer name: C x H x W}``), up to ``max_maps`` channels each."""
     rows = list(maps.items())
     ncols = min(max_maps, max(m.shape[0] for _, m in rows)) + (1 if image is not None else 0)
-    fig, axes = _figure(nrows=len(rows), ncols=ncols, figsize=(size * ncols, size * len(rows) + 0.6))
+    fig, axes = figure(nrows=len(rows), ncols=ncols, figsize=(size * ncols, size * len(rows) + 0.6))
     for r, (name, fmap) in enumerate(rows):
         fmap = fmap.detach().cpu().float()
         offset = 0
         if image is not None:
-            arr, cmap = _to_display(image)
+            arr, cmap = to_display(image)
             axes[r, 0].imshow(arr, cmap=cmap)
             axes[r, 0].set_title("input" if r == 0 else "", fontsize=8, fontweight="normal")
             offset = 1
@@ -243,7 +243,7 @@ def plot_confusion_matrix(cm: Tensor, classes: Sequence[str], title: str = "Conf
     if hide_diagonal:
         np.fill_diagonal(shown, np.nan)
     n = len(classes)
-    fig, axes = _figure(figsize=(0.55 * n + 2.5, 0.55 * n + 1.5))
+    fig, axes = figure(figsize=(0.55 * n + 2.5, 0.55 * n + 1.5))
     ax = axes[0, 0]
     ax.grid(False)
     im = ax.imshow(np.where(shown > 0, shown, np.nan), cmap="Blues", vmin=0, vmax=max(1.0, float(np.nanmax(shown))))
@@ -276,7 +276,7 @@ def plot_bars(
     values: Mapping[str, float], title: str, ylabel: str, reference: Mapping[str, float] | None = None, fmt: str = "{:.2f}"
 ) -> Figure:
     """A bar per entry (e.g. test error per variant), with an optional published reference line per entry."""
-    fig, axes = _figure(figsize=(max(5, 1.4 * len(values) + 1), 3.8))
+    fig, axes = figure(figsize=(max(5, 1.4 * len(values) + 1), 3.8))
     ax = axes[0, 0]
     names = list(values)
     bars = ax.bar(names, [values[k] for k in names], color=STYLE["axes.prop_cycle"].by_key()["color"][: len(names)])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 
 import pytest
 import torch
 
 from cnnlib import data
 from cnnlib.data import sources
+from cnnlib.io import atomic_write
 
 from .conftest import real_mirror
 
@@ -100,11 +100,11 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     target = tmp_path / "log.json"
     target.write_text("old")
     with pytest.raises(KeyboardInterrupt):
-        with data.atomic_write(target) as tmp:
+        with atomic_write(target) as tmp:
             tmp.write_text("half")
             raise KeyboardInterrupt
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
-    with data.atomic_write(target) as tmp:
+    with atomic_write(target) as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
     assert oct(target.stat().st_mode & 0o777) == oct(0o644)

@@ -3,7 +3,7 @@
 import pytest
 import torch.nn as nn
 
-from cnnlib import exercises
+from cnnlib.chapters.ch01_lenet import exercises
 
 
 def test_conv_output_size_checker():

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnlib import exercises
+from cnnlib.chapters.ch02_alexnet import exercises
 from cnnlib.models.alexnet import lrn_formula
 
 

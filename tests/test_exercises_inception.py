@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnlib import exercises
+from cnnlib.chapters.ch04_googlenet import exercises
 from cnnlib.models.googlenet import InceptionModule
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from cnnlib import exercises
+from cnnlib.chapters.ch00_introduction import exercises
 
 
 def test_topk_checker():

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch.nn as nn
 
-from cnnlib import exercises
+from cnnlib.chapters.ch03_vgg import exercises
 from cnnlib.models import vgg
-from cnnlib.widgets import drawn_stage_depths
+from cnnlib.chapters.ch03_vgg.figures import drawn_stage_depths
 
 REPO = Path(__file__).resolve().parents[1]
 

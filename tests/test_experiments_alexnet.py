@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from cnnlib import experiments
-from cnnlib.analysis import first_crossing
+from cnnlib.analysis.metrics import first_crossing
 from cnnlib.data import DATASETS, ImageTensors
-from cnnlib.experiments.alexnet import ErrorRace
+from cnnlib.chapters.ch02_alexnet.experiments import ErrorRace
 from cnnlib.models.alexnet import Fig1CNN
 
 

@@ -5,7 +5,7 @@ import torch
 
 import cnnlib
 from cnnlib import experiments
-from cnnlib.summary import count_parameters
+from cnnlib.analysis.summary import count_parameters
 
 
 def test_vgg_fc_head_is_the_papers_classifier_on_a_1x1_map():

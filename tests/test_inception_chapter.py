@@ -1,4 +1,4 @@
-"""Chapter 04's measurements (cnnlib.inception_analysis) and its widget: Table 1 against the paper, naive vs
+"""Chapter 04's measurements (cnnlib.analysis.costs, cnnlib.analysis.lesion, cnnlib.chapters.ch04_googlenet) and its widget: Table 1 against the paper, naive vs
 reduced module costs, factorisation savings, composed convolutions, branch ablation."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import cnnlib
-from cnnlib import inception_analysis as ia
+from cnnlib.analysis import costs as cost_analysis
+from cnnlib.analysis import lesion
+from cnnlib.chapters.ch04_googlenet import table1 as ch04_table1
 from cnnlib.data import DATASETS, ImageTensors, normalize
 from cnnlib.testing import assert_close_up_to_rounding
 
@@ -26,7 +28,7 @@ def on_meta(name: str, **kwargs) -> nn.Module:
 
 @pytest.fixture(scope="module")
 def table1():
-    return ia.googlenet_table(on_meta("googlenet_paper"))
+    return ch04_table1.googlenet_table(on_meta("googlenet_paper"))
 
 
 def test_table1_rows_agree_except_the_papers_typos(table1):
@@ -53,13 +55,13 @@ def test_table1_totals(table1):
 
 def test_table1_refuses_other_models():
     with pytest.raises(TypeError, match="GoogLeNet"):
-        ia.googlenet_table(nn.Linear(2, 2))
+        ch04_table1.googlenet_table(nn.Linear(2, 2))
     with pytest.raises(ValueError, match="CIFAR stem"):
-        ia.googlenet_table(on_meta("googlenet_cifar"))
+        ch04_table1.googlenet_table(on_meta("googlenet_cifar"))
 
 
 def test_googlenet_variant_totals_equal_torchvision_metadata():
-    from cnnlib.summary import count_mult_adds, count_parameters
+    from cnnlib.analysis.summary import count_mult_adds, count_parameters
 
     tv = on_meta("googlenet")
     assert count_parameters(tv) == 6_624_904 and round(count_mult_adds(tv, (3, 224, 224)) / 1e9, 3) == 1.498  # REFERENCES.md
@@ -70,12 +72,12 @@ def test_googlenet_variant_totals_equal_torchvision_metadata():
 
 
 def test_module_costs_of_3a_equal_the_formulas():
-    costs = ia.table1_module_costs("3a")
+    costs = ch04_table1.table1_module_costs("3a")
     naive_weights = 192 * 64 + 192 * 9 * 128 + 192 * 25 * 32
     assert costs.naive_total.params == naive_weights + 64 + 128 + 32
     assert costs.naive_total.mult_adds == naive_weights * 28 * 28  # 303 M
     assert costs.naive["5x5"].mult_adds == 192 * 25 * 32 * 28 * 28
-    assert costs.naive["pool"] == ia.BranchCost(192, 0, 0)  # the pool passes the input through, for free
+    assert costs.naive["pool"] == cost_analysis.BranchCost(192, 0, 0)  # the pool passes the input through, for free
     assert costs.naive_total.channels == 416 and costs.reduced_total.channels == 256
     assert costs.reduced_total.params == 163_696 and costs.reduced_total.mult_adds == 163_328 * 28 * 28
     assert costs.reduced["5x5"].params == 192 * 16 + 16 + 16 * 25 * 32 + 32
@@ -84,9 +86,9 @@ def test_module_costs_of_3a_equal_the_formulas():
 
 def test_module_costs_reject_bad_widths():
     with pytest.raises(ValueError, match="positive integers"):
-        ia.module_costs(in_channels=192, ch1x1=0, ch3x3_reduce=96, ch3x3=128, ch5x5_reduce=16, ch5x5=32, pool_proj=32, size=28)
+        cost_analysis.module_costs(in_channels=192, ch1x1=0, ch3x3_reduce=96, ch3x3=128, ch5x5_reduce=16, ch5x5=32, pool_proj=32, size=28)
     with pytest.raises(KeyError, match="3c"):
-        ia.table1_module_costs("3c")
+        ch04_table1.table1_module_costs("3c")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -94,7 +96,7 @@ def test_module_costs_reject_bad_widths():
 
 
 def test_factorization_savings_are_the_papers():
-    rows = {f.name: f for f in ia.factorization_costs(channels=64, size=9)}
+    rows = {f.name: f for f in cost_analysis.factorization_costs(channels=64, size=9)}
     c = 64
     assert rows["5x5 -> 3x3 then 3x3"].params_before == 25 * c * c and rows["5x5 -> 3x3 then 3x3"].params_after == 18 * c * c
     expected = {"5x5 -> 3x3 then 3x3": 7 / 25, "3x3 -> 1x3 then 3x1": 1 / 3, "7x7 -> 1x7 then 7x1": 35 / 49, "3x3 -> 2x2 then 2x2": 1 / 9}
@@ -103,14 +105,14 @@ def test_factorization_savings_are_the_papers():
         assert f.saving == pytest.approx(saving)
         assert f.mult_adds_before == f.params_before * 9 * 9 and f.mult_adds_after == f.params_after * 9 * 9  # same-size outputs
     with pytest.raises(ValueError):
-        ia.factorization_costs(channels=0)
+        cost_analysis.factorization_costs(channels=0)
 
 
 @pytest.mark.parametrize("k1, k2, bias", [(3, 3, True), ((1, 7), (7, 1), False), ((1, 3), (3, 1), True), (1, 5, True)])
 def test_compose_convs_equals_the_stack(k1, k2, bias):
     torch.manual_seed(0)
     a, b = nn.Conv2d(4, 3, k1, bias=bias), nn.Conv2d(3, 5, k2, bias=bias)
-    single = ia.compose_convs(a, b)
+    single = cost_analysis.compose_convs(a, b)
     x = torch.randn(2, 4, 15, 15)
     k1, k2 = nn.modules.utils._pair(k1), nn.modules.utils._pair(k2)
     with torch.no_grad():  # the composed kernel is rounded, and the routes sum in other orders: the single conv's fan-in
@@ -121,15 +123,15 @@ def test_compose_convs_equals_the_stack(k1, k2, bias):
 
 def test_compose_convs_rank_and_errors():
     a, b = nn.Conv2d(1, 1, (1, 7), bias=False), nn.Conv2d(1, 1, (7, 1), bias=False)
-    assert torch.linalg.matrix_rank(ia.compose_convs(a, b).weight.detach()[0, 0]) == 1
+    assert torch.linalg.matrix_rank(cost_analysis.compose_convs(a, b).weight.detach()[0, 0]) == 1
     with pytest.raises(ValueError, match="padding"):
-        ia.compose_convs(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3))
+        cost_analysis.compose_convs(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3))
     with pytest.raises(ValueError, match="stride"):
-        ia.compose_convs(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))
+        cost_analysis.compose_convs(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))
     with pytest.raises(ValueError, match="outputs 2 channels"):
-        ia.compose_convs(nn.Conv2d(1, 2, 3), nn.Conv2d(3, 1, 3))
+        cost_analysis.compose_convs(nn.Conv2d(1, 2, 3), nn.Conv2d(3, 1, 3))
     with pytest.raises(TypeError):
-        ia.compose_convs(nn.Linear(1, 1), nn.Conv2d(1, 1, 3))
+        cost_analysis.compose_convs(nn.Linear(1, 1), nn.Conv2d(1, 1, 3))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,9 +173,9 @@ def _predictions_with(model: nn.Module, data: ImageTensors, silenced: str | None
 
 
 def test_find_branches_of_the_small_inception(small):
-    blocks = ia.find_branches(small)
+    blocks = lesion.find_branches(small)
     assert list(blocks) == [f"features.{i}" for i in range(10)] and all(b == ["branch1", "branch2"] for b in blocks.values())
-    assert ia.find_branches(cnnlib.get_model("lenet5")) == {}
+    assert lesion.find_branches(cnnlib.get_model("lenet5")) == {}
 
 
 def test_branch_ablation_matches_a_full_forward_pass(small):
@@ -189,7 +191,7 @@ def test_branch_ablation_matches_a_full_forward_pass(small):
     relabelled = ImageTensors(data.images, _predictions_with(small, data, target), data.spec, "test", "synthetic")
     baseline_acc = (_predictions_with(small, data, None) == relabelled.labels).float().mean().item()
     blocks = {name.rpartition(".")[0]: [name.rpartition(".")[2]] for name in candidates}
-    result = ia.branch_ablation(small, relabelled, blocks=blocks, batch_size=10)  # several batches, a partial last one
+    result = lesion.ablate(small, relabelled, blocks=blocks, batch_size=10)  # several batches, a partial last one
     assert result.baseline == pytest.approx(baseline_acc)
     accs = {(b, br): acc for b, br, _, acc in result.rows}
     block, _, branch = target.rpartition(".")
@@ -207,7 +209,7 @@ def test_branch_ablation_matches_a_full_forward_pass(small):
 def test_branch_ablation_leaves_the_model_as_it_was(small):
     small.train()
     before = {k: v.clone() for k, v in small.state_dict().items()}
-    result = ia.branch_ablation(small, _data(16), blocks={"features.8": ["branch1"]}, mode="mean")
+    result = lesion.ablate(small, _data(16), blocks={"features.8": ["branch1"]}, mode="mean")
     assert small.training  # mode restored
     small.eval()
     assert all(not m._forward_hooks and not m._forward_pre_hooks for m in small.modules())
@@ -217,16 +219,16 @@ def test_branch_ablation_leaves_the_model_as_it_was(small):
 
 def test_branch_ablation_errors(small):
     with pytest.raises(ValueError, match="mode"):
-        ia.branch_ablation(small, _data(4), mode="drop")
+        lesion.ablate(small, _data(4), mode="drop")
     with pytest.raises(KeyError, match="branch9"):
-        ia.branch_ablation(small, _data(4), blocks={"features.0": ["branch9"]})
+        lesion.ablate(small, _data(4), blocks={"features.0": ["branch9"]})
     with pytest.raises(ValueError, match="no block"):
-        ia.branch_ablation(cnnlib.get_model("lenet5"), _data(4))
+        lesion.ablate(cnnlib.get_model("lenet5"), _data(4))
 
 
 def test_plot_branch_ablation(small):
-    result = ia.branch_ablation(small, _data(8), blocks={"features.0": ["branch1", "branch2"], "features.2": ["branch1", "branch2"]})
-    fig = ia.plot_branch_ablation(result, labels={"features.0": "I0", "features.2": "D2"})
+    result = lesion.ablate(small, _data(8), blocks={"features.0": ["branch1", "branch2"], "features.2": ["branch1", "branch2"]})
+    fig = ch04_table1.plot_branch_ablation(result, labels={"features.0": "I0", "features.2": "D2"})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["I0", "D2"] and ax.get_ylabel() == "accuracy lost (points)"
     plt.close(fig)
@@ -237,7 +239,7 @@ def test_plot_branch_ablation(small):
 
 
 def test_module_designer_draws_a_static_figure(monkeypatch):
-    from cnnlib.widgets import inception as w
+    from cnnlib.chapters.ch04_googlenet import figures as w
 
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
@@ -254,9 +256,9 @@ def test_module_designer_draws_a_static_figure(monkeypatch):
 
 
 def test_plot_module_costs_stacks_the_branches():
-    from cnnlib.widgets import plot_module_costs
+    from cnnlib.chapters.ch04_googlenet.figures import plot_module_costs
 
-    costs = ia.table1_module_costs("3a")
+    costs = ch04_table1.table1_module_costs("3a")
     fig = plot_module_costs(costs)
     params_ax = fig.axes[0]
     heights = sorted(p.get_y() + p.get_height() for p in params_ax.patches)
@@ -268,10 +270,10 @@ def test_plot_module_costs_stacks_the_branches():
 def test_googlenet_overview_draws_one_box_per_row_and_both_auxiliary_heads():
     from matplotlib.patches import FancyBboxPatch
 
-    from cnnlib.widgets import plot_googlenet_overview
+    from cnnlib.chapters.ch04_googlenet.figures import plot_googlenet_overview
 
     with torch.device("meta"):
-        table = ia.googlenet_table(cnnlib.get_model("googlenet_paper"))
+        table = ch04_table1.googlenet_table(cnnlib.get_model("googlenet_paper"))
     fig = plot_googlenet_overview(table)
     ax = fig.axes[0]
     boxes = [p for p in ax.patches if isinstance(p, FancyBboxPatch)]

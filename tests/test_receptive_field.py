@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 import cnnlib
-from cnnlib.receptive_field import (
+from cnnlib.analysis.receptive_field import (
     LayerSpec,
     best_single_conv,
     compose_convolutions,

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from cnnlib import signals
+from cnnlib.chapters.ch00_introduction import signals
 from cnnlib.testing import assert_close_up_to_rounding
 
 SR, N_FFT, N_MELS = 16_000, 512, 40

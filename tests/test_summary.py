@@ -4,7 +4,7 @@ import pytest
 import torchinfo
 
 import cnnlib
-from cnnlib.summary import count_mult_adds, count_parameters, layer_table
+from cnnlib.analysis.summary import count_mult_adds, count_parameters, layer_table
 
 LENET_ROWS = [
     # name, type, output shape, parameters, multiply-adds (per image, no bias)

@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding, rounding_tolerance
+from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding, randomise_batch_norm, rounding_tolerance
 
 
 def test_tolerance_follows_terms_scale_and_dtype():
@@ -47,3 +47,22 @@ def test_accumulated_terms_sums_the_fan_in_of_every_layer():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 1), nn.Flatten(), nn.Linear(16, 10))
     assert accumulated_terms(model) == 3 * 9 + 8 + 16
     assert accumulated_terms(nn.ReLU()) == 1
+
+
+def test_randomise_batch_norm_moves_every_bn_off_the_identity_reproducibly():
+    def net() -> nn.Module:
+        return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.BatchNorm2d(8, affine=False))
+
+    a = randomise_batch_norm(net(), torch.Generator().manual_seed(0)).eval()
+    b = randomise_batch_norm(net(), torch.Generator().manual_seed(0))
+    for m in (a[1], a[3]):
+        assert ((m.running_mean >= -0.5) & (m.running_mean < 0.5)).all() and m.running_mean.abs().sum() > 0
+        assert ((m.running_var >= 0.5) & (m.running_var < 1.5)).all()
+    assert ((a[1].weight >= 0.5) & (a[1].weight < 1.5)).all() and ((a[1].bias >= -0.3) & (a[1].bias < 0.3)).all()
+    for i in (1, 3):  # the same generator draws the same statistics
+        assert all(torch.equal(x, y) for x, y in zip(a[i].state_dict().values(), b[i].state_dict().values()))
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        fresh = net().eval()
+        fresh[0].load_state_dict(a[0].state_dict())
+        assert not torch.allclose(a(x), fresh(x))  # the BNs now change the outputs by O(1)

@@ -12,9 +12,13 @@ import pytest
 import torch
 import torch.nn as nn
 
+import cnnlib.runtime as runtime
 import cnnlib.train as cnnlib_train
+import cnnlib.train.plan as train_plan
+import cnnlib.train.speed as train_speed
 from cnnlib.data import DatasetSpec, ImageTensors
-from cnnlib.train import SpeedSettings, TrainConfig, choose_speed_settings, evaluate, fit, pick_device, predict
+from cnnlib.runtime import pick_device
+from cnnlib.train import SpeedSettings, TrainConfig, choose_speed_settings, evaluate, fit, predict
 
 
 def stripes(n: int, seed: int) -> ImageTensors:
@@ -117,13 +121,13 @@ class ScriptedProbe:
         self.log.append(self.name)
         return next(self.times)
 
-    rate = cnnlib_train._TrainingProbe.rate
+    rate = train_speed._TrainingProbe.rate
 
 
 def scripted_choice(monkeypatch, scripts, **kwargs):
     ScriptedProbe.scripts, ScriptedProbe.log = scripts, []
-    monkeypatch.setattr(cnnlib_train, "_TrainingProbe", ScriptedProbe)
-    monkeypatch.setattr(cnnlib_train, "_SPEED_CACHE", {})
+    monkeypatch.setattr(train_speed, "_TrainingProbe", ScriptedProbe)
+    monkeypatch.setattr(train_speed, "_SPEED_CACHE", {})
     return choose_speed_settings(tiny_cnn(), (1, 8, 8), 10, torch.device("cpu"), precision="auto", steps=3, min_seconds=0.0, **kwargs)
 
 
@@ -186,7 +190,7 @@ def test_pick_device(monkeypatch):
 
 _PAGE_FAULTS_OF_FORWARD_PASSES = """
 import resource, sys, torch, torch.nn as nn
-from cnnlib.train import reuse_freed_memory
+from cnnlib.runtime import reuse_freed_memory
 
 net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.Conv2d(32, 10, 1)).eval()
 x = torch.randn(64, 3, 32, 32)  # activations of 8 MiB: glibc's default hands such blocks back to the kernel
@@ -228,35 +232,35 @@ def restore_threads():
 
 
 def test_use_all_cores_takes_every_vcpu_in_a_vm_and_torchs_choice_on_real_hardware(monkeypatch, restore_threads):
-    from cnnlib.train import use_all_cores
+    from cnnlib.runtime import use_all_cores
 
     for name in ("CNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cnnlib_train, "available_cpus", lambda: 3)
-    monkeypatch.setattr(cnnlib_train, "_TORCH_DEFAULT_THREADS", 1)  # two vCPUs shown as one core's hyper-threads
-    monkeypatch.setattr(cnnlib_train, "running_in_vm", lambda: True)
+    monkeypatch.setattr(runtime, "available_cpus", lambda: 3)
+    monkeypatch.setattr(runtime, "_TORCH_DEFAULT_THREADS", 1)  # two vCPUs shown as one core's hyper-threads
+    monkeypatch.setattr(runtime, "running_in_vm", lambda: True)
     assert use_all_cores() == 3 == torch.get_num_threads()
-    monkeypatch.setattr(cnnlib_train, "running_in_vm", lambda: False)  # real hardware: torch's physical cores
+    monkeypatch.setattr(runtime, "running_in_vm", lambda: False)  # real hardware: torch's physical cores
     assert use_all_cores() == 1
-    monkeypatch.setattr(cnnlib_train, "_TORCH_DEFAULT_THREADS", 8)  # more than the process may use (a container)
+    monkeypatch.setattr(runtime, "_TORCH_DEFAULT_THREADS", 8)  # more than the process may use (a container)
     assert use_all_cores() == 3
 
 
 def test_available_cpus_respects_a_containers_quota(monkeypatch):
-    monkeypatch.setattr(cnnlib_train, "_cgroup_cpu_limit", lambda: 1.5)
-    assert cnnlib_train.available_cpus() == 1
-    monkeypatch.setattr(cnnlib_train, "_cgroup_cpu_limit", lambda: None)
+    monkeypatch.setattr(runtime, "_cgroup_cpu_limit", lambda: 1.5)
+    assert runtime.available_cpus() == 1
+    monkeypatch.setattr(runtime, "_cgroup_cpu_limit", lambda: None)
     if hasattr(os, "sched_getaffinity"):
-        assert cnnlib_train.available_cpus() == len(os.sched_getaffinity(0))
+        assert runtime.available_cpus() == len(os.sched_getaffinity(0))
 
 
 def test_use_all_cores_is_told_otherwise(monkeypatch, restore_threads):
-    from cnnlib.train import use_all_cores
+    from cnnlib.runtime import use_all_cores
 
     for name in ("CNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cnnlib_train, "available_cpus", lambda: 3)
-    monkeypatch.setattr(cnnlib_train, "running_in_vm", lambda: True)
+    monkeypatch.setattr(runtime, "available_cpus", lambda: 3)
+    monkeypatch.setattr(runtime, "running_in_vm", lambda: True)
     assert use_all_cores(1) == 1 == torch.get_num_threads()  # a CLI's --threads 1
     monkeypatch.setenv("CNNLIB_THREADS", "2")
     assert use_all_cores() == 2
@@ -287,8 +291,8 @@ def test_every_entry_point_uses_all_cores():
 def fixed_speed(monkeypatch, img_per_s: float) -> None:
     """Make the training loop run at ``img_per_s`` and evaluation at three times that, without measuring."""
     measured = {"float32, contiguous": img_per_s}
-    monkeypatch.setattr(cnnlib_train, "choose_speed_settings", lambda *a, **k: SpeedSettings("cpu", None, False, measured))
-    monkeypatch.setattr(cnnlib_train, "_loop_rates", lambda *a, **k: (img_per_s, 3 * img_per_s))
+    monkeypatch.setattr(train_plan, "choose_speed_settings", lambda *a, **k: SpeedSettings("cpu", None, False, measured))
+    monkeypatch.setattr(train_plan, "_loop_rates", lambda *a, **k: (img_per_s, 3 * img_per_s))
 
 
 def test_plan_training_keeps_the_recipe_when_it_fits(monkeypatch):
@@ -355,7 +359,7 @@ def test_speed_candidates_and_the_schedules_step_arithmetic():
     assert cnnlib_train.warmup_steps(dataclasses.replace(CONFIG, schedule="cosine"), 100) == 0
     # the schedule built for training warms up over exactly those steps: its rate peaks at step 20
     opt = torch.optim.SGD(tiny_cnn().parameters(), lr=1.0)
-    sched = cnnlib_train._make_schedule(opt, dataclasses.replace(CONFIG, epochs=1), 100)
+    sched = cnnlib_train.loop._make_schedule(opt, dataclasses.replace(CONFIG, epochs=1), 100)
     rates = []
     for _ in range(100):
         rates.append(opt.param_groups[0]["lr"])

@@ -6,7 +6,7 @@ import torch
 import cnnlib
 from cnnlib.data import DATASETS, ImageTensors
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
-from cnnlib.transfer import LinearProbe, extract_features, fit_linear_probe, probe_accuracy, resize_images
+from cnnlib.analysis.transfer import LinearProbe, extract_features, fit_linear_probe, probe_accuracy, resize_images
 
 
 def fake_images(n=12, size=32, seed=0):

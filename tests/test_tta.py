@@ -10,7 +10,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from cnnlib.data import DATASETS, ImageTensors, normalize
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
-from cnnlib.tta import VIEW_NAMES, ten_crop_logits, ten_crop_outputs, ten_crop_predict, ten_crop_views
+from cnnlib.analysis.tta import VIEW_NAMES, ten_crop_logits, ten_crop_outputs, ten_crop_predict, ten_crop_views
 
 
 def tiny_model(seed: int = 0) -> nn.Module:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pytest
 import torch
-import torch.nn as nn
 
 import cnnlib
 from cnnlib import viz
-from cnnlib.analysis import capture_activations, first_crossing, misclassified, record_activations, standard_error
+from cnnlib.analysis.activations import capture_activations, record_activations
+from cnnlib.analysis.metrics import first_crossing, misclassified, standard_error
 
 
 @pytest.fixture(autouse=True)
@@ -142,7 +142,8 @@ def test_controls_explorer_redraws_once_per_change_and_names_unknown_controls(mo
 def test_chapter_explorers_show_their_static_figure_headless(monkeypatch):
     import IPython.display
 
-    from cnnlib.widgets import lrn_explorer, receptive_field_explorer
+    from cnnlib.chapters.ch02_alexnet.figures import lrn_explorer
+    from cnnlib.chapters.ch03_vgg.figures import receptive_field_explorer
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))

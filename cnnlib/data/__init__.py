@@ -1,6 +1,7 @@
-"""Datasets in memory (MNIST, CIFAR-10, Imagenette) and batch-level augmentation."""
+"""Datasets in memory (MNIST, CIFAR-10, Imagenette), batch-level augmentation, ImageNet's class names."""
 
 from .augment import augment_batch, iterate_batches, normalize, random_crop, random_flip
+from .imagenet import imagenet_classes, imagenette_file_origins, imagenette_targets
 from .sources import (
     DATASETS,
     IMAGENETTE_IMAGENET_INDEX,
@@ -8,14 +9,11 @@ from .sources import (
     DatasetUnavailableError,
     ImageTensors,
     MirrorChecksumError,
-    atomic_write,
     data_dir,
     extract_image_tree,
     load,
     mirror_dir,
     prepare,
-    scratch_dir,
-    sha256_file,
 )
 
 __all__ = [
@@ -25,10 +23,12 @@ __all__ = [
     "DatasetUnavailableError",
     "ImageTensors",
     "MirrorChecksumError",
-    "atomic_write",
     "augment_batch",
     "data_dir",
     "extract_image_tree",
+    "imagenet_classes",
+    "imagenette_file_origins",
+    "imagenette_targets",
     "iterate_batches",
     "load",
     "mirror_dir",
@@ -36,6 +36,4 @@ __all__ = [
     "prepare",
     "random_crop",
     "random_flip",
-    "scratch_dir",
-    "sha256_file",
 ]

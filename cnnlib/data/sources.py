@@ -15,18 +15,16 @@ so a training loop never touches PIL or a worker process. Every result carries
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import shutil
 import tarfile
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import Tensor
+
+from ..io import atomic_write, scratch_dir, sha256_file
 
 __all__ = [
     "DATASETS",
@@ -36,10 +34,8 @@ __all__ = [
     "MirrorChecksumError",
     "data_dir",
     "extract_image_tree",
-    "scratch_dir",
     "load",
     "mirror_dir",
-    "sha256_file",
 ]
 
 MIRROR_ENV = "CNNLIB_MIRROR"
@@ -187,14 +183,6 @@ def mirror_dir() -> Path | None:
 # --------------------------------------------------------------------------- files
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified_mirror_file(mirror: Path, relpath: str) -> Path:
     """``mirror/relpath`` after checking it against ``mirror/SHA256SUMS``."""
     sums_file = mirror / "SHA256SUMS"
@@ -217,36 +205,6 @@ def _verified_mirror_file(mirror: Path, relpath: str) -> Path:
             "the copy is damaged; copy the mirror again"
         )
     return path
-
-
-@contextlib.contextmanager
-def atomic_write(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; when the block ends without error, rename it to ``path``.
-
-    Never a half-written file: an interruption leaves the old file (or none) and no temporary one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-@contextlib.contextmanager
-def scratch_dir(parent: Path, name: str):
-    """A temporary folder under ``parent``, removed afterwards whatever happens."""
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}."))
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _extract_split(archive: Path, prefix: str, dest: Path) -> Path:

@@ -1,6 +1,6 @@
 """Measured experiments too long for a lecture: one command reproduces each, the notebook reads its result.
 
-A chapter registers an experiment in its own module of this package::
+A chapter registers an experiment in its own ``cnnlib/chapters/chNN_slug/experiments.py``::
 
     @experiment("relu_vs_tanh", chapter="02", description="...")
     def relu_vs_tanh(quick: bool = False) -> dict:
@@ -16,19 +16,17 @@ code path and the result's form; a quick run is never written as the stored resu
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torchvision
 
 from ..errors import UnknownNameError
-from ..data import atomic_write
-from ..train import hardware_summary, utc_now
+from ..io import atomic_write
+from ..provenance import provenance, results_dir
+from ..runtime import hardware_summary, utc_now
 
 __all__ = ["EXPERIMENTS", "Experiment", "ExperimentNotRunError", "UnknownExperimentError", "experiment", "experiments_dir", "load_result", "run"]
 
@@ -76,9 +74,7 @@ def get(name: str) -> Experiment:
 
 def experiments_dir() -> Path:
     """``$CNNLIB_EXPERIMENTS`` if set, else the course's ``data/experiments`` (committed with the course)."""
-    if os.environ.get(EXPERIMENTS_ENV):
-        return Path(os.environ[EXPERIMENTS_ENV]).expanduser()
-    return Path(__file__).resolve().parents[2] / "data" / "experiments"
+    return results_dir(EXPERIMENTS_ENV, "experiments")
 
 
 def _result_path(name: str) -> Path:
@@ -97,14 +93,10 @@ def run(name: str, quick: bool = False, save: bool | None = None) -> dict[str, A
         "experiment": name,
         "chapter": exp.chapter,
         "description": exp.description,
-        "command": f"python -m cnnlib.experiments run {name}",
         "quick": quick,
         "started_utc": started,
         "wall_seconds": round(time.perf_counter() - t0, 1),
-        "hardware": hardware_summary(torch.device("cpu")),
-        "torch_version": torch.__version__,
-        "torchvision_version": torchvision.__version__,
-        "python_version": platform.python_version(),
+        **provenance(f"python -m cnnlib.experiments run {name}", hardware_summary(torch.device("cpu"))),
         "result": result,
     }
     text = json.dumps(record, indent=1) + "\n"  # fails here, before writing, if the result is not JSON
@@ -128,5 +120,8 @@ def load_result(name: str) -> dict[str, Any]:
     return record
 
 
-# The chapters' experiments register themselves on import (each module owns its experiments).
-from . import alexnet, vgg  # noqa: E402,F401
+# The chapters' experiments register themselves when their module is imported: every chapter's
+# ``experiments.py`` is found and imported here (nothing lists them by hand).
+from ..chapters import chapter_modules  # noqa: E402
+
+chapter_modules("experiments")

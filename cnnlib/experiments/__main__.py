@@ -7,7 +7,7 @@ import json
 import sys
 
 from . import EXPERIMENTS, UnknownExperimentError, experiments_dir, run
-from ..train import use_all_cores
+from ..runtime import use_all_cores
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import importlib
 import pkgutil
 
 from .lenet import LeNet5
-from .registry import ModelInfo, UnknownModelError, get_model, list_models, model_info, register_model
+from .registry import ModelInfo, UnknownModelError, build_on_meta, get_model, list_models, model_info, register_model
 
 for _module in pkgutil.iter_modules(__path__):
     if not _module.name.startswith("_") and _module.name not in ("registry", "blocks"):
@@ -21,6 +21,7 @@ __all__ = [
     "ModelInfo",
     "TORCHVISION_EQUIVALENTS",
     "UnknownModelError",
+    "build_on_meta",
     "get_model",
     "list_models",
     "model_info",

@@ -250,9 +250,18 @@ class AlexNet(nn.Module):
         # -> conv5 N x 256 x 13 x 13 -> pool N x 256 x 6 x 6
         return self.features(x)
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits.
+
+        ``pre_logits=True`` returns the pooled, flattened features that the classifier receives (N x 9216
+        for the paper's and torchvision's tables): the input of fc6, before dropout and the two hidden
+        fully connected layers, as for every model of the course (the output of fc7 would be a
+        4096-wide alternative, specific to this head).
+        """
         x = self.avgpool(x)  # N x C x 6 x 6 (identity for the fixed-size variants)
         x = torch.flatten(x, 1)  # N x 9216 (paper, torchvision)
+        if pre_logits:
+            return x
         return self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -289,25 +298,29 @@ _META = dict(family="alexnet", first_conv="features.0", classifier="classifier.6
 
 @register_model(**_META, scale="imagenet", input_size=(3, 227, 227), num_classes=1000, paper=_PAPER, test_size=(3, 227, 227))
 def alexnet_paper(
-    num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, groups: int = 1, dropout: float = 0.5
+    num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, groups: int = 1, dropout: float = 0.5, **kwargs
 ) -> AlexNet:
     """The seed's one-tower AlexNet table on 227 x 227 images: 62,378,344 parameters.
 
     ``lrn=True`` adds the paper's local response normalisation after conv1 and conv2;
     ``groups=2`` splits conv2, conv4 and conv5 into the paper's two GPU towers (60,965,224 parameters).
+    Other keyword arguments go to :class:`AlexNet`.
     """
     return _alexnet(
         ALEXNET_PAPER, num_classes, in_channels=in_channels, image_size=227, lrn=lrn, groups=groups, dropout=dropout,
-        name="alexnet_paper",
+        name="alexnet_paper", **kwargs,
     )
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, paper=_PAPER + "; torchvision variant: Krizhevsky 2014, https://arxiv.org/abs/1404.5997", test_size=(3, 64, 64))
-def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> AlexNet:
-    """torchvision's AlexNet (64-192-384-256-256, adaptive 6x6 pool): 61,100,840 parameters, torchvision's keys."""
+def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> AlexNet:
+    """torchvision's AlexNet (64-192-384-256-256, adaptive 6x6 pool): 61,100,840 parameters, torchvision's keys.
+
+    Other keyword arguments go to :class:`AlexNet`.
+    """
     return _alexnet(
         ALEXNET_TORCHVISION, num_classes, in_channels=in_channels, image_size=224, adaptive_pool=6, dropout=dropout,
-        name="alexnet",
+        name="alexnet", **kwargs,
     )
 
 
@@ -319,20 +332,23 @@ def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5)
     paper="Zeiler, Fergus 2013, https://arxiv.org/abs/1311.2901",
     test_size=(3, 224, 224),
 )
-def zfnet(num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, dropout: float = 0.5) -> AlexNet:
+def zfnet(num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, dropout: float = 0.5, **kwargs) -> AlexNet:
     """ZFNet (Zeiler & Fergus 2013, Fig. 3) on 224 x 224 images: 62,357,608 parameters (as osmr/imgclsmob).
 
     ``lrn=True`` adds the paper's "contrast normalisation across feature maps" after the pooling
-    of layers 1 and 2, here with AlexNet's LRN constants (the paper gives none).
+    of layers 1 and 2, here with AlexNet's LRN constants (the paper gives none). Other keyword
+    arguments go to :class:`AlexNet`.
     """
     return _alexnet(
         ZFNET, num_classes, in_channels=in_channels, image_size=224, lrn=lrn, lrn_after_pool=True, ceil_mode=True,
-        dropout=dropout, name="zfnet",
+        dropout=dropout, name="zfnet", **kwargs,
     )
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10, paper=_PAPER)
-def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5, width: float = 1.0) -> AlexNet:
+def alexnet_cifar(
+    num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5, width: float = 1.0, **kwargs
+) -> AlexNet:
     """AlexNet-style net for 3 x 32 x 32 images: 4,816,714 parameters for 10 classes.
 
     Adaptation (the paper has no CIFAR network of this shape): the five convolutions keep
@@ -340,12 +356,13 @@ def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512
     (an 11x11/4 stem would shrink 32 x 32 to 6 x 6 at once) and 2x2 max pools (32 -> 16 -> 8 -> 4);
     the hidden fully connected layers shrink from 4096 to ``hidden=512`` units, because the
     4096-wide ones would hold 21 M parameters for 10 classes. ``width`` multiplies the five
-    convolutions' channels (0.5: 32-96-192-128-128).
+    convolutions' channels (0.5: 32-96-192-128-128; :func:`~cnnlib.models.blocks.scale_channels`).
+    Other keyword arguments go to :class:`AlexNet`.
     """
     layers = [replace(layer, out_channels=scale_channels(layer.out_channels, width)) for layer in ALEXNET_CIFAR]
     return _alexnet(
         layers, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
-        name="alexnet_cifar",
+        name="alexnet_cifar", **kwargs,
     )
 
 
@@ -353,7 +370,9 @@ def alexnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512
     **{**_META, "family": "zfnet"}, scale="cifar", input_size=(3, 32, 32), num_classes=10,
     paper="Zeiler, Fergus 2013, https://arxiv.org/abs/1311.2901",
 )
-def zfnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5) -> AlexNet:
+def zfnet_cifar(
+    num_classes: int = 10, in_channels: int = 3, hidden: int = 512, dropout: float = 0.5, **kwargs
+) -> AlexNet:
     """ZFNet-style net for 3 x 32 x 32 images (6,080,394 parameters for 10 classes).
 
     Adaptation (the paper has no CIFAR network): ZFNet's widths 96-256-384-384-256 on the
@@ -361,11 +380,11 @@ def zfnet_cifar(num_classes: int = 10, in_channels: int = 3, hidden: int = 512, 
     of ``hidden=512`` units), with ZFNet's change to AlexNet carried over: a smaller first kernel
     (3x3 instead of alexnet_cifar's 5x5), so the first layer keeps finer detail. ZFNet's other change,
     a smaller first stride (2 instead of 4), has no counterpart: alexnet_cifar's stride is already 1.
-    LRN is left out, as in alexnet_cifar.
+    LRN is left out, as in alexnet_cifar. Other keyword arguments go to :class:`AlexNet`.
     """
     return _alexnet(
         ZFNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
-        name="zfnet_cifar",
+        name="zfnet_cifar", **kwargs,
     )
 
 
@@ -394,8 +413,9 @@ class Fig1CNN(nn.Module):
         check_input(x, model="Fig1CNN", in_channels=self.in_channels, exact_size=(32, 32))
         return self.features(x)  # N x 3 x 32 x 32 -> N x 2w x 4 x 4
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.classifier(torch.flatten(x, 1))  # N x 32w -> N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        x = torch.flatten(x, 1)  # N x 32w
+        return x if pre_logits else self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))

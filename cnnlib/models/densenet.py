@@ -186,9 +186,17 @@ class DenseNet(nn.Module):
         # -> N x 108 x 16 x 16 -> block2 N x 300 x 16 x 16 -> N x 150 x 8 x 8 -> block3 N x 342 x 8 x 8
         return self.features(x)
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """norm5's maps -> ReLU -> global average pool -> logits.
+
+        ``pre_logits=True`` returns the pooled N x C vector the classifier receives, *after* the final
+        ReLU: ``forward_features`` ends with norm5, a BN without its ReLU (torchvision's layout), so
+        pooling those maps directly would give another vector than the one the classifier was trained on.
+        """
         x = F.relu(x)  # the ReLU after norm5 (functional, as in torchvision, so the keys match)
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # N x C
+        if pre_logits:
+            return x
         return self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -200,11 +208,13 @@ def init_weights(model: nn.Module) -> None:
     init_conv_bn_linear(model, conv_mode="fan_in", zero_conv_bias=False, linear=None, zero_linear_bias=True)
 
 
-def _densenet(name: str, num_classes: int, in_channels: int, drop_rate: float) -> DenseNet:
-    return DenseNet(DENSENET_CONFIGS[name], num_classes=num_classes, in_channels=in_channels, drop_rate=drop_rate)
+def _densenet(name: str, num_classes: int, in_channels: int, drop_rate: float, **kwargs) -> DenseNet:
+    config = DENSENET_CONFIGS[name]
+    return DenseNet(config, num_classes=num_classes, in_channels=in_channels, drop_rate=drop_rate, **kwargs)
 
 
 _PAPER = "Huang et al. 2017, https://arxiv.org/abs/1608.06993"
+# Every builder passes its other keyword arguments to :class:`DenseNet`.
 _IMAGENET_META = dict(
     family="densenet",
     scale="imagenet",
@@ -219,34 +229,41 @@ _IMAGENET_META = dict(
 
 
 @register_model(**_IMAGENET_META)
-def densenet121(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0) -> DenseNet:
+def densenet121(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, **kwargs) -> DenseNet:
     """DenseNet-121 (k = 32, blocks 6-12-24-16): 7,978,856 parameters, torchvision's densenet121."""
-    return _densenet("densenet121", num_classes, in_channels, drop_rate)
+    return _densenet("densenet121", num_classes, in_channels, drop_rate, **kwargs)
 
 
 @register_model(**_IMAGENET_META)
-def densenet169(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0) -> DenseNet:
+def densenet169(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, **kwargs) -> DenseNet:
     """DenseNet-169 (k = 32, blocks 6-12-32-32): 14,149,480 parameters, torchvision's densenet169."""
-    return _densenet("densenet169", num_classes, in_channels, drop_rate)
+    return _densenet("densenet169", num_classes, in_channels, drop_rate, **kwargs)
 
 
 @register_model(**_IMAGENET_META)
-def densenet201(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0) -> DenseNet:
+def densenet201(num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0, **kwargs) -> DenseNet:
     """DenseNet-201 (k = 32, blocks 6-12-48-32): 20,013,928 parameters, torchvision's densenet201."""
-    return _densenet("densenet201", num_classes, in_channels, drop_rate)
+    return _densenet("densenet201", num_classes, in_channels, drop_rate, **kwargs)
 
 
 _CIFAR_META = {**_IMAGENET_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": None}
 
 
 @register_model(**_CIFAR_META)
-def densenet_bc100(num_classes: int = 10, in_channels: int = 3, drop_rate: float = 0.0) -> DenseNet:
+def densenet_bc100(num_classes: int = 10, in_channels: int = 3, drop_rate: float = 0.0, **kwargs) -> DenseNet:
     """DenseNet-BC (L = 100, k = 12) for CIFAR, the paper's own design: 769,162 parameters (paper: 0.8 M)."""
-    return _densenet("densenet_bc100", num_classes, in_channels, drop_rate)
+    return _densenet("densenet_bc100", num_classes, in_channels, drop_rate, **kwargs)
 
 
 @register_model(**_CIFAR_META)
-def densenet_bc_cifar(num_classes: int = 10, in_channels: int = 3, depth: int = 40, growth_rate: int = 12, drop_rate: float = 0.0) -> DenseNet:
+def densenet_bc_cifar(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    depth: int = 40,
+    growth_rate: int = 12,
+    drop_rate: float = 0.0,
+    **kwargs,
+) -> DenseNet:
     """DenseNet-BC of any depth L for CIFAR (three dense blocks of (L - 4) / 6 bottleneck layers each).
 
     ``depth=100, growth_rate=12`` is :func:`densenet_bc100`; the default L = 40 (six layers per block,
@@ -256,7 +273,7 @@ def densenet_bc_cifar(num_classes: int = 10, in_channels: int = 3, depth: int = 
         raise ValueError(f"DenseNet-BC depth must be 6n + 4 with n >= 1 (40, 100, 190, ...), got {depth}")
     per_block = (depth - 4) // 6
     config = DenseNetConfig(growth_rate=growth_rate, block_layers=(per_block,) * 3, stem_channels=2 * growth_rate, imagenet_stem=False)
-    return DenseNet(config, num_classes=num_classes, in_channels=in_channels, drop_rate=drop_rate)
+    return DenseNet(config, num_classes=num_classes, in_channels=in_channels, drop_rate=drop_rate, **kwargs)
 
 
 register_torchvision_equivalent("densenet121", torchvision_name="densenet121")

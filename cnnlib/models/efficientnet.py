@@ -37,7 +37,7 @@ from it. The released B1-B7 use rounded coefficients from the authors' code
     b6       1.8    2.6    528         0.5      43,040,704
     b7       2.0    3.1    600         0.5      66,347,960
 
-Channels are rounded to multiples of 8 (``make_divisible``), layer counts rounded up. Module
+Channels are rounded to multiples of 8 (``blocks.scale_channels``), layer counts rounded up. Module
 names are torchvision's, so its ``efficientnet_b*`` ``state_dict`` loads unchanged.
 
 CIFAR variant (not in the paper): B0 with a stride-1 stem and a stride-1 third stage (24
@@ -55,7 +55,15 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, SqueezeExcitation, init_conv_bn_linear, make_divisible
+from .blocks import (
+    ConvNormAct,
+    SqueezeExcitation,
+    StochasticDepth,
+    init_conv_bn_linear,
+    make_divisible,
+    resolve_width,
+    scale_channels,
+)
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -68,7 +76,6 @@ __all__ = [
     "EfficientNet",
     "MBConv",
     "Stage",
-    "StochasticDepth",
     "Variant",
     "compound_scaling",
     "efficientnet_phi",
@@ -98,11 +105,15 @@ class Stage:
     layers: int
 
     def scaled(self, width: float, depth: float) -> "Stage":
-        """This stage in a wider (channels x width, to a multiple of 8) and deeper (layers x depth, rounded up) net."""
+        """This stage in a wider (channels x width, to a multiple of 8) and deeper (layers x depth, rounded up) net.
+
+        The channels follow :func:`~cnnlib.models.blocks.scale_channels` (torchvision's rounding; B0's
+        table holds multiples of 8, which ``width=1`` leaves as they are).
+        """
         return replace(
             self,
-            in_channels=make_divisible(self.in_channels * width),
-            out_channels=make_divisible(self.out_channels * width),
+            in_channels=scale_channels(self.in_channels, width),
+            out_channels=scale_channels(self.out_channels, width),
             layers=int(math.ceil(self.layers * depth)),
         )
 
@@ -154,27 +165,13 @@ def compound_scaling(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma
 # ----------------------------------------------------------------------------- blocks
 
 
-class StochasticDepth(nn.Module):
-    """Drop the residual branch of a whole sample with probability ``p`` in training, scale the
-    survivors by 1/(1-p); identity in eval (Huang et al. 2016; torchvision's ``"row"`` mode)."""
-
-    def __init__(self, p: float) -> None:
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = 1.0 - self.p
-        mask = x.new_empty([x.shape[0]] + [1] * (x.dim() - 1)).bernoulli_(keep)  # N x 1 x 1 x 1
-        return x * mask / keep
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
-
-
 class MBConv(nn.Module):
-    """Mobile inverted bottleneck with SE: expand -> depthwise -> SE -> project (torchvision's ``block.i``)."""
+    """Mobile inverted bottleneck with SE: expand -> depthwise -> SE -> project (torchvision's ``block.i``).
+
+    Where the shortcut applies, the branch goes through stochastic depth first: dropped per sample
+    with probability ``drop_prob`` in training, survivors scaled by 1 / (1 - ``drop_prob``)
+    (:class:`~cnnlib.models.blocks.StochasticDepth`, torchvision's ``"row"`` mode).
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int, kernel: int, drop_prob: float, norm_layer) -> None:
         super().__init__()
@@ -190,7 +187,7 @@ class MBConv(nn.Module):
             ConvNormAct(expanded, out_channels, 1, norm_layer=norm_layer, activation=None),  # linear projection
         ]
         self.block = nn.Sequential(*layers)
-        self.stochastic_depth = StochasticDepth(drop_prob)
+        self.stochastic_depth = StochasticDepth(drop_prob, mode="row")
         self.out_channels = out_channels
 
     def forward(self, x: Tensor) -> Tensor:
@@ -254,8 +251,11 @@ class EfficientNet(nn.Module):
         x = self.features[1:-1](x)  # N x 320 x H/32 x W/32  (CIFAR: H/8)
         return self.features[-1](x)  # N x 1280 x H/32 x W/32
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.classifier(torch.flatten(self.avgpool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps (N x 1280 for B0),
+        the input of the classifier's dropout and linear layer."""
+        x = torch.flatten(self.avgpool(x), 1)  # N x 1280 (B0)
+        return x if pre_logits else self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -277,84 +277,99 @@ def _efficientnet(width: float, depth: float, dropout: float, num_classes: int, 
     return EfficientNet(stages, num_classes=num_classes, dropout=dropout, norm_layer=norm, in_channels=in_channels, **kwargs)
 
 
-def efficientnet_phi(phi: float, num_classes: int = 1000, in_channels: int = 3) -> tuple[EfficientNet, int]:
+def efficientnet_phi(phi: float, num_classes: int = 1000, in_channels: int = 3, **kwargs) -> tuple[EfficientNet, int]:
     """An EfficientNet straight from the rule: B0 scaled by ``compound_scaling(phi)``.
 
     Returns the model and its input resolution (224 * gamma**phi, rounded). The released B1-B7
-    use rounded coefficients instead (``EFFICIENTNET_VARIANTS``).
+    use rounded coefficients instead (``EFFICIENTNET_VARIANTS``). Other keyword arguments go to
+    :class:`EfficientNet`.
     """
     depth, width, resolution = compound_scaling(phi)
-    return _efficientnet(width, depth, 0.2, num_classes, in_channels), round(224 * resolution)
+    return _efficientnet(width, depth, 0.2, num_classes, in_channels, **kwargs), round(224 * resolution)
 
 
 _PAPER = "Tan & Le 2019, https://arxiv.org/abs/1905.11946"
 _META = dict(family="efficientnet", first_conv="features.0.0", classifier="classifier.1", gradcam_layer="features.8", paper=_PAPER)
 
 
-def _variant(name: str, num_classes: int, in_channels: int) -> EfficientNet:
+def _variant(name: str, num_classes: int, in_channels: int, **kwargs) -> EfficientNet:
     v = EFFICIENTNET_VARIANTS[name]
     # B5-B7 use TensorFlow's batch-norm eps/momentum in torchvision, whose weights expect them
-    return _efficientnet(v.width, v.depth, v.dropout, num_classes, in_channels, tf_bn=name in ("b5", "b6", "b7"))
+    tf_bn = name in ("b5", "b6", "b7")
+    return _efficientnet(v.width, v.depth, v.dropout, num_classes, in_channels, tf_bn=tf_bn, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
-def efficientnet_b0(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b0(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B0: 5,288,548 parameters (torchvision ``efficientnet_b0``, identical keys)."""
-    return _variant("b0", num_classes, in_channels)
+    return _variant("b0", num_classes, in_channels, **kwargs)
 
 
-# B1-B7: B0 with the released coefficients; the large ones are tested at 32x32 to stay fast.
+# B1-B7: B0 with the released coefficients; the large ones are tested at 32x32 to stay fast. Every builder
+# passes its other keyword arguments (e.g. ``stochastic_depth_prob``) to :class:`EfficientNet`.
 
 @register_model(**_META, scale="imagenet", input_size=(3, 240, 240), num_classes=1000, test_size=(3, 64, 64))
-def efficientnet_b1(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b1(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B1 (240x240): 7,794,184 parameters (torchvision ``efficientnet_b1``, identical keys)."""
-    return _variant("b1", num_classes, in_channels)
+    return _variant("b1", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 260, 260), num_classes=1000, test_size=(3, 64, 64))
-def efficientnet_b2(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b2(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B2 (260x260): 9,109,994 parameters (torchvision ``efficientnet_b2``, identical keys)."""
-    return _variant("b2", num_classes, in_channels)
+    return _variant("b2", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 300, 300), num_classes=1000, test_size=(3, 32, 32))
-def efficientnet_b3(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b3(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B3 (300x300): 12,233,232 parameters (torchvision ``efficientnet_b3``, identical keys)."""
-    return _variant("b3", num_classes, in_channels)
+    return _variant("b3", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 380, 380), num_classes=1000, test_size=(3, 32, 32))
-def efficientnet_b4(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b4(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B4 (380x380): 19,341,616 parameters (torchvision ``efficientnet_b4``, identical keys)."""
-    return _variant("b4", num_classes, in_channels)
+    return _variant("b4", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 456, 456), num_classes=1000, test_size=(3, 32, 32))
-def efficientnet_b5(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b5(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B5 (456x456): 30,389,784 parameters (torchvision ``efficientnet_b5``, identical keys)."""
-    return _variant("b5", num_classes, in_channels)
+    return _variant("b5", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 528, 528), num_classes=1000, test_size=(3, 32, 32))
-def efficientnet_b6(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b6(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B6 (528x528): 43,040,704 parameters (torchvision ``efficientnet_b6``, identical keys)."""
-    return _variant("b6", num_classes, in_channels)
+    return _variant("b6", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 600, 600), num_classes=1000, test_size=(3, 32, 32))
-def efficientnet_b7(num_classes: int = 1000, in_channels: int = 3) -> EfficientNet:
+def efficientnet_b7(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:
     """EfficientNet-B7 (600x600): 66,347,960 parameters (torchvision ``efficientnet_b7``, identical keys)."""
-    return _variant("b7", num_classes, in_channels)
+    return _variant("b7", num_classes, in_channels, **kwargs)
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10, test_size=(3, 32, 32))
-def efficientnet_b0_cifar(num_classes: int = 10, in_channels: int = 3, width_mult: float = 1.0, depth_mult: float = 1.0) -> EfficientNet:
+def efficientnet_b0_cifar(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    width: float = 1.0,
+    depth_mult: float = 1.0,
+    width_mult: float | None = None,
+    **kwargs,
+) -> EfficientNet:
     """EfficientNet-B0 for 32x32: stride-1 stem and 24-channel stage (8x downsampling, 4x4 final maps).
 
-    ``width_mult`` and ``depth_mult`` scale it as the paper's compound scaling does (channels x
+    ``width`` and ``depth_mult`` scale it as the paper's compound scaling does (channels x
     width to a multiple of 8, layers x depth rounded up); below 1 they shrink it for a CPU.
+    ``width_mult`` is the deprecated name of ``width`` (stored zoo entries use it). Other keyword
+    arguments go to :class:`EfficientNet`.
     """
-    return _efficientnet(width_mult, depth_mult, 0.2, num_classes, in_channels, stages=EFFICIENTNET_B0_CIFAR, stem_stride=1)
+    width = resolve_width(width, width_mult, "efficientnet_b0_cifar")
+    return _efficientnet(
+        width, depth_mult, 0.2, num_classes, in_channels, stages=EFFICIENTNET_B0_CIFAR, stem_stride=1, **kwargs
+    )
 
 
 for _name in ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"):

@@ -71,7 +71,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import imagenet_to_tensorflow_range, init_conv_bn_linear, scale_channels
+from .blocks import imagenet_to_tensorflow_range, init_conv_bn_linear, same_padding, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -137,12 +137,6 @@ INCEPTIONS = [
 BatchNorm2dTF = partial(nn.BatchNorm2d, eps=0.001)
 
 
-def _same_padding(kernel_size: int | tuple[int, int]) -> int | tuple[int, int]:
-    if isinstance(kernel_size, int):
-        return (kernel_size - 1) // 2
-    return tuple((k - 1) // 2 for k in kernel_size)
-
-
 class BasicConv2d(nn.Module):
     """Conv -> batch norm -> ReLU, named ``conv`` and ``bn`` as in torchvision and timm.
 
@@ -163,7 +157,7 @@ class BasicConv2d(nn.Module):
         norm_layer: Callable[[int], nn.Module] | None = BatchNorm2dTF,
     ) -> None:
         super().__init__()
-        padding = _same_padding(kernel_size) if padding is None else padding
+        padding = same_padding(kernel_size) if padding is None else padding
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride, padding, bias=norm_layer is None)
         self.bn = norm_layer(out_channels) if norm_layer is not None else nn.Identity()
         self.act = nn.ReLU(inplace=True)
@@ -373,8 +367,12 @@ class GoogLeNet(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         return self._features(x)[0]
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1024, before dropout
+        and ``fc``."""
         x = torch.flatten(self.avgpool(x), 1)  # N x 1024
+        if pre_logits:
+            return x
         return self.fc(self.dropout(x))  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor | GoogLeNetOutputs:
@@ -494,8 +492,10 @@ class SmallInception(nn.Module):
         x = self.stem(x)  # N x 96 x 32 x 32
         return self.features(x)  # N x 336 x 7 x 7
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.avgpool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 336, that ``fc`` receives."""
+        x = torch.flatten(self.avgpool(x), 1)  # N x 336
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -529,30 +529,50 @@ def _googlenet(num_classes: int, **kwargs) -> GoogLeNet:
 
 @register_model(**_META)
 def googlenet(
-    num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = False, transform_input: bool = False, dropout: float = 0.4
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    aux_logits: bool = False,
+    transform_input: bool = False,
+    dropout: float = 0.4,
+    **kwargs,
 ) -> GoogLeNet:
-    """torchvision's GoogLeNet (BN, 3x3 "5x5" branch): 6,624,904 parameters, 13,004,888 with ``aux_logits``."""
-    return _googlenet(num_classes, in_channels=in_channels, aux_logits=aux_logits, transform_input=transform_input, dropout=dropout)
+    """torchvision's GoogLeNet (BN, 3x3 "5x5" branch): 6,624,904 parameters, 13,004,888 with ``aux_logits``.
+
+    Other keyword arguments go to :class:`GoogLeNet`.
+    """
+    return _googlenet(
+        num_classes, in_channels=in_channels, aux_logits=aux_logits, transform_input=transform_input, dropout=dropout,
+        **kwargs,
+    )
 
 
 @register_model(**_META)
-def googlenet_paper(num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = False, lrn: bool = True) -> GoogLeNet:
-    """The paper's GoogLeNet: true 5x5 branches, conv biases, no BN, LRN, 3x3/2 pools (Table 1)."""
+def googlenet_paper(
+    num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = False, lrn: bool = True, **kwargs
+) -> GoogLeNet:
+    """The paper's GoogLeNet: true 5x5 branches, conv biases, no BN, LRN, 3x3/2 pools (Table 1).
+
+    Other keyword arguments go to :class:`GoogLeNet`.
+    """
     return _googlenet(
-        num_classes, in_channels=in_channels, aux_logits=aux_logits, kernel_5x5=5, norm_layer=None, lrn=lrn, last_pool_kernel=3
+        num_classes, in_channels=in_channels, aux_logits=aux_logits, kernel_5x5=5, norm_layer=None, lrn=lrn,
+        last_pool_kernel=3, **kwargs,
     )
 
 
 @register_model(**{**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 16, 16)})
-def googlenet_cifar(num_classes: int = 10, in_channels: int = 3, aux_logits: bool = False) -> GoogLeNet:
+def googlenet_cifar(num_classes: int = 10, in_channels: int = 3, aux_logits: bool = False, **kwargs) -> GoogLeNet:
     """GoogLeNet for 3 x 32 x 32 images (6.2 M parameters, about 1.5 G multiply-adds per image).
 
     Adaptation (as kuangliu/pytorch-cifar's widely used GoogLeNet): the 7x7/2 conv, the two stem
     pools, LRN and conv2 are replaced by one 3x3 conv to 192 channels, so (3a) sees the full
     32x32 image and the two remaining pools give 16x16 and 8x8; batch norm everywhere; true 5x5
-    branches; the Inception table is unchanged.
+    branches; the Inception table is unchanged. Other keyword arguments go to :class:`GoogLeNet`.
     """
-    return _googlenet(num_classes, in_channels=in_channels, aux_logits=aux_logits, kernel_5x5=5, cifar_stem=True, last_pool_kernel=3)
+    return _googlenet(
+        num_classes, in_channels=in_channels, aux_logits=aux_logits, kernel_5x5=5, cifar_stem=True, last_pool_kernel=3,
+        **kwargs,
+    )
 
 
 @register_model(
@@ -566,12 +586,13 @@ def googlenet_cifar(num_classes: int = 10, in_channels: int = 3, aux_logits: boo
     num_classes=10,
     test_size=(3, 16, 16),
 )
-def inception_small_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> SmallInception:
+def inception_small_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0, **kwargs) -> SmallInception:
     """The small Inception of Zhang et al. 2017 for CIFAR-10: 1,649,402 parameters (their Table 1).
 
-    ``width`` multiplies the stem's and every branch's channels (0.5: about a quarter of the compute).
+    ``width`` multiplies the stem's and every branch's channels (0.5: about a quarter of the compute;
+    :func:`~cnnlib.models.blocks.scale_channels`). Other keyword arguments go to :class:`SmallInception`.
     """
-    return SmallInception(num_classes=num_classes, in_channels=in_channels, width=width)
+    return SmallInception(num_classes=num_classes, in_channels=in_channels, width=width, **kwargs)
 
 
 # torchvision's pretrained GoogLeNet carries the auxiliary heads and expects transform_input=True.

@@ -45,7 +45,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, init_conv_bn_linear
+from .blocks import ConvNormAct, init_conv_bn_linear, same_padding
 from .registry import register_model
 
 __all__ = ["HIGHWAY_CIFAR", "HighwayConv2d", "HighwayLinear", "HighwayNet", "HighwayMLP", "init_weights", "highway19", "highway32"]
@@ -64,12 +64,21 @@ def highway(h: Tensor, t: Tensor, x: Tensor) -> Tensor:
 
 
 class HighwayConv2d(nn.Module):
-    """Convolutional highway layer: H = relu(conv), T = sigmoid(conv), same kernel, same width."""
+    """Convolutional highway layer: H = relu(conv), T = sigmoid(conv), same kernel, same width.
+
+    The kernel must be odd: H(x) and T(x) need x's shape, and only an odd kernel keeps it with
+    symmetric "same" padding.
+    """
 
     def __init__(self, channels: int, kernel_size: int = 3, activation: type[nn.Module] = nn.ReLU) -> None:
         super().__init__()
-        self.transform = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)  # H
-        self.gate = nn.Conv2d(channels, channels, kernel_size, padding=kernel_size // 2)  # T
+        if kernel_size % 2 == 0:
+            raise ValueError(
+                f"a highway layer needs an odd kernel, so that H(x) and T(x) keep x's shape; got {kernel_size}"
+            )
+        padding = same_padding(kernel_size)
+        self.transform = nn.Conv2d(channels, channels, kernel_size, padding=padding)  # H
+        self.gate = nn.Conv2d(channels, channels, kernel_size, padding=padding)  # T
         self.activation = activation()
         self.last_gate_mean: Tensor | None = None  # mean T per channel, last forward
 
@@ -154,8 +163,10 @@ class HighwayNet(nn.Module):
         x = self.features[1](x)  # N x C2 x 8 x 8
         return self.features[2](x)  # N x C3 x 8 x 8
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x C3, that ``fc`` receives."""
+        x = torch.flatten(self.pool(x), 1)  # N x C3
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -197,8 +208,9 @@ class HighwayMLP(nn.Module):
         check_input(x, model=type(self).__name__, in_channels=self.in_shape[0], exact_size=self.in_shape[1:])
         return self.features(x)  # N x width
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(x)  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last highway layer's N x width output -> logits; ``pre_logits=True`` returns it unchanged."""
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -233,12 +245,16 @@ _META = dict(
 
 
 @register_model(**_META)
-def highway19(num_classes: int = 10, in_channels: int = 3, highway: bool = True, gate_bias: float = DEFAULT_GATE_BIAS) -> HighwayNet:
+def highway19(
+    num_classes: int = 10, in_channels: int = 3, highway: bool = True, gate_bias: float = DEFAULT_GATE_BIAS, **kwargs
+) -> HighwayNet:
     """19-layer convolutional highway net for CIFAR: 2,262,714 parameters (paper: 2.3 M, 92.46 %)."""
-    return HighwayNet(HIGHWAY_CIFAR[19], num_classes, in_channels, highway=highway, gate_bias=gate_bias)
+    return HighwayNet(HIGHWAY_CIFAR[19], num_classes, in_channels, highway=highway, gate_bias=gate_bias, **kwargs)
 
 
 @register_model(**_META)
-def highway32(num_classes: int = 10, in_channels: int = 3, highway: bool = True, gate_bias: float = DEFAULT_GATE_BIAS) -> HighwayNet:
+def highway32(
+    num_classes: int = 10, in_channels: int = 3, highway: bool = True, gate_bias: float = DEFAULT_GATE_BIAS, **kwargs
+) -> HighwayNet:
     """32-layer convolutional highway net for CIFAR: 1,280,122 parameters (paper: 1.25 M, 91.20 %)."""
-    return HighwayNet(HIGHWAY_CIFAR[32], num_classes, in_channels, highway=highway, gate_bias=gate_bias)
+    return HighwayNet(HIGHWAY_CIFAR[32], num_classes, in_channels, highway=highway, gate_bias=gate_bias, **kwargs)

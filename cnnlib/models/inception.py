@@ -342,9 +342,13 @@ class Inception3(nn.Module):
     def forward_features(self, x: Tensor) -> Tensor:
         return self._features(x)[0]
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        x = self.dropout(self.avgpool(x))  # N x 2048 x 1 x 1
-        return self.fc(torch.flatten(x, 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 2048, before dropout
+        and ``fc``."""
+        x = self.avgpool(x)  # N x 2048 x 1 x 1
+        if pre_logits:
+            return torch.flatten(x, 1)  # N x 2048
+        return self.fc(torch.flatten(self.dropout(x), 1))  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor | InceptionOutputs:
         """Logits; in training mode with ``aux_logits=True``, ``InceptionOutputs(logits, aux_logits)``."""
@@ -536,8 +540,12 @@ class InceptionV4(nn.Module):
         check_input(x, model="InceptionV4", in_channels=self.in_channels, min_size=self.min_size)
         return self.features(x)  # N x 3 x 299 x 299 -> N x 1536 x 8 x 8
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1536, before dropout
+        and the linear layer."""
         x = torch.flatten(self.global_pool(x), 1)  # N x 1536
+        if pre_logits:
+            return x
         return self.last_linear(self.head_drop(x))  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -693,8 +701,12 @@ class InceptionResNetV2(nn.Module):
         x = self.block8(x)  # N x 2080 x 8 x 8
         return self.conv2d_7b(x)  # N x 1536 x 8 x 8
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1536, before dropout
+        and the linear layer."""
         x = torch.flatten(self.global_pool(x), 1)  # N x 1536
+        if pre_logits:
+            return x
         return self.classif(self.head_drop(x))  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -719,35 +731,46 @@ def init_weights(model: nn.Module) -> None:
 _V3_PAPER = "Szegedy et al. 2015, Rethinking the Inception Architecture, https://arxiv.org/abs/1512.00567"
 _V4_PAPER = "Szegedy et al. 2016, Inception-v4, Inception-ResNet, https://arxiv.org/abs/1602.07261"
 _META = dict(family="inception", scale="imagenet", input_size=(3, 299, 299), num_classes=1000, test_size=(3, 75, 75))
+# Every builder passes its other keyword arguments to the model's class.
 
 
 @register_model(
     **_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER
 )
 def inception_v3(
-    num_classes: int = 1000, in_channels: int = 3, aux_logits: bool = False, transform_input: bool = False, dropout: float = 0.5
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    aux_logits: bool = False,
+    transform_input: bool = False,
+    dropout: float = 0.5,
+    **kwargs,
 ) -> Inception3:
     """Inception-v3 as torchvision: 23,834,568 parameters, 27,161,264 with ``aux_logits=True``."""
-    return Inception3(num_classes=num_classes, in_channels=in_channels, aux_logits=aux_logits, transform_input=transform_input, dropout=dropout)
+    return Inception3(
+        num_classes=num_classes, in_channels=in_channels, aux_logits=aux_logits, transform_input=transform_input,
+        dropout=dropout, **kwargs,
+    )
 
 
 @register_model(**_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.21", paper=_V4_PAPER)
-def inception_v4(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2) -> InceptionV4:
+def inception_v4(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, **kwargs) -> InceptionV4:
     """Inception-v4 as timm's ``inception_v4``: 42,679,816 parameters."""
-    return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout)
+    return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, **kwargs)
 
 
 @register_model(**_META, first_conv="conv2d_1a.conv", classifier="classif", gradcam_layer="conv2d_7b", paper=_V4_PAPER)
-def inception_resnet_v2(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2) -> InceptionResNetV2:
+def inception_resnet_v2(
+    num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, **kwargs
+) -> InceptionResNetV2:
     """Inception-ResNet-v2 as timm's ``inception_resnet_v2``: 55,843,464 parameters."""
-    return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout)
+    return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout, **kwargs)
 
 
 _CIFAR_META = {**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)}
 
 
 @register_model(**_CIFAR_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER)
-def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5) -> Inception3:
+def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> Inception3:
     """Inception-v3 for 32 x 32 (21,638,954 parameters; our adaptation, not a published model).
 
     Minimal adaptation: only the ImageNet stem (Conv2d_1a_3x3 .. maxpool2, 299 -> 35) is replaced,
@@ -757,11 +780,11 @@ def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: flo
     32 -> 15 (Mixed_6a) -> 7 (Mixed_7a). No auxiliary head: its 5x5/3 pool and 5x5 valid conv
     need the 17 x 17 grid, which is 15 x 15 here.
     """
-    return Inception3(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
+    return Inception3(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True, **kwargs)
 
 
 @register_model(**_CIFAR_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.16", paper=_V4_PAPER)
-def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2) -> InceptionV4:
+def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2, **kwargs) -> InceptionV4:
     """Inception-v4 for 32 x 32 (40,563,594 parameters; our adaptation, not a published model).
 
     Minimal adaptation: only the stem (Figure 3, 299 -> 35) is replaced, because it would shrink a
@@ -769,11 +792,13 @@ def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: flo
     conv-BN-ReLU to the 384 channels Inception-A expects; 4 x A, Reduction-A, 7 x B, Reduction-B
     and 3 x C are kept, so the grids are 32 -> 15 -> 7.
     """
-    return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
+    return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True, **kwargs)
 
 
 @register_model(**_CIFAR_META, first_conv="conv2d_1a.conv", classifier="classif", gradcam_layer="conv2d_7b", paper=_V4_PAPER)
-def inception_resnet_v2_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2) -> InceptionResNetV2:
+def inception_resnet_v2_cifar(
+    num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2, **kwargs
+) -> InceptionResNetV2:
     """Inception-ResNet-v2 for 32 x 32 (54,154,730 parameters; our adaptation, not a published model).
 
     Minimal adaptation: only the stem (conv2d_1a .. maxpool_5a, 299 -> 35) is replaced, because it
@@ -781,7 +806,7 @@ def inception_resnet_v2_cifar(num_classes: int = 10, in_channels: int = 3, dropo
     stride-1 conv-BN-ReLU to the 192 channels mixed_5b expects; mixed_5b, the 10/20/10 residual
     blocks and both reductions are kept, so the grids are 32 -> 15 -> 7.
     """
-    return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True)
+    return InceptionResNetV2(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True, **kwargs)
 
 
 # torchvision's pretrained Inception-v3 carries the auxiliary head and expects transform_input=True.

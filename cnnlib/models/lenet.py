@@ -83,8 +83,12 @@ class LeNet5(nn.Module):
         # -> C3 N x 16 x 10 x 10 -> S4 N x 16 x 5 x 5 -> C5 N x 120 x 1 x 1
         return self.features(x)
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """C5's maps -> logits; ``pre_logits=True``: the flattened N x 120 vector that the classifier (F6,
+        then the output layer) receives."""
         x = torch.flatten(x, 1)  # N x 120
+        if pre_logits:
+            return x
         return self.classifier(x)  # N x num_classes (logits; softmax lives in the loss)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -105,6 +109,10 @@ def lenet5(
     in_channels: int = 1,
     activation: type[nn.Module] = nn.Tanh,
     pool: type[nn.Module] = nn.AvgPool2d,
+    **kwargs,
 ) -> LeNet5:
-    """LeNet-5 with tanh and average pooling, as in the paper (61,706 parameters for 10 classes)."""
-    return LeNet5(num_classes=num_classes, in_channels=in_channels, activation=activation, pool=pool)
+    """LeNet-5 with tanh and average pooling, as in the paper (61,706 parameters for 10 classes).
+
+    Other keyword arguments go to :class:`LeNet5`.
+    """
+    return LeNet5(num_classes=num_classes, in_channels=in_channels, activation=activation, pool=pool, **kwargs)

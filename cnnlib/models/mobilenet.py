@@ -35,7 +35,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, SqueezeExcitation, init_conv_bn_linear, make_divisible
+from .blocks import ConvNormAct, SqueezeExcitation, init_conv_bn_linear, make_divisible, resolve_width, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -216,14 +216,15 @@ class InvertedResidualV3(nn.Module):
 class MobileNetV1(nn.Module):
     """MobileNet v1: a 3x3 stem and 13 depthwise separable layers, average pool, one linear layer.
 
-    ``width_mult`` is the paper's width multiplier alpha (Sec. 3.2): every layer gets
-    ``int(alpha * channels)`` channels (at least 8); the resolution multiplier is just the input size.
+    ``width`` is the paper's width multiplier alpha (Sec. 3.2): every layer gets
+    ``int(alpha * channels)`` channels (at least 8, as Keras' ``MobileNet``; ``scale_channels`` with
+    ``divisor=None``); the resolution multiplier is just the input size.
     """
 
     def __init__(
         self,
         num_classes: int = 1000,
-        width_mult: float = 1.0,
+        width: float = 1.0,
         stem_stride: int = 2,
         layers: list[tuple[int, int]] = MOBILENET_V1_LAYERS,
         in_channels: int = 3,
@@ -232,14 +233,14 @@ class MobileNetV1(nn.Module):
         self.in_channels = in_channels
         self.min_size = stem_stride * math.prod(s for _, s in layers)
 
-        def width(c: int) -> int:
-            return max(8, int(c * width_mult))
+        def scaled(c: int) -> int:
+            return scale_channels(c, width, divisor=None, min_value=8)  # max(8, int(c * width))
 
-        channels = width(32)
+        channels = scaled(32)
         blocks: list[nn.Module] = [ConvNormAct(in_channels, channels, 3, stride=stem_stride)]
         for c, s in layers:
-            blocks.append(DepthwiseSeparable(channels, width(c), s))
-            channels = width(c)
+            blocks.append(DepthwiseSeparable(channels, scaled(c), s))
+            channels = scaled(c)
         self.features = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(channels, num_classes)
@@ -249,20 +250,27 @@ class MobileNetV1(nn.Module):
         check_input(x, model=type(self).__name__, in_channels=self.in_channels, min_size=self.min_size)
         return self.features(x)  # N x 1024 x H/32 x W/32 (CIFAR: H/16)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1024 (1.0x), that
+        ``fc`` receives."""
+        x = torch.flatten(self.pool(x), 1)  # N x 1024
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
 
 class MobileNetV2(nn.Module):
-    """MobileNet v2: stem, inverted residual stages from the ``# t, c, n, s`` table, 1x1 conv to 1280."""
+    """MobileNet v2: stem, inverted residual stages from the ``# t, c, n, s`` table, 1x1 conv to 1280.
+
+    ``width`` is the width multiplier (Sec. 6.1): channels x width, rounded to a multiple of 8
+    (:func:`~cnnlib.models.blocks.scale_channels`); the last 1x1 conv is not thinned below 1280.
+    """
 
     def __init__(
         self,
         num_classes: int = 1000,
-        width_mult: float = 1.0,
+        width: float = 1.0,
         setting: list[tuple[int, int, int, int]] = MOBILENET_V2_SETTING,
         stem_stride: int = 2,
         dropout: float = 0.2,
@@ -271,11 +279,11 @@ class MobileNetV2(nn.Module):
         super().__init__()
         self.in_channels = in_channels
         self.min_size = stem_stride * math.prod(s for *_, s in setting)
-        channels = make_divisible(32 * width_mult)
-        last_channels = make_divisible(1280 * max(1.0, width_mult))  # not thinned below 1.0x (Sec. 6.1)
+        channels = scale_channels(32, width)
+        last_channels = scale_channels(1280, max(1.0, width))  # not thinned below 1.0x (Sec. 6.1)
         layers: list[nn.Module] = [ConvNormAct(in_channels, channels, 3, stride=stem_stride, activation=nn.ReLU6)]
         for t, c, n, s in setting:
-            out_channels = make_divisible(c * width_mult)
+            out_channels = scale_channels(c, width)
             for i in range(n):
                 layers.append(InvertedResidual(channels, out_channels, s if i == 0 else 1, expand_ratio=t))
                 channels = out_channels
@@ -289,8 +297,11 @@ class MobileNetV2(nn.Module):
         check_input(x, model=type(self).__name__, in_channels=self.in_channels, min_size=self.min_size)
         return self.features(x)  # N x 1280 x H/32 x W/32 (CIFAR: H/8)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.classifier(torch.flatten(self.pool(x), 1))  # N x 1280 -> N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1280, the classifier's
+        input (before its dropout)."""
+        x = torch.flatten(self.pool(x), 1)  # N x 1280
+        return x if pre_logits else self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -335,8 +346,14 @@ class MobileNetV3(nn.Module):
         check_input(x, model=type(self).__name__, in_channels=self.in_channels, min_size=self.min_size)
         return self.features(x)  # N x 960 (small: 576) x H/32 x W/32 (CIFAR: H/8)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.classifier(torch.flatten(self.avgpool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits.
+
+        ``pre_logits=True`` returns the globally averaged maps (N x 960 large, N x 576 small): the input of the
+        classifier, before its hidden 1280- (1024-) unit layer, as for every model of the course.
+        """
+        x = torch.flatten(self.avgpool(x), 1)  # N x 960 (small: 576)
+        return x if pre_logits else self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -354,11 +371,12 @@ def init_weights(model: nn.Module) -> None:
 # ----------------------------------------------------------------------------- builders
 
 
-def _mobilenet_v3(arch: str, num_classes: int, in_channels: int, cifar: bool) -> MobileNetV3:
+def _mobilenet_v3(arch: str, num_classes: int, in_channels: int, cifar: bool, **kwargs) -> MobileNetV3:
     bnecks, last = (MOBILENET_V3_LARGE, 1280) if arch == "large" else (MOBILENET_V3_SMALL, 1024)
     if cifar:
         bnecks = _first_stride_one(bnecks)
-    return MobileNetV3(bnecks, last, num_classes=num_classes, stem_stride=1 if cifar else 2, in_channels=in_channels)
+    stride = 1 if cifar else 2
+    return MobileNetV3(bnecks, last, num_classes=num_classes, stem_stride=stride, in_channels=in_channels, **kwargs)
 
 
 _V1 = "Howard et al. 2017, https://arxiv.org/abs/1704.04861"
@@ -366,54 +384,85 @@ _V2 = "Sandler et al. 2018, https://arxiv.org/abs/1801.04381"
 _V3 = "Howard et al. 2019, https://arxiv.org/abs/1905.02244"
 _IMAGENET = dict(scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
 _CIFAR = dict(scale="cifar", input_size=(3, 32, 32), num_classes=10, test_size=(3, 32, 32))
+# Every builder passes its other keyword arguments (e.g. ``dropout``) to the model's class.
 
 
 @register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="fc", gradcam_layer="features.13", paper=_V1)
-def mobilenet_v1(num_classes: int = 1000, width_mult: float = 1.0, in_channels: int = 3) -> MobileNetV1:
-    """MobileNet v1 1.0x/224: 4,231,976 parameters (osmr imgclsmob ``mobilenet_w1``)."""
-    return MobileNetV1(num_classes, width_mult=width_mult, in_channels=in_channels)
+def mobilenet_v1(
+    num_classes: int = 1000, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
+) -> MobileNetV1:
+    """MobileNet v1 1.0x/224: 4,231,976 parameters (osmr imgclsmob ``mobilenet_w1``).
+
+    ``width``: the paper's width multiplier alpha (``width_mult``: its deprecated name). Other keyword
+    arguments go to :class:`MobileNetV1`.
+    """
+    width = resolve_width(width, width_mult, "mobilenet_v1")
+    return MobileNetV1(num_classes, width=width, in_channels=in_channels, **kwargs)
 
 
 @register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="fc", gradcam_layer="features.13", paper=_V1)
-def mobilenet_v1_cifar(num_classes: int = 10, width_mult: float = 1.0, in_channels: int = 3) -> MobileNetV1:
-    """MobileNet v1 for 32x32: stride-1 stem, so 32 -> 2x2 final maps (16x instead of 32x downsampling)."""
-    return MobileNetV1(num_classes, width_mult=width_mult, stem_stride=1, in_channels=in_channels)
+def mobilenet_v1_cifar(
+    num_classes: int = 10, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
+) -> MobileNetV1:
+    """MobileNet v1 for 32x32: stride-1 stem, so 32 -> 2x2 final maps (16x instead of 32x downsampling).
+
+    ``width``: the width multiplier (``width_mult``: its deprecated name). Other keyword arguments go
+    to :class:`MobileNetV1`.
+    """
+    width = resolve_width(width, width_mult, "mobilenet_v1_cifar")
+    return MobileNetV1(num_classes, width=width, stem_stride=1, in_channels=in_channels, **kwargs)
 
 
 @register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="classifier.1", gradcam_layer="features.18", paper=_V2)
-def mobilenet_v2(num_classes: int = 1000, width_mult: float = 1.0, in_channels: int = 3) -> MobileNetV2:
-    """MobileNet v2 1.0x: 3,504,872 parameters (torchvision ``mobilenet_v2``, identical keys)."""
-    return MobileNetV2(num_classes, width_mult=width_mult, in_channels=in_channels)
+def mobilenet_v2(
+    num_classes: int = 1000, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
+) -> MobileNetV2:
+    """MobileNet v2 1.0x: 3,504,872 parameters (torchvision ``mobilenet_v2``, identical keys).
+
+    ``width``: the width multiplier (``width_mult``: its deprecated name, torchvision's). Other keyword
+    arguments go to :class:`MobileNetV2`.
+    """
+    width = resolve_width(width, width_mult, "mobilenet_v2")
+    return MobileNetV2(num_classes, width=width, in_channels=in_channels, **kwargs)
 
 
 @register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="classifier.1", gradcam_layer="features.18", paper=_V2)
-def mobilenet_v2_cifar(num_classes: int = 10, width_mult: float = 1.0, in_channels: int = 3) -> MobileNetV2:
-    """MobileNet v2 for 32x32: stride-1 stem and 24-channel stage, 8x downsampling (4x4 final maps)."""
-    return MobileNetV2(num_classes, width_mult=width_mult, setting=MOBILENET_V2_CIFAR_SETTING, stem_stride=1, in_channels=in_channels)
+def mobilenet_v2_cifar(
+    num_classes: int = 10, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
+) -> MobileNetV2:
+    """MobileNet v2 for 32x32: stride-1 stem and 24-channel stage, 8x downsampling (4x4 final maps).
+
+    ``width``: the width multiplier (``width_mult``: its deprecated name; stored zoo entries use it).
+    Other keyword arguments go to :class:`MobileNetV2`.
+    """
+    width = resolve_width(width, width_mult, "mobilenet_v2_cifar")
+    return MobileNetV2(
+        num_classes, width=width, setting=MOBILENET_V2_CIFAR_SETTING, stem_stride=1, in_channels=in_channels, **kwargs
+    )
 
 
 @register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.12", paper=_V3)
-def mobilenet_v3_small(num_classes: int = 1000, in_channels: int = 3) -> MobileNetV3:
+def mobilenet_v3_small(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Small: 2,542,856 parameters (torchvision ``mobilenet_v3_small``, identical keys)."""
-    return _mobilenet_v3("small", num_classes, in_channels, cifar=False)
+    return _mobilenet_v3("small", num_classes, in_channels, cifar=False, **kwargs)
 
 
 @register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.16", paper=_V3)
-def mobilenet_v3_large(num_classes: int = 1000, in_channels: int = 3) -> MobileNetV3:
+def mobilenet_v3_large(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Large: 5,483,032 parameters (torchvision ``mobilenet_v3_large``, identical keys)."""
-    return _mobilenet_v3("large", num_classes, in_channels, cifar=False)
+    return _mobilenet_v3("large", num_classes, in_channels, cifar=False, **kwargs)
 
 
 @register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.12", paper=_V3)
-def mobilenet_v3_small_cifar(num_classes: int = 10, in_channels: int = 3) -> MobileNetV3:
+def mobilenet_v3_small_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Small for 32x32: stride-1 stem and first bottleneck, 8x downsampling (4x4 final maps)."""
-    return _mobilenet_v3("small", num_classes, in_channels, cifar=True)
+    return _mobilenet_v3("small", num_classes, in_channels, cifar=True, **kwargs)
 
 
 @register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.16", paper=_V3)
-def mobilenet_v3_large_cifar(num_classes: int = 10, in_channels: int = 3) -> MobileNetV3:
+def mobilenet_v3_large_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Large for 32x32: stride-1 stem and first stride-2 bottleneck, 8x downsampling (4x4 final maps)."""
-    return _mobilenet_v3("large", num_classes, in_channels, cifar=True)
+    return _mobilenet_v3("large", num_classes, in_channels, cifar=True, **kwargs)
 
 
 register_torchvision_equivalent("mobilenet_v2", torchvision_name="mobilenet_v2")

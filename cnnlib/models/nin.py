@@ -123,7 +123,16 @@ class NiN(nn.Module):
         """The per-class confidence maps before global average pooling: N x num_classes x H x W."""
         return self.relu(self.classifier(x))
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits: the class maps, globally averaged.
+
+        ``pre_logits=True`` returns the globally averaged last maps, N x 192 (CIFAR) or N x 1024 (ImageNet):
+        the vector a linear classifier in place of the 1x1 ``classifier`` convolution would receive (the
+        convolution itself sees the maps before pooling; a 1x1 convolution and the average commute,
+        up to the ReLU between them).
+        """
+        if pre_logits:
+            return torch.flatten(self.avgpool(x), 1)  # N x C
         x = self.class_maps(x)  # N x num_classes x 8 x 8 (CIFAR) or 6 x 6 (ImageNet)
         return torch.flatten(self.avgpool(x), 1)  # N x num_classes
 
@@ -150,8 +159,8 @@ def init_weights(model: nn.Module) -> None:
     init_conv_bn_linear(model, linear=None)
 
 
-def _nin(blocks: Sequence[MLPConv], num_classes: int, in_channels: int, name: str) -> NiN:
-    return NiN(blocks, num_classes, in_channels=in_channels, name=name)
+def _nin(blocks: Sequence[MLPConv], num_classes: int, in_channels: int, name: str, **kwargs) -> NiN:
+    return NiN(blocks, num_classes, in_channels=in_channels, name=name, **kwargs)
 
 
 _META = dict(
@@ -164,12 +173,18 @@ _META = dict(
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
-def nin_imagenet(num_classes: int = 1000, in_channels: int = 3) -> NiN:
-    """NiN for ImageNet, the authors' reference Caffe model: 7,595,176 parameters for 1000 classes."""
-    return _nin(NIN_IMAGENET, num_classes, in_channels, "nin_imagenet")
+def nin_imagenet(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> NiN:
+    """NiN for ImageNet, the authors' reference Caffe model: 7,595,176 parameters for 1000 classes.
+
+    Other keyword arguments go to :class:`NiN`.
+    """
+    return _nin(NIN_IMAGENET, num_classes, in_channels, "nin_imagenet", **kwargs)
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10)
-def nin_cifar(num_classes: int = 10, in_channels: int = 3) -> NiN:
-    """NiN for CIFAR-10, three mlpconv blocks (paper Sec. 4.2; reference Caffe model): 966,986 parameters."""
-    return _nin(NIN_CIFAR, num_classes, in_channels, "nin_cifar")
+def nin_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> NiN:
+    """NiN for CIFAR-10, three mlpconv blocks (paper Sec. 4.2; reference Caffe model): 966,986 parameters.
+
+    Other keyword arguments go to :class:`NiN`.
+    """
+    return _nin(NIN_CIFAR, num_classes, in_channels, "nin_cifar", **kwargs)

@@ -4,7 +4,8 @@
 the names; ``model_info(name)`` returns the metadata a notebook or an
 interpretation method needs (input size, first conv, classifier, default
 Grad-CAM layer). Modelled on torchvision's ``get_model`` and timm's
-``default_cfg``.
+``default_cfg``. ``build_on_meta(name, **kwargs)`` builds one on the meta device:
+every shape and parameter count, without memory or initialisation time.
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
 import torch.nn as nn
 
 from ..errors import UnknownNameError
 
-__all__ = ["ModelInfo", "UnknownModelError", "register_model", "get_model", "list_models", "model_info"]
+__all__ = [
+    "ModelInfo",
+    "UnknownModelError",
+    "build_on_meta",
+    "get_model",
+    "list_models",
+    "model_info",
+    "register_model",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,18 @@ def model_info(name: str) -> ModelInfo:
 def get_model(name: str, **kwargs) -> nn.Module:
     """Build the registered model ``name``; keyword arguments go to its builder."""
     return model_info(name).builder(**kwargs)
+
+
+def build_on_meta(name: str, **kwargs) -> nn.Module:
+    """Build the registered model ``name`` on the meta device: parameters with shapes but no data.
+
+    Parameter counts, ``state_dict`` keys and output shapes (a forward pass on a meta tensor,
+    ``torch.zeros(1, 3, 224, 224, device="meta")``) come out exactly, in milliseconds and without
+    memory, even for VGG-19's 144 M parameters; values do not exist. ``.to_empty(device="cpu")``
+    turns it into a real model with uninitialised weights, e.g. to load a ``state_dict`` into.
+    """
+    with torch.device("meta"):
+        return get_model(name, **kwargs)
 
 
 def list_models(family: str | None = None, scale: str | None = None) -> list[str]:

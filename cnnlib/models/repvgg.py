@@ -70,7 +70,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, init_conv_bn_linear
+from .blocks import ConvNormAct, init_conv_bn_linear, scale_channels
 from .registry import register_model
 
 __all__ = [
@@ -106,9 +106,13 @@ class RepVGGConfig:
 
     @property
     def widths(self) -> tuple[int, int, int, int, int]:
-        """Output channels of stages 1..5 (Table 2; ``int`` truncates as the official code)."""
+        """Output channels of stages 1..5 (Table 2): 64a (at most 64), 64a, 128a, 256a, 512b.
+
+        Truncated to integers as the official code does (``scale_channels`` with ``divisor=None``).
+        """
         a, b = self.a, self.b
-        return (min(64, int(64 * a)), int(64 * a), int(128 * a), int(256 * a), int(512 * b))
+        c1, c2, c3, c4 = (scale_channels(c, a, divisor=None) for c in (64, 64, 128, 256))
+        return (min(64, c1), c2, c3, c4, scale_channels(512, b, divisor=None))
 
 
 _A_DEPTHS = (1, 2, 4, 14, 1)
@@ -289,9 +293,11 @@ class RepVGG(nn.Module):
         x = self.stage3(x)  # N x 192 x 14 x 14     | N x 192 x 8 x 8
         return self.stage4(x)  # N x 1280 x 7 x 7   | N x 1280 x 4 x 4
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1280 (A0), that
+        ``fc`` receives."""
         x = torch.flatten(self.pool(x), 1)  # N x 1280
-        return self.fc(x)  # N x num_classes
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -355,7 +361,9 @@ def official_key(key: str) -> str:
 # --------------------------------------------------------------------------- builders
 
 
-def _repvgg(variant: str, num_classes: int, deploy: bool, in_channels: int, cifar: bool = False, width: float = 1.0) -> RepVGG:
+def _repvgg(
+    variant: str, num_classes: int, deploy: bool, in_channels: int, cifar: bool = False, width: float = 1.0, **kwargs
+) -> RepVGG:
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
     config = REPVGG_VARIANTS[variant]
@@ -366,6 +374,7 @@ def _repvgg(variant: str, num_classes: int, deploy: bool, in_channels: int, cifa
         in_channels=in_channels,
         deploy=deploy,
         name=f"RepVGG-{variant}" + (" (CIFAR)" if cifar else ""),
+        **kwargs,
     )
 
 
@@ -373,30 +382,33 @@ _PAPER = "Ding et al. 2021, https://arxiv.org/abs/2101.03697"
 _META = dict(family="repvgg", first_conv="stage0.conv3x3.0", classifier="fc", gradcam_layer="stage4", paper=_PAPER)
 _IMAGENET = dict(scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64), **_META)
 _CIFAR = dict(scale="cifar", input_size=(3, 32, 32), num_classes=10, **_META)
+# Every builder passes its other keyword arguments to :class:`RepVGG`.
 
 
 @register_model(**_IMAGENET)
-def repvgg_a0(num_classes: int = 1000, deploy: bool = False, in_channels: int = 3) -> RepVGG:
+def repvgg_a0(num_classes: int = 1000, deploy: bool = False, in_channels: int = 3, **kwargs) -> RepVGG:
     """RepVGG-A0: 9,108,968 parameters to train, 8,309,384 after fusion (paper: 8.30 M, 72.41 % top-1)."""
-    return _repvgg("A0", num_classes, deploy, in_channels)
+    return _repvgg("A0", num_classes, deploy, in_channels, **kwargs)
 
 
 @register_model(**_IMAGENET)
-def repvgg_a1(num_classes: int = 1000, deploy: bool = False, in_channels: int = 3) -> RepVGG:
+def repvgg_a1(num_classes: int = 1000, deploy: bool = False, in_channels: int = 3, **kwargs) -> RepVGG:
     """RepVGG-A1: 14,092,264 parameters to train, 12,789,864 after fusion (paper: 12.78 M, 74.46 %)."""
-    return _repvgg("A1", num_classes, deploy, in_channels)
+    return _repvgg("A1", num_classes, deploy, in_channels, **kwargs)
 
 
 @register_model(**_IMAGENET)
-def repvgg_b0(num_classes: int = 1000, deploy: bool = False, in_channels: int = 3) -> RepVGG:
+def repvgg_b0(num_classes: int = 1000, deploy: bool = False, in_channels: int = 3, **kwargs) -> RepVGG:
     """RepVGG-B0: 15,817,960 parameters to train, 14,339,048 after fusion (paper: 14.33 M, 75.14 %)."""
-    return _repvgg("B0", num_classes, deploy, in_channels)
+    return _repvgg("B0", num_classes, deploy, in_channels, **kwargs)
 
 
 @register_model(**_CIFAR)
-def repvgg_a0_cifar(num_classes: int = 10, deploy: bool = False, in_channels: int = 3, width: float = 1.0) -> RepVGG:
+def repvgg_a0_cifar(
+    num_classes: int = 10, deploy: bool = False, in_channels: int = 3, width: float = 1.0, **kwargs
+) -> RepVGG:
     """RepVGG-A0 for 32x32: stride 1 in stages 1-2, 8x downsampling (4x4 final maps); see the module docstring.
 
     ``width`` multiplies both of the paper's width multipliers a and b (0.5: stages of 24-24-48-96-320 channels).
     """
-    return _repvgg("A0", num_classes, deploy, in_channels, cifar=True, width=width)
+    return _repvgg("A0", num_classes, deploy, in_channels, cifar=True, width=width, **kwargs)

@@ -65,7 +65,9 @@ Descendants at CIFAR scale:
   (paper: 1.7 M and 10.2 M).
 - Stochastic depth (Huang et al. 2016, https://arxiv.org/abs/1603.09382): in training each
   residual branch survives a mini-batch with probability p_l = 1 - l/L (1 - p_L), linear
-  decay to p_L = 0.5 for the last of the L blocks; at test time the branch is scaled by p_l.
+  decay to p_L = 0.5 for the last of the L blocks; at test time the branch is scaled by p_l
+  (``blocks.StochasticDepth`` with ``mode="batch", inverted=False``: the paper's form, where
+  EfficientNet uses the inverted one).
 - se_resnet20 and resnext29_cifar: the SE and ResNeXt arguments on CIFAR nets (their
   docstrings say what was adapted).
 """
@@ -78,7 +80,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import SqueezeExcitation, init_conv_bn_linear, scale_channels
+from .blocks import SqueezeExcitation, StochasticDepth, init_conv_bn_linear, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -90,7 +92,6 @@ __all__ = [
     "PreActBottleneck",
     "PreActResNet",
     "ResNet",
-    "ResidualDrop",
     "ShortcutA",
     "init_weights",
     "resnet18",
@@ -138,7 +139,7 @@ CIFAR_STAGES: list[tuple[int, int]] = [(16, 1), (32, 2), (64, 2)]
 
 
 # ---------------------------------------------------------------------------------------
-# Shortcuts and stochastic depth
+# Shortcuts
 # ---------------------------------------------------------------------------------------
 
 
@@ -172,39 +173,6 @@ def make_shortcut(in_channels: int, out_channels: int, stride: int, option: str,
     raise ValueError(f"shortcut option must be 'A' (zero padding) or 'B' (1x1 projection); got {option!r}")
 
 
-class ResidualDrop(nn.Module):
-    """Stochastic depth on one residual branch (Huang et al. 2016, Sec. 3, Eq. 2 and 5).
-
-    Training: ``b * F(x)`` with ``b ~ Bernoulli(survival_prob)`` drawn once per mini-batch, as in
-    the paper (``mode="batch"``), or once per sample (``mode="row"``, torchvision's other mode).
-    Evaluation: ``survival_prob * F(x)``, the branch's expectation (Eq. 5); deterministic.
-
-    The dropped branch is still computed and multiplied by 0, so each of its parameters gets
-    a (zero) gradient; the paper skips the computation, which is where its training speed-up
-    comes from. Outputs and gradients are the same; BN running statistics of a dropped block
-    still update here.
-    """
-
-    def __init__(self, survival_prob: float, mode: str = "batch") -> None:
-        super().__init__()
-        if not 0.0 < survival_prob <= 1.0:
-            raise ValueError(f"survival_prob must be in (0, 1]; got {survival_prob}")
-        if mode not in ("batch", "row"):
-            raise ValueError(f"mode must be 'batch' or 'row'; got {mode!r}")
-        self.survival_prob = survival_prob
-        self.mode = mode
-
-    def forward(self, branch: Tensor) -> Tensor:
-        if not self.training:
-            return branch * self.survival_prob  # test time: the expectation
-        shape = (1, 1, 1, 1) if self.mode == "batch" else (branch.shape[0], 1, 1, 1)
-        keep = branch.new_empty(shape).bernoulli_(self.survival_prob)  # 1: survive, 0: dropped
-        return branch * keep
-
-    def extra_repr(self) -> str:
-        return f"survival_prob={self.survival_prob:.4f}, mode={self.mode!r}"
-
-
 # ---------------------------------------------------------------------------------------
 # Blocks (post-activation, He et al. 2015)
 # ---------------------------------------------------------------------------------------
@@ -214,7 +182,9 @@ class BasicBlock(nn.Module):
     """Two 3x3 conv-BN layers: ``relu(F(x) + shortcut(x))`` or, plain, ``relu(F(x))`` (Fig. 2 / Fig. 5 left).
 
     ``downsample`` is the shortcut where the shape changes (``None``: identity). ``se_reduction``
-    adds squeeze-and-excitation on the branch; ``survival_prob < 1`` adds stochastic depth.
+    adds squeeze-and-excitation on the branch; ``stochastic_depth_prob > 0`` drops the branch with
+    that probability in training (Huang et al.'s form: the whole mini-batch at once, and at test
+    time the branch scaled by its survival probability).
     """
 
     expansion = 1
@@ -230,7 +200,7 @@ class BasicBlock(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
-        survival_prob: float = 1.0,
+        stochastic_depth_prob: float = 0.0,
     ) -> None:
         super().__init__()
         if groups != 1 or width_per_group != 64:
@@ -242,7 +212,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.se = SqueezeExcitation(planes, max(1, planes // se_reduction)) if se_reduction else None
-        self.drop = ResidualDrop(survival_prob) if survival_prob < 1.0 else None
+        self.drop = _stochastic_depth(stochastic_depth_prob)
         self.downsample = downsample
 
     def forward(self, x: Tensor) -> Tensor:
@@ -262,7 +232,7 @@ class Bottleneck(nn.Module):
     """1x1 (reduce) -> 3x3 (grouped for ResNeXt) -> 1x1 (expand x4), each with BN (Fig. 5 right).
 
     Width of the 3x3: ``planes * width_per_group / 64 * groups`` (torchvision's formula:
-    ``planes`` for ResNet, 128 in conv2_x of ResNeXt-50 32x4d).
+    ``planes`` for ResNet, 128 in conv2_x of ResNeXt-50 32x4d). The other options as :class:`BasicBlock`'s.
     """
 
     expansion = 4
@@ -278,7 +248,7 @@ class Bottleneck(nn.Module):
         groups: int = 1,
         width_per_group: int = 64,
         se_reduction: int | None = None,
-        survival_prob: float = 1.0,
+        stochastic_depth_prob: float = 0.0,
     ) -> None:
         super().__init__()
         width = int(planes * (width_per_group / 64.0)) * groups
@@ -292,7 +262,7 @@ class Bottleneck(nn.Module):
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
         self.se = SqueezeExcitation(out_channels, max(1, out_channels // se_reduction)) if se_reduction else None
-        self.drop = ResidualDrop(survival_prob) if survival_prob < 1.0 else None
+        self.drop = _stochastic_depth(stochastic_depth_prob)
         self.downsample = downsample
 
     def forward(self, x: Tensor) -> Tensor:
@@ -309,6 +279,12 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
+def _stochastic_depth(p: float) -> StochasticDepth | None:
+    """Huang et al.'s stochastic depth on a branch (``None`` where ``p`` is 0): a mini-batch's branch survives
+    with probability 1 - p in training; at test time the branch is scaled by 1 - p, its expectation (Eq. 5)."""
+    return StochasticDepth(p, mode="batch", inverted=False) if p > 0.0 else None
+
+
 def make_stage(
     block: type[BasicBlock] | type[Bottleneck],
     in_channels: int,
@@ -318,18 +294,24 @@ def make_stage(
     *,
     shortcut: str,
     residual: bool = True,
-    survival_probs: list[float] | None = None,
+    stochastic_depth_probs: list[float] | None = None,
     **block_kwargs,
 ) -> tuple[nn.Sequential, int]:
-    """``num_blocks`` blocks, the first with ``stride`` and the shape-changing shortcut; returns (stage, out channels)."""
-    survival_probs = survival_probs or [1.0] * num_blocks
+    """``num_blocks`` blocks, the first with ``stride`` and the shape-changing shortcut; returns (stage, out channels).
+
+    ``stochastic_depth_probs``: each block's drop probability (default: none dropped).
+    """
+    stochastic_depth_probs = stochastic_depth_probs or [0.0] * num_blocks
     out_channels = planes * block.expansion
     blocks = []
     for i in range(num_blocks):
         s = stride if i == 0 else 1
         downsample = make_shortcut(in_channels, out_channels, s, shortcut) if residual else None
         blocks.append(
-            block(in_channels, planes, s, downsample, residual=residual, survival_prob=survival_probs[i], **block_kwargs)
+            block(
+                in_channels, planes, s, downsample, residual=residual, stochastic_depth_prob=stochastic_depth_probs[i],
+                **block_kwargs,
+            )
         )
         in_channels = out_channels
     return nn.Sequential(*blocks), out_channels
@@ -392,8 +374,10 @@ class ResNet(nn.Module):
         x = self.layer3(x)  # N x 256 (1024) x H/16 x W/16
         return self.layer4(x)  # N x 512 (2048) x H/32 x W/32 (7 x 7 at 224)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.avgpool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x C, that ``fc`` receives."""
+        x = torch.flatten(self.avgpool(x), 1)  # N x C
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -431,15 +415,16 @@ class CifarResNet(nn.Module):
             nn.BatchNorm2d(stem_channels),
             nn.ReLU(inplace=True),
         )
-        # Huang et al. 2016, Eq. 4: survival p_l = 1 - l/L * (1 - p_L) for block l = 1..L
+        # Huang et al. 2016, Eq. 4: survival p_l = 1 - l/L * (1 - p_L) for block l = 1..L, so block l is
+        # dropped with probability l/L * (1 - p_L), where stochastic_depth_prob = 1 - p_L
         total = 3 * blocks_per_stage
-        survival = [1.0 - (l / total) * stochastic_depth_prob for l in range(1, total + 1)]
+        drop = [(l / total) * stochastic_depth_prob for l in range(1, total + 1)]
         stages = []
         channels = stem_channels
         for i, (planes, (_, stride)) in enumerate(zip(stage_planes, CIFAR_STAGES)):
             stage, channels = make_stage(
                 block, channels, planes, blocks_per_stage, stride, shortcut=shortcut, residual=residual,
-                survival_probs=survival[i * blocks_per_stage : (i + 1) * blocks_per_stage],
+                stochastic_depth_probs=drop[i * blocks_per_stage : (i + 1) * blocks_per_stage],
                 groups=groups, width_per_group=width_per_group, se_reduction=se_reduction,
             )  # fmt: skip
             stages.append(stage)
@@ -455,8 +440,10 @@ class CifarResNet(nn.Module):
         x = self.layer2(x)  # N x 32 x 16 x 16 (512)
         return self.layer3(x)  # N x 64 x 8 x 8 (1024)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x C, that ``fc`` receives."""
+        x = torch.flatten(self.pool(x), 1)  # N x C
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -570,8 +557,10 @@ class PreActResNet(nn.Module):
         x = self.layer3(x)  # N x 64 (256) x 8 x 8
         return self.relu(self.bn(x))
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x C, that ``fc`` receives."""
+        x = torch.flatten(self.pool(x), 1)  # N x C
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -595,7 +584,7 @@ def init_weights(model: nn.Module, zero_init_residual: bool = False) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Builders: ImageNet
+# Builders: ImageNet (every builder passes its other keyword arguments to the model's class)
 # ---------------------------------------------------------------------------------------
 
 
@@ -619,57 +608,59 @@ _IMAGENET_META = dict(
 
 
 @register_model(**_IMAGENET_META)
-def resnet18(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
+def resnet18(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False, **kwargs) -> ResNet:
     """ResNet-18 (basic blocks 2-2-2-2): 11,689,512 parameters, torchvision's resnet18."""
-    return _resnet(18, num_classes, in_channels, zero_init_residual=zero_init_residual)
+    return _resnet(18, num_classes, in_channels, zero_init_residual=zero_init_residual, **kwargs)
 
 
 @register_model(**_IMAGENET_META)
-def resnet34(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
+def resnet34(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False, **kwargs) -> ResNet:
     """ResNet-34 (basic blocks 3-4-6-3): 21,797,672 parameters, torchvision's resnet34."""
-    return _resnet(34, num_classes, in_channels, zero_init_residual=zero_init_residual)
+    return _resnet(34, num_classes, in_channels, zero_init_residual=zero_init_residual, **kwargs)
 
 
 @register_model(**_IMAGENET_META)
-def resnet50(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
+def resnet50(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False, **kwargs) -> ResNet:
     """ResNet-50 (bottlenecks 3-4-6-3): 25,557,032 parameters, torchvision's resnet50."""
-    return _resnet(50, num_classes, in_channels, zero_init_residual=zero_init_residual)
+    return _resnet(50, num_classes, in_channels, zero_init_residual=zero_init_residual, **kwargs)
 
 
 @register_model(**_IMAGENET_META)
-def resnet101(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
+def resnet101(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False, **kwargs) -> ResNet:
     """ResNet-101 (bottlenecks 3-4-23-3): 44,549,160 parameters, torchvision's resnet101."""
-    return _resnet(101, num_classes, in_channels, zero_init_residual=zero_init_residual)
+    return _resnet(101, num_classes, in_channels, zero_init_residual=zero_init_residual, **kwargs)
 
 
 @register_model(**_IMAGENET_META)
-def resnet152(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False) -> ResNet:
+def resnet152(num_classes: int = 1000, in_channels: int = 3, zero_init_residual: bool = False, **kwargs) -> ResNet:
     """ResNet-152 (bottlenecks 3-8-36-3): 60,192,808 parameters, torchvision's resnet152."""
-    return _resnet(152, num_classes, in_channels, zero_init_residual=zero_init_residual)
+    return _resnet(152, num_classes, in_channels, zero_init_residual=zero_init_residual, **kwargs)
 
 
 @register_model(**{**_IMAGENET_META, "family": "plain"})
-def plain18(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
+def plain18(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> ResNet:
     """Plain-18 (Table 2): ResNet-18 without shortcuts, 11,515,688 parameters."""
-    return _resnet(18, num_classes, in_channels, residual=False)
+    return _resnet(18, num_classes, in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_IMAGENET_META, "family": "plain"})
-def plain34(num_classes: int = 1000, in_channels: int = 3) -> ResNet:
+def plain34(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> ResNet:
     """Plain-34 (Table 2, Fig. 3 middle): ResNet-34 without shortcuts, 21,623,848 parameters."""
-    return _resnet(34, num_classes, in_channels, residual=False)
+    return _resnet(34, num_classes, in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_IMAGENET_META, "family": "resnext", "paper": "Xie et al. 2017, https://arxiv.org/abs/1611.05431"})
-def resnext50_32x4d(num_classes: int = 1000, in_channels: int = 3, groups: int = 32, width_per_group: int = 4) -> ResNet:
+def resnext50_32x4d(
+    num_classes: int = 1000, in_channels: int = 3, groups: int = 32, width_per_group: int = 4, **kwargs
+) -> ResNet:
     """ResNeXt-50 (32x4d): ResNet-50 with 32 groups of width 4 in conv2_x; 25,028,904 parameters (torchvision)."""
-    return _resnet(50, num_classes, in_channels, groups=groups, width_per_group=width_per_group)
+    return _resnet(50, num_classes, in_channels, groups=groups, width_per_group=width_per_group, **kwargs)
 
 
 @register_model(**{**_IMAGENET_META, "family": "senet", "paper": "Hu et al. 2018, https://arxiv.org/abs/1709.01507"})
-def se_resnet50(num_classes: int = 1000, in_channels: int = 3, se_reduction: int = 16) -> ResNet:
+def se_resnet50(num_classes: int = 1000, in_channels: int = 3, se_reduction: int = 16, **kwargs) -> ResNet:
     """SE-ResNet-50 (r = 16): 28,088,024 parameters, as timm's ``seresnet50``."""
-    return _resnet(50, num_classes, in_channels, se_reduction=se_reduction)
+    return _resnet(50, num_classes, in_channels, se_reduction=se_reduction, **kwargs)
 
 
 for _name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"):
@@ -677,7 +668,7 @@ for _name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "res
 
 
 # ---------------------------------------------------------------------------------------
-# Builders: CIFAR
+# Builders: CIFAR (every builder passes its other keyword arguments to the model's class)
 # ---------------------------------------------------------------------------------------
 
 _CIFAR_META = dict(
@@ -692,94 +683,101 @@ _CIFAR_META = dict(
 
 
 @register_model(**_CIFAR_META)
-def resnet20(num_classes: int = 10) -> CifarResNet:
+def resnet20(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-20 for CIFAR (n=3), option-A shortcuts: 269,722 parameters."""
-    return CifarResNet(3, num_classes=num_classes)
+    return CifarResNet(3, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_CIFAR_META)
-def resnet32(num_classes: int = 10) -> CifarResNet:
+def resnet32(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-32 for CIFAR (n=5), option-A shortcuts: 464,154 parameters (paper: 0.46 M)."""
-    return CifarResNet(5, num_classes=num_classes)
+    return CifarResNet(5, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_CIFAR_META)
-def resnet44(num_classes: int = 10) -> CifarResNet:
+def resnet44(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-44 for CIFAR (n=7), option-A shortcuts: 658,586 parameters (paper: 0.66 M)."""
-    return CifarResNet(7, num_classes=num_classes)
+    return CifarResNet(7, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_CIFAR_META)
-def resnet56(num_classes: int = 10) -> CifarResNet:
+def resnet56(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-56 for CIFAR (n=9), option-A shortcuts: 853,018 parameters."""
-    return CifarResNet(9, num_classes=num_classes)
+    return CifarResNet(9, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_CIFAR_META)
-def resnet110(num_classes: int = 10) -> CifarResNet:
+def resnet110(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-110 for CIFAR (n=18), option-A shortcuts: 1,727,962 parameters (paper: 1.7 M)."""
-    return CifarResNet(18, num_classes=num_classes)
+    return CifarResNet(18, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "test_size": (3, 8, 8)})
-def resnet1202(num_classes: int = 10) -> CifarResNet:
+def resnet1202(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-1202 for CIFAR (n=200), option-A shortcuts: 19,421,274 parameters (paper: 19.4 M)."""
-    return CifarResNet(200, num_classes=num_classes)
+    return CifarResNet(200, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "plain"})
-def plain20(num_classes: int = 10) -> CifarResNet:
+def plain20(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-20 without shortcuts (the paper's plain-20)."""
-    return CifarResNet(3, num_classes=num_classes, residual=False)
+    return CifarResNet(3, num_classes=num_classes, in_channels=in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "plain"})
-def plain32(num_classes: int = 10) -> CifarResNet:
+def plain32(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-32 without shortcuts (Fig. 6 left)."""
-    return CifarResNet(5, num_classes=num_classes, residual=False)
+    return CifarResNet(5, num_classes=num_classes, in_channels=in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "plain"})
-def plain44(num_classes: int = 10) -> CifarResNet:
+def plain44(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-44 without shortcuts (Fig. 6 left)."""
-    return CifarResNet(7, num_classes=num_classes, residual=False)
+    return CifarResNet(7, num_classes=num_classes, in_channels=in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "plain"})
-def plain56(num_classes: int = 10) -> CifarResNet:
+def plain56(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-56 without shortcuts (the paper's plain-56)."""
-    return CifarResNet(9, num_classes=num_classes, residual=False)
+    return CifarResNet(9, num_classes=num_classes, in_channels=in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "plain"})
-def plain110(num_classes: int = 10) -> CifarResNet:
+def plain110(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResNet:
     """ResNet-110 without shortcuts (paper, Sec. 4.2: its error exceeds 60 %)."""
-    return CifarResNet(18, num_classes=num_classes, residual=False)
+    return CifarResNet(18, num_classes=num_classes, in_channels=in_channels, residual=False, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "stochastic_depth", "paper": "Huang et al. 2016, https://arxiv.org/abs/1603.09382"})
-def resnet110_stochastic_depth(num_classes: int = 10, stochastic_depth_prob: float = 0.5) -> CifarResNet:
+def resnet110_stochastic_depth(
+    num_classes: int = 10, in_channels: int = 3, stochastic_depth_prob: float = 0.5, **kwargs
+) -> CifarResNet:
     """ResNet-110 (option A, 1,727,962 parameters) with stochastic depth, linear decay to p_L = 0.5.
 
     ``stochastic_depth_prob`` = 1 - p_L, the drop probability of the last block. In eval mode
-    the network is deterministic: each branch is scaled by its survival probability.
+    the network is deterministic: each branch is scaled by its survival probability (the paper's
+    form of :class:`~cnnlib.models.blocks.StochasticDepth`, ``inverted=False``).
     """
-    return CifarResNet(18, num_classes=num_classes, stochastic_depth_prob=stochastic_depth_prob)
+    return CifarResNet(
+        18, num_classes=num_classes, in_channels=in_channels, stochastic_depth_prob=stochastic_depth_prob, **kwargs
+    )
 
 
 @register_model(**{**_CIFAR_META, "family": "senet", "paper": "Hu et al. 2018, https://arxiv.org/abs/1709.01507"})
-def se_resnet20(num_classes: int = 10, se_reduction: int = 16) -> CifarResNet:
+def se_resnet20(num_classes: int = 10, in_channels: int = 3, se_reduction: int = 16, **kwargs) -> CifarResNet:
     """ResNet-20 with SE (r = 16) on every branch: 272,095 parameters.
 
     Adaptation: the SE paper reports CIFAR results for SE-ResNet-110/164; we put its block on
     the course's ResNet-20. With 16 channels and r = 16 the squeeze has a single unit
     (``max(1, C // r)``), as in common CIFAR SE-ResNet code.
     """
-    return CifarResNet(3, num_classes=num_classes, se_reduction=se_reduction)
+    return CifarResNet(3, num_classes=num_classes, in_channels=in_channels, se_reduction=se_reduction, **kwargs)
 
 
 @register_model(**{**_CIFAR_META, "family": "resnext", "paper": "Xie et al. 2017, https://arxiv.org/abs/1611.05431"})
-def resnext29_cifar(num_classes: int = 10, groups: int = 8, width_per_group: int = 4, width: float = 1.0) -> CifarResNet:
+def resnext29_cifar(
+    num_classes: int = 10, in_channels: int = 3, groups: int = 8, width_per_group: int = 4, width: float = 1.0, **kwargs
+) -> CifarResNet:
     """ResNeXt-29 (8x4d) for CIFAR: 1,717,578 parameters.
 
     The paper's CIFAR template (Sec. 5.3): a 3x3 stem with 64 filters, three stages of three
@@ -791,9 +789,9 @@ def resnext29_cifar(num_classes: int = 10, groups: int = 8, width_per_group: int
     convolutions' ``groups x width_per_group``.
     """
     return CifarResNet(
-        3, num_classes=num_classes, block=Bottleneck, stem_channels=scale_channels(64, width),
+        3, num_classes=num_classes, in_channels=in_channels, block=Bottleneck, stem_channels=scale_channels(64, width),
         stage_planes=tuple(scale_channels(c, width) for c in (64, 128, 256)),
-        shortcut="B", groups=groups, width_per_group=width_per_group,
+        shortcut="B", groups=groups, width_per_group=width_per_group, **kwargs,
     )  # fmt: skip
 
 
@@ -801,24 +799,24 @@ _PREACT_META = {**_CIFAR_META, "family": "preact_resnet", "first_conv": "conv1",
 
 
 @register_model(**_PREACT_META)
-def preact_resnet20(num_classes: int = 10) -> PreActResNet:
+def preact_resnet20(num_classes: int = 10, in_channels: int = 3, **kwargs) -> PreActResNet:
     """Pre-activation ResNet-20 (basic units, option A): 269,722 parameters, as ResNet-20."""
-    return PreActResNet(PreActBasicBlock, 3, num_classes=num_classes)
+    return PreActResNet(PreActBasicBlock, 3, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_PREACT_META)
-def preact_resnet110(num_classes: int = 10) -> PreActResNet:
+def preact_resnet110(num_classes: int = 10, in_channels: int = 3, **kwargs) -> PreActResNet:
     """Pre-activation ResNet-110 (basic units, option A): 1,727,962 parameters (paper: 6.37 % error vs 6.61 %)."""
-    return PreActResNet(PreActBasicBlock, 18, num_classes=num_classes)
+    return PreActResNet(PreActBasicBlock, 18, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_PREACT_META)
-def preact_resnet164(num_classes: int = 10) -> PreActResNet:
+def preact_resnet164(num_classes: int = 10, in_channels: int = 3, **kwargs) -> PreActResNet:
     """Pre-activation ResNet-164 (18 bottleneck units per stage): 1,703,258 parameters (paper: 1.7 M, 5.46 %)."""
-    return PreActResNet(PreActBottleneck, 18, num_classes=num_classes, shortcut="B")
+    return PreActResNet(PreActBottleneck, 18, num_classes=num_classes, in_channels=in_channels, shortcut="B", **kwargs)
 
 
 @register_model(**{**_PREACT_META, "test_size": (3, 8, 8)})
-def preact_resnet1001(num_classes: int = 10) -> PreActResNet:
+def preact_resnet1001(num_classes: int = 10, in_channels: int = 3, **kwargs) -> PreActResNet:
     """Pre-activation ResNet-1001 (111 bottleneck units per stage): 10,327,706 parameters (paper: 10.2 M, 4.92 %)."""
-    return PreActResNet(PreActBottleneck, 111, num_classes=num_classes, shortcut="B")
+    return PreActResNet(PreActBottleneck, 111, num_classes=num_classes, in_channels=in_channels, shortcut="B", **kwargs)

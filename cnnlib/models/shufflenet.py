@@ -185,18 +185,28 @@ class ShuffleNetV1(nn.Module):
         x = self.stage3(x)  # N x 480 x H/16 x W/16
         return self.stage4(x)  # N x 960 x H/32 x W/32
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 960 (g = 3), that
+        ``fc`` receives."""
+        x = torch.flatten(self.pool(x), 1)  # N x 960
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
 
 
 class ShuffleNetV2(nn.Module):
-    """ShuffleNet v2: stem, max-pool, three stages of v2 units, 1x1 conv5, global pool, fc."""
+    """ShuffleNet v2: stem, max-pool, three stages of v2 units, 1x1 conv5, global pool, fc.
+
+    ``width`` picks a column of the paper's Table 5 (0.5, 1.0, 1.5 or 2.0): the widths there are
+    the paper's own choices, not a rounded product, so other values are refused.
+    """
 
     def __init__(self, width: float = 1.0, num_classes: int = 1000, cifar: bool = False, in_channels: int = 3) -> None:
         super().__init__()
+        if width not in SHUFFLENET_V2_CHANNELS:
+            widths = sorted(SHUFFLENET_V2_CHANNELS)
+            raise ValueError(f"ShuffleNet v2 is defined for the widths of its Table 5, {widths}; got width={width}")
         stem, *stage_channels, last = SHUFFLENET_V2_CHANNELS[width]
         self.in_channels = in_channels
         self.min_size = 8 if cifar else 32
@@ -223,8 +233,10 @@ class ShuffleNetV2(nn.Module):
         x = self.stage4(x)  # N x 464 x H/32 x W/32
         return self.conv5(x)  # N x 1024 x H/32 x W/32
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(x.mean([2, 3]))  # global average pool: N x 1024 -> N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 1024, that ``fc`` receives."""
+        x = x.mean([2, 3])  # global average pool: N x 1024
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -242,19 +254,20 @@ def init_weights(model: nn.Module) -> None:
 _V1 = "Zhang et al. 2017, https://arxiv.org/abs/1707.01083"
 _V2 = "Ma et al. 2018, https://arxiv.org/abs/1807.11164"
 _IMAGENET = dict(family="shufflenet", scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
+# Every builder passes its other keyword arguments to the model's class.
 
 
 @register_model(**_IMAGENET, first_conv="conv1.0", classifier="fc", gradcam_layer="stage4", paper=_V1)
-def shufflenet_v1_g3(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV1:
+def shufflenet_v1_g3(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> ShuffleNetV1:
     """ShuffleNet v1 1.0x, g = 3: 1,865,728 parameters (osmr imgclsmob ``shufflenet_g3_w1``)."""
-    return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels)
+    return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(
     **{**_IMAGENET, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)},
     first_conv="conv1.0", classifier="fc", gradcam_layer="stage4", paper=_V1,
 )
-def shufflenet_v1_g3_cifar(num_classes: int = 10, in_channels: int = 3) -> ShuffleNetV1:
+def shufflenet_v1_g3_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> ShuffleNetV1:
     """ShuffleNet v1 1.0x, g = 3, for 32x32: 914,338 parameters (our adaptation, not a published figure).
 
     Minimal adaptation, the same as ``shufflenet_v2_cifar``: the stem conv has stride 1 instead of 2
@@ -263,28 +276,31 @@ def shufflenet_v1_g3_cifar(num_classes: int = 10, in_channels: int = 3) -> Shuff
     (24, 240-480-960), group convolutions, channel shuffle and the 4/8/4 units are unchanged; only
     the fc layer differs (10 classes).
     """
-    return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels, cifar=True)
+    return ShuffleNetV1(groups=3, num_classes=num_classes, in_channels=in_channels, cifar=True, **kwargs)
 
 
 @register_model(**_IMAGENET, first_conv="conv1.0", classifier="fc", gradcam_layer="conv5", paper=_V2)
-def shufflenet_v2_x0_5(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
+def shufflenet_v2_x0_5(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> ShuffleNetV2:
     """ShuffleNet v2 0.5x: 1,366,792 parameters (torchvision ``shufflenet_v2_x0_5``, identical keys)."""
-    return ShuffleNetV2(0.5, num_classes, in_channels=in_channels)
+    return ShuffleNetV2(0.5, num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(**_IMAGENET, first_conv="conv1.0", classifier="fc", gradcam_layer="conv5", paper=_V2)
-def shufflenet_v2_x1_0(num_classes: int = 1000, in_channels: int = 3) -> ShuffleNetV2:
+def shufflenet_v2_x1_0(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> ShuffleNetV2:
     """ShuffleNet v2 1.0x: 2,278,604 parameters (torchvision ``shufflenet_v2_x1_0``, identical keys)."""
-    return ShuffleNetV2(1.0, num_classes, in_channels=in_channels)
+    return ShuffleNetV2(1.0, num_classes, in_channels=in_channels, **kwargs)
 
 
 @register_model(
     **{**_IMAGENET, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)},
     first_conv="conv1.0", classifier="fc", gradcam_layer="conv5", paper=_V2,
 )
-def shufflenet_v2_cifar(num_classes: int = 10, width: float = 1.0, in_channels: int = 3) -> ShuffleNetV2:
-    """ShuffleNet v2 for 32x32: stride-1 stem, no max-pool (8x downsampling, 4x4 final maps)."""
-    return ShuffleNetV2(width, num_classes, cifar=True, in_channels=in_channels)
+def shufflenet_v2_cifar(num_classes: int = 10, width: float = 1.0, in_channels: int = 3, **kwargs) -> ShuffleNetV2:
+    """ShuffleNet v2 for 32x32: stride-1 stem, no max-pool (8x downsampling, 4x4 final maps).
+
+    ``width``: a column of the paper's Table 5 (0.5, 1.0, 1.5, 2.0).
+    """
+    return ShuffleNetV2(width, num_classes, cifar=True, in_channels=in_channels, **kwargs)
 
 
 register_torchvision_equivalent("shufflenet_v2_x0_5", torchvision_name="shufflenet_v2_x0_5")

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_input
@@ -190,7 +191,15 @@ class SqueezeNet(nn.Module):
         # (1.1: conv1 N x 64 x 111 x 111 -> ... -> fire9 N x 512 x 13 x 13; CIFAR: ... N x 512 x 4 x 4)
         return self.features(x)
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """fire9's maps -> logits: dropout, conv10, ReLU, global average pool.
+
+        ``pre_logits=True`` returns the globally averaged fire9 maps, N x 512: the vector a linear
+        classifier in place of conv10 would receive (conv10 itself sees the maps before pooling; a 1x1
+        convolution and the average commute, up to the ReLU between them).
+        """
+        if pre_logits:
+            return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)  # N x 512
         x = self.classifier(x)  # N x num_classes x 1 x 1
         return torch.flatten(x, 1)  # N x num_classes
 
@@ -209,11 +218,13 @@ def init_weights(model: SqueezeNet) -> None:
     nn.init.zeros_(conv10.bias)
 
 
-def _squeezenet(version: str, num_classes: int, in_channels: int, dropout: float) -> SqueezeNet:
-    return SqueezeNet(SQUEEZENET_CONFIGS[version], num_classes=num_classes, in_channels=in_channels, dropout=dropout)
+def _squeezenet(version: str, num_classes: int, in_channels: int, dropout: float, **kwargs) -> SqueezeNet:
+    config = SQUEEZENET_CONFIGS[version]
+    return SqueezeNet(config, num_classes=num_classes, in_channels=in_channels, dropout=dropout, **kwargs)
 
 
 _PAPER = "Iandola et al. 2016, https://arxiv.org/abs/1602.07360"
+# Every builder passes its other keyword arguments to :class:`SqueezeNet`.
 _META = dict(
     family="squeezenet",
     first_conv="features.0",
@@ -224,21 +235,21 @@ _META = dict(
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
-def squeezenet1_0(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> SqueezeNet:
+def squeezenet1_0(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> SqueezeNet:
     """SqueezeNet 1.0 (Table 1 of the paper): 1,248,424 parameters, torchvision's squeezenet1_0."""
-    return _squeezenet("1_0", num_classes, in_channels, dropout)
+    return _squeezenet("1_0", num_classes, in_channels, dropout, **kwargs)
 
 
 @register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
-def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> SqueezeNet:
+def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> SqueezeNet:
     """SqueezeNet 1.1 (2.4x less computation than 1.0): 1,235,496 parameters, torchvision's squeezenet1_1."""
-    return _squeezenet("1_1", num_classes, in_channels, dropout)
+    return _squeezenet("1_1", num_classes, in_channels, dropout, **kwargs)
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10)
-def squeezenet_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5) -> SqueezeNet:
+def squeezenet_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> SqueezeNet:
     """Our SqueezeNet 1.1 for 32 x 32 images (stride-1 3x3 conv1; see the module docstring)."""
-    return _squeezenet("cifar", num_classes, in_channels, dropout)
+    return _squeezenet("cifar", num_classes, in_channels, dropout, **kwargs)
 
 
 register_torchvision_equivalent("squeezenet1_0", torchvision_name="squeezenet1_0")

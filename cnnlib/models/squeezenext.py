@@ -52,7 +52,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, init_conv_bn_linear
+from .blocks import ConvNormAct, init_conv_bn_linear, scale_channels
 from .registry import register_model
 
 __all__ = ["SqueezeNextBlock", "SqueezeNext", "SqueezeNextStage", "sqnxt23_1x", "sqnxt23_1x_cifar"]
@@ -118,7 +118,8 @@ class SqueezeNext(nn.Module):
         stages: channels, blocks and first stride of each stage (``SQNXT23_STAGES``).
         num_classes: size of the output layer.
         in_channels: image channels.
-        width: multiplies every channel count (the paper's 1.0, 1.5, 2.0-SqNxt).
+        width: multiplies every channel count (the paper's 1.0, 1.5, 2.0-SqNxt), truncated as the
+            reference code: ``scale_channels(c, width, divisor=None)``.
         imagenet_stem: 7x7/2 conv + 3x3/2 max pool (True) or a 3x3 stride-1 conv (CIFAR).
     """
 
@@ -132,7 +133,7 @@ class SqueezeNext(nn.Module):
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
-        c = int(SQNXT_STEM_CHANNELS * width)
+        c = scale_channels(SQNXT_STEM_CHANNELS, width, divisor=None)
         if imagenet_stem:
             self.stem = nn.Sequential(
                 ConvNormAct(in_channels, c, 7, stride=2, padding=1, bias=True),  # padding 1: the reference's
@@ -146,12 +147,12 @@ class SqueezeNext(nn.Module):
         for stage in stages:
             blocks = []
             for i in range(stage.blocks):
-                out = int(stage.channels * width)
+                out = scale_channels(stage.channels, width, divisor=None)
                 blocks.append(SqueezeNextBlock(c, out, stride=stage.stride if i == 0 else 1))
                 c = out
             layers.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*layers)
-        head = int(SQNXT_HEAD_CHANNELS * width)
+        head = scale_channels(SQNXT_HEAD_CHANNELS, width, divisor=None)
         self.head_conv = _conv_bn_relu(c, head)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(head, num_classes)
@@ -165,8 +166,10 @@ class SqueezeNext(nn.Module):
         x = self.stages(x)  # stage1 N x 32 x 55 x 55, ..., stage4 N x 256 x 7 x 7 (N x 256 x 4 x 4)
         return self.head_conv(x)  # N x 128 x 7 x 7 (N x 128 x 4 x 4)
 
-    def forward_head(self, x: Tensor) -> Tensor:
-        return self.fc(torch.flatten(self.pool(x), 1))  # N x num_classes
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 128, that ``fc`` receives."""
+        x = torch.flatten(self.pool(x), 1)  # N x 128
+        return x if pre_logits else self.fc(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
         return self.forward_head(self.forward_features(x))
@@ -177,8 +180,11 @@ def init_weights(model: nn.Module) -> None:
     init_conv_bn_linear(model, conv="kaiming_uniform", conv_mode="fan_in", linear=None)
 
 
-def _squeezenext(num_classes: int, in_channels: int, width: float, imagenet_stem: bool) -> SqueezeNext:
-    return SqueezeNext(SQNXT23_STAGES, num_classes=num_classes, in_channels=in_channels, width=width, imagenet_stem=imagenet_stem)
+def _squeezenext(num_classes: int, in_channels: int, width: float, imagenet_stem: bool, **kwargs) -> SqueezeNext:
+    return SqueezeNext(
+        SQNXT23_STAGES, num_classes=num_classes, in_channels=in_channels, width=width, imagenet_stem=imagenet_stem,
+        **kwargs,
+    )
 
 
 _PAPER = "Gholami et al. 2018, https://arxiv.org/abs/1803.10615"
@@ -195,9 +201,12 @@ _PAPER = "Gholami et al. 2018, https://arxiv.org/abs/1803.10615"
     paper=_PAPER,
     test_size=(3, 64, 64),
 )
-def sqnxt23_1x(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0) -> SqueezeNext:
-    """1.0-SqNxt-23 for ImageNet: 724,056 parameters (osmr/imgclsmob ``sqnxt23_w1``; paper 0.72 M)."""
-    return _squeezenext(num_classes, in_channels, width, imagenet_stem=True)
+def sqnxt23_1x(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0, **kwargs) -> SqueezeNext:
+    """1.0-SqNxt-23 for ImageNet: 724,056 parameters (osmr/imgclsmob ``sqnxt23_w1``; paper 0.72 M).
+
+    Other keyword arguments go to :class:`SqueezeNext`.
+    """
+    return _squeezenext(num_classes, in_channels, width, imagenet_stem=True, **kwargs)
 
 
 @register_model(
@@ -209,6 +218,9 @@ def sqnxt23_1x(num_classes: int = 1000, in_channels: int = 3, width: float = 1.0
     gradcam_layer="head_conv",
     paper=_PAPER,
 )
-def sqnxt23_1x_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0) -> SqueezeNext:
-    """Our 1.0-SqNxt-23 for 32 x 32 images (3x3 stride-1 conv1, no max pool; see the module docstring)."""
-    return _squeezenext(num_classes, in_channels, width, imagenet_stem=False)
+def sqnxt23_1x_cifar(num_classes: int = 10, in_channels: int = 3, width: float = 1.0, **kwargs) -> SqueezeNext:
+    """Our 1.0-SqNxt-23 for 32 x 32 images (3x3 stride-1 conv1, no max pool; see the module docstring).
+
+    Other keyword arguments go to :class:`SqueezeNext`.
+    """
+    return _squeezenext(num_classes, in_channels, width, imagenet_stem=False, **kwargs)

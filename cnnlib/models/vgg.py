@@ -41,7 +41,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import init_conv_bn_linear, scale_channels
+from .blocks import init_conv_bn_linear, same_padding, scale_channels
 from .alexnet import local_response_norm
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
@@ -123,7 +123,8 @@ def make_layers(cfg: list[Layer], batch_norm: bool = False, in_channels: int = 3
         else:
             out_channels, kernel_size = v if isinstance(v, tuple) else (v, 3)
             out_channels = scale_channels(out_channels, width)
-            layers.append(nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2))
+            padding = same_padding(kernel_size)  # 1 for a 3x3, 0 for a 1x1: the map keeps its size
+            layers.append(nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding))
             if batch_norm:
                 layers.append(nn.BatchNorm2d(out_channels))
             layers.append(nn.ReLU(inplace=True))
@@ -197,9 +198,18 @@ class VGG(nn.Module):
         # -> N x 512 x 14 x 14 -> N x 512 x 7 x 7 (one step per max pool; CIFAR: 32 -> ... -> 1)
         return self.features(x)
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits.
+
+        ``pre_logits=True`` returns the pooled, flattened features that the classifier receives: N x 25088
+        (512 x 7 x 7) for the ImageNet head, N x 512 for the CIFAR and ``"fc"`` heads. For the heads with
+        hidden FC-4096 layers that is their input, before them and their dropout, as for every model
+        of the course (the output of the second FC-4096 would be a head-specific alternative).
+        """
         x = self.avgpool(x)  # N x 512 x 7 x 7 (CIFAR head: N x 512 x 1 x 1)
         x = torch.flatten(x, 1)  # N x 25088 (CIFAR head: N x 512)
+        if pre_logits:
+            return x
         return self.classifier(x)  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -217,12 +227,15 @@ def init_weights(model: nn.Module) -> None:
 
 
 def _vgg(
-    cfg: str, batch_norm: bool, num_classes: int, name: str, in_channels: int = 3, dropout: float = 0.5, head: str = "imagenet",
-    width: float = 1.0, hidden: int | None = None,
+    cfg: str, batch_norm: bool, num_classes: int, name: str, in_channels: int = 3, dropout: float = 0.5,
+    head: str = "imagenet", width: float = 1.0, hidden: int | None = None, **kwargs,
 ) -> VGG:
     features = make_layers(cfgs[cfg], batch_norm=batch_norm, in_channels=in_channels, width=width)
     hidden = scale_channels(4096, width) if hidden is None else hidden
-    return VGG(features, num_classes=num_classes, dropout=dropout, head=head, in_channels=in_channels, name=name, hidden=hidden)
+    return VGG(
+        features, num_classes=num_classes, dropout=dropout, head=head, in_channels=in_channels, name=name,
+        hidden=hidden, **kwargs,
+    )
 
 
 _PAPER = "Simonyan, Zisserman 2014, https://arxiv.org/abs/1409.1556"
@@ -241,80 +254,81 @@ _CIFAR_META = {**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classe
 
 
 @register_model(**_META)
-def vgg11(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-11, configuration A: 132,863,336 parameters."""
-    return _vgg("A", False, num_classes, "vgg11", in_channels, dropout)
+    return _vgg("A", False, num_classes, "vgg11", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-11 with batch norm: 132,868,840 parameters."""
-    return _vgg("A", True, num_classes, "vgg11_bn", in_channels, dropout)
+    return _vgg("A", True, num_classes, "vgg11_bn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg11_lrn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11_lrn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """Configuration A-LRN: A with AlexNet's LRN after the first layer (132,863,336 parameters)."""
-    return _vgg("A-LRN", False, num_classes, "vgg11_lrn", in_channels, dropout)
+    return _vgg("A-LRN", False, num_classes, "vgg11_lrn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg11_lrn_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg11_lrn_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """Configuration A-LRN with batch norm (132,868,840 parameters; not in the paper, for comparison)."""
-    return _vgg("A-LRN", True, num_classes, "vgg11_lrn_bn", in_channels, dropout)
+    return _vgg("A-LRN", True, num_classes, "vgg11_lrn_bn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg13(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg13(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-13, configuration B: 133,047,848 parameters."""
-    return _vgg("B", False, num_classes, "vgg13", in_channels, dropout)
+    return _vgg("B", False, num_classes, "vgg13", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg13_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-13 with batch norm: 133,053,736 parameters."""
-    return _vgg("B", True, num_classes, "vgg13_bn", in_channels, dropout)
+    return _vgg("B", True, num_classes, "vgg13_bn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg16_c(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16_c(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """Configuration C: 16 weight layers, three of them 1x1 (133,638,952 parameters)."""
-    return _vgg("C", False, num_classes, "vgg16_c", in_channels, dropout)
+    return _vgg("C", False, num_classes, "vgg16_c", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg16_c_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16_c_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """Configuration C with batch norm (133,647,400 parameters)."""
-    return _vgg("C", True, num_classes, "vgg16_c_bn", in_channels, dropout)
+    return _vgg("C", True, num_classes, "vgg16_c_bn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg16(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-16, configuration D: 138,357,544 parameters."""
-    return _vgg("D", False, num_classes, "vgg16", in_channels, dropout)
+    return _vgg("D", False, num_classes, "vgg16", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg16_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-16 with batch norm: 138,365,992 parameters."""
-    return _vgg("D", True, num_classes, "vgg16_bn", in_channels, dropout)
+    return _vgg("D", True, num_classes, "vgg16_bn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg19(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg19(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-19, configuration E: 143,667,240 parameters."""
-    return _vgg("E", False, num_classes, "vgg19", in_channels, dropout)
+    return _vgg("E", False, num_classes, "vgg19", in_channels, dropout, **kwargs)
 
 
 @register_model(**_META)
-def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> VGG:
+def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> VGG:
     """VGG-19 with batch norm: 143,678,248 parameters."""
-    return _vgg("E", True, num_classes, "vgg19_bn", in_channels, dropout)
+    return _vgg("E", True, num_classes, "vgg19_bn", in_channels, dropout, **kwargs)
 
 
 @register_model(**_CIFAR_META)
 def vgg11_bn_cifar(
-    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None, dropout: float = 0.5
+    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None,
+    dropout: float = 0.5, **kwargs,
 ) -> VGG:
     """VGG-11 with batch norm for 3 x 32 x 32 images: 9,231,114 parameters for 10 classes.
 
@@ -324,21 +338,27 @@ def vgg11_bn_cifar(
     ``width`` multiplies every convolution's channels (0.5: 64-128-256-256-512-... become 32-64-128-128-256-...).
     ``head="fc"`` keeps the paper's FC-``hidden``, FC-``hidden``, FC-``num_classes`` classifier with
     ``dropout`` (``hidden`` defaults to 4096 x ``width``); ``dropout`` is unused by the one-layer head.
+    Other keyword arguments go to :class:`VGG`.
     """
     _check_cifar_head(head)
-    return _vgg("A", True, num_classes, "vgg11_bn_cifar", in_channels, dropout, head=head, width=width, hidden=hidden)
+    return _vgg(
+        "A", True, num_classes, "vgg11_bn_cifar", in_channels, dropout, head=head, width=width, hidden=hidden, **kwargs
+    )
 
 
 @register_model(**_CIFAR_META)
 def vgg16_bn_cifar(
-    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None, dropout: float = 0.5
+    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None,
+    dropout: float = 0.5, **kwargs,
 ) -> VGG:
     """VGG-16 with batch norm for 3 x 32 x 32 images: 14,728,266 parameters for 10 classes.
 
     Same adaptation as :func:`vgg11_bn_cifar`, on configuration D (``width``, ``head``, ``hidden`` likewise).
     """
     _check_cifar_head(head)
-    return _vgg("D", True, num_classes, "vgg16_bn_cifar", in_channels, dropout, head=head, width=width, hidden=hidden)
+    return _vgg(
+        "D", True, num_classes, "vgg16_bn_cifar", in_channels, dropout, head=head, width=width, hidden=hidden, **kwargs
+    )
 
 
 def _check_cifar_head(head: str) -> None:

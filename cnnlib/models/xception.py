@@ -45,7 +45,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import ConvNormAct, init_conv_bn_linear
+from .blocks import ConvNormAct, init_conv_bn_linear, same_padding
 from .registry import register_model
 
 __all__ = ["SeparableConv2d", "XceptionBlock", "XceptionBlockSpec", "XceptionConfig", "Xception", "xception", "xception_cifar"]
@@ -121,7 +121,7 @@ class SeparableConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, bias: bool = False) -> None:
         super().__init__()
         self.depthwise = nn.Conv2d(
-            in_channels, in_channels, kernel_size, stride, padding=(kernel_size - 1) // 2, groups=in_channels, bias=bias
+            in_channels, in_channels, kernel_size, stride, same_padding(kernel_size), groups=in_channels, bias=bias
         )
         self.pointwise = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=bias)
 
@@ -199,8 +199,12 @@ class Xception(nn.Module):
         x = self.middle_flow(x)  # N x 728 x 19 x 19 (N x 256 x 8 x 8)
         return self.exit_flow(x)  # N x 2048 x 10 x 10 (N x 1024 x 4 x 4)
 
-    def forward_head(self, x: Tensor) -> Tensor:
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """The last maps -> logits; ``pre_logits=True``: the globally averaged maps, N x 2048, before dropout
+        and ``fc``."""
         x = torch.flatten(self.pool(x), 1)  # N x 2048
+        if pre_logits:
+            return x
         return self.fc(self.dropout(x))  # N x num_classes
 
     def forward(self, x: Tensor) -> Tensor:
@@ -212,8 +216,8 @@ def init_weights(model: nn.Module) -> None:
     init_conv_bn_linear(model, zero_conv_bias=False, linear=None)
 
 
-def _xception(config: XceptionConfig, num_classes: int, in_channels: int, dropout: float) -> Xception:
-    return Xception(config, num_classes=num_classes, in_channels=in_channels, dropout=dropout)
+def _xception(config: XceptionConfig, num_classes: int, in_channels: int, dropout: float, **kwargs) -> Xception:
+    return Xception(config, num_classes=num_classes, in_channels=in_channels, dropout=dropout, **kwargs)
 
 
 _PAPER = "Chollet 2017, https://arxiv.org/abs/1610.02357"
@@ -230,9 +234,12 @@ _PAPER = "Chollet 2017, https://arxiv.org/abs/1610.02357"
     paper=_PAPER,
     test_size=(3, 32, 32),
 )
-def xception(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0) -> Xception:
-    """Xception for 299 x 299 ImageNet images: 22,855,952 parameters (Keras / timm ``legacy_xception``)."""
-    return _xception(XCEPTION, num_classes, in_channels, dropout)
+def xception(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0, **kwargs) -> Xception:
+    """Xception for 299 x 299 ImageNet images: 22,855,952 parameters (Keras / timm ``legacy_xception``).
+
+    Other keyword arguments go to :class:`Xception`.
+    """
+    return _xception(XCEPTION, num_classes, in_channels, dropout, **kwargs)
 
 
 @register_model(
@@ -244,6 +251,9 @@ def xception(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0
     gradcam_layer="exit_flow",
     paper=_PAPER,
 )
-def xception_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0) -> Xception:
-    """Our Xception-style network for 32 x 32 images (an adaptation; see the module docstring)."""
-    return _xception(XCEPTION_CIFAR, num_classes, in_channels, dropout)
+def xception_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0, **kwargs) -> Xception:
+    """Our Xception-style network for 32 x 32 images (an adaptation; see the module docstring).
+
+    Other keyword arguments go to :class:`Xception`.
+    """
+    return _xception(XCEPTION_CIFAR, num_classes, in_channels, dropout, **kwargs)

@@ -23,7 +23,11 @@ from . import (
 )
 from ..checkpoint import CheckpointError
 from ..data import DatasetUnavailableError
-from ..train import use_all_cores
+from ..chapters.ch06_why_resnet.degradation import degradation_section
+from ..runtime import use_all_cores
+
+# Chapters' reports written below the zoo's table in RESULTS.md (a command-line tool may import chapters).
+REPORT_SECTIONS = (degradation_section,)
 
 
 def _list() -> int:
@@ -84,7 +88,7 @@ def _train(names: list[str], all_: bool, fresh: bool) -> int:
             flush=True,
         )
         measure_latencies([name])
-        write_results_table()
+        write_results_table(REPORT_SECTIONS)
     return 0
 
 
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "table":
             if args.bench:
                 measure_latencies()
-            print(f"wrote {write_results_table()}")
+            print(f"wrote {write_results_table(REPORT_SECTIONS)}")
             return 0
     except (UnknownEntryError, NotTrainedError, AlreadyTrainedError, DatasetUnavailableError, CheckpointError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,4 +1,7 @@
-"""AlexNet, ZFNet, VGG and NiN: parameter counts, torchvision equivalence, the seed's VGG code, LRN, groups, input errors."""
+"""AlexNet, ZFNet, VGG and NiN: parameter counts, the seed's VGG code, LRN, groups, minimum input sizes.
+
+Agreement with torchvision: ``test_torchvision.py``; clear input errors: ``test_inputs.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +11,16 @@ import torch.nn as nn
 
 import cnnlib
 from cnnlib.models import alexnet as alexnet_module
-from cnnlib.models import model_info, vgg as vgg_module
-from cnnlib.models.torchvision_compat import TORCHVISION_EQUIVALENTS, load_torchvision_state
-from cnnlib.pretrained import from_torchvision
-from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
+from cnnlib.models import build_on_meta, vgg as vgg_module
+from cnnlib.testing import assert_close_up_to_rounding, randomise_batch_norm
 
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def on_meta(name: str, **kwargs) -> nn.Module:
-    """A registered model on the meta device: shapes and counts without memory or init time."""
-    with torch.device("meta"):
-        return cnnlib.get_model(name, **kwargs)
-
-
 def count(name: str, **kwargs) -> int:
-    return n_params(on_meta(name, **kwargs))
+    return n_params(build_on_meta(name, **kwargs))
 
 
 # --------------------------------------------------------------------------- parameter counts
@@ -79,7 +74,7 @@ def test_vgg_counts_round_to_the_papers_table_2():
 
 def test_alexnet_paper_layer_table_matches_the_seed():
     """Every row of seed 002's AlexNet table: parameters per layer and the output shape."""
-    model = on_meta("alexnet_paper")
+    model = build_on_meta("alexnet_paper")
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     linears = [m for m in model.classifier if isinstance(m, nn.Linear)]
     assert [n_params(m) for m in convs] == [34_944, 614_656, 885_120, 1_327_488, 884_992]
@@ -95,7 +90,7 @@ def test_alexnet_paper_layer_table_matches_the_seed():
 
 def test_zfnet_map_sizes_follow_fig_3():
     """Zeiler & Fergus 2013, Fig. 3: 110 -> 55 -> 26 -> 13 -> 13 -> 13 -> 13 -> 6."""
-    model = on_meta("zfnet")
+    model = build_on_meta("zfnet")
     sizes, x = [], torch.zeros(1, 3, 224, 224, device="meta")
     for layer in model.features:
         x = layer(x)
@@ -110,7 +105,7 @@ def test_zfnet_map_sizes_follow_fig_3():
 
 
 def test_grouped_convolutions_halve_conv2_conv4_conv5():
-    one = on_meta("alexnet_paper")
+    one = build_on_meta("alexnet_paper")
     two = cnnlib.get_model("alexnet_paper", groups=2)
     convs1 = [m for m in one.features if isinstance(m, nn.Conv2d)]
     convs2 = [m for m in two.features if isinstance(m, nn.Conv2d)]
@@ -162,47 +157,11 @@ def test_lrn_on_and_off():
     x = torch.randn(1, 3, 227, 227) * 50
     with torch.no_grad():
         assert not torch.allclose(on(x), off(x))  # LRN on 50x inputs changes the logits by O(1), far more than rounding
-    zf = on_meta("zfnet", lrn=True)
+    zf = build_on_meta("zfnet", lrn=True)
     after = [type(zf.features[i - 1]).__name__ for i, m in enumerate(zf.features) if isinstance(m, nn.LocalResponseNorm)]
     assert after == ["MaxPool2d", "MaxPool2d"]  # ZFNet normalises after pooling (Fig. 3 caption)
-    vgg = on_meta("vgg11_lrn")
+    vgg = build_on_meta("vgg11_lrn")
     assert isinstance(vgg.features[2], nn.LocalResponseNorm)  # A-LRN: right after conv3-64 and its ReLU
-
-
-# --------------------------------------------------------------------------- torchvision equivalence
-
-OURS_WITH_TORCHVISION = ["alexnet", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
-
-
-def test_every_torchvision_equivalent_is_registered():
-    assert set(OURS_WITH_TORCHVISION) <= set(TORCHVISION_EQUIVALENTS)
-
-
-@pytest.mark.parametrize("name", OURS_WITH_TORCHVISION)
-def test_torchvision_weights_load_strict_and_outputs_agree(name):
-    import torchvision.models as tvm
-
-    torch.manual_seed(0)
-    theirs = tvm.get_model(TORCHVISION_EQUIVALENTS[name].torchvision_name, weights=None).eval()
-    for m in theirs.modules():  # non-trivial BN statistics, so the BN layers are really compared
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    ours = on_meta(name).to_empty(device="cpu")  # no time spent initialising weights overwritten next
-    load_torchvision_state(ours, name, theirs.state_dict())  # strict=True
-    ours.eval()
-    size = model_info(name).smallest_test_input[-1]  # 64 for AlexNet, 32 for VGG (adaptive pools)
-    x = torch.randn(2, 3, size, size)
-    with torch.no_grad():  # the same layers, but another implementation: rounding through the whole network
-        assert_close_up_to_rounding(ours(x), theirs(x), terms=accumulated_terms(theirs), what=f"our {name} and torchvision's")
-
-
-def test_from_torchvision_without_weights():
-    model, source = from_torchvision("alexnet", weights=None, num_classes=7)
-    assert "random initialisation" in source and not model.training
-    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 7)
 
 
 # --------------------------------------------------------------------------- seed 002's VGG code
@@ -258,11 +217,7 @@ def make_layers(cfg, batch_norm=False):  # seed 002, as given
 def test_seed_make_layers_equals_our_features(cfg, batch_norm):
     assert vgg_module.cfgs[cfg] == seed_cfg[cfg]
     torch.manual_seed(0)
-    ours = vgg_module.make_layers(vgg_module.cfgs[cfg], batch_norm=batch_norm)
-    for m in ours.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
+    ours = randomise_batch_norm(vgg_module.make_layers(vgg_module.cfgs[cfg], batch_norm=batch_norm))
     seed = make_layers(seed_cfg[cfg], batch_norm=batch_norm)
     seed.load_state_dict(ours.state_dict(), strict=True)
     ours.eval(), seed.eval()
@@ -275,7 +230,7 @@ def test_seed_vgg11_equals_ours_at_224():
     """The whole seed model (no average pool: its classifier needs 224 x 224) against our vgg11."""
     torch.manual_seed(0)
     seed = SeedVGG(make_layers(seed_cfg["A"])).eval()
-    ours = on_meta("vgg11").to_empty(device="cpu")
+    ours = build_on_meta("vgg11").to_empty(device="cpu")
     ours.load_state_dict(seed.state_dict(), strict=True)  # the same keys, both ways
     ours.eval()
     x = torch.randn(1, 3, 224, 224)
@@ -286,7 +241,7 @@ def test_seed_vgg11_equals_ours_at_224():
 
 
 def test_config_c_has_1x1_convolutions():
-    convs = [m for m in on_meta("vgg16_c").features if isinstance(m, nn.Conv2d)]
+    convs = [m for m in build_on_meta("vgg16_c").features if isinstance(m, nn.Conv2d)]
     assert [c.kernel_size[0] for c in convs] == [3, 3, 3, 3, 3, 3, 1, 3, 3, 1, 3, 3, 1]
     assert len(convs) + 3 == 16  # "16 weight layers" (Table 1)
 
@@ -314,34 +269,3 @@ def test_min_size_is_tight(name):
         model.features(torch.zeros(1, 3, s, s))
         with pytest.raises(RuntimeError):
             model.features(torch.zeros(1, 3, s - 1, s - 1))
-
-
-# --------------------------------------------------------------------------- clear errors
-
-
-@pytest.mark.parametrize(
-    "name, shape, message",
-    [
-        ("alexnet_paper", (1, 3, 224, 224), "expects 227x227 images; got 224x224"),
-        ("alexnet_paper", (1, 1, 227, 227), "built for 3-channel input; got 1 channels"),
-        ("zfnet", (1, 3, 227, 227), "expects 224x224 images; got 227x227"),
-        ("alexnet_cifar", (1, 3, 28, 28), "expects 32x32 images; got 28x28"),
-        ("alexnet", (1, 3, 62, 62), "needs at least 63x63"),
-        ("alexnet", (3, 224, 224), "batch of images shaped N x C x H x W"),
-        ("vgg16", (1, 3, 16, 16), "needs at least 32x32"),
-        ("vgg11_bn_cifar", (1, 1, 32, 32), "built for 3-channel input"),
-        ("nin_imagenet", (1, 3, 38, 38), "needs at least 39x39"),
-        ("nin_cifar", (1, 4, 32, 32), "built for 3-channel input; got 4 channels"),
-    ],
-)
-def test_wrong_input_gives_a_clear_error(name, shape, message):
-    model = on_meta(name)
-    with pytest.raises(ValueError, match=message):
-        model(torch.zeros(shape, device="meta"))
-
-
-def test_in_channels_and_num_classes():
-    model = cnnlib.get_model("vgg11_bn_cifar", num_classes=100, in_channels=1)
-    assert model(torch.randn(2, 1, 32, 32)).shape == (2, 100)
-    model = cnnlib.get_model("nin_cifar", num_classes=100, in_channels=1)
-    assert model(torch.randn(2, 1, 32, 32)).shape == (2, 100)

@@ -1,19 +1,21 @@
-"""DenseNet, Xception, SqueezeNet and SqueezeNext: published counts, torchvision equality, block formulas."""
+"""DenseNet, Xception, SqueezeNet and SqueezeNext: published counts, block formulas, smallest inputs.
+
+Agreement with torchvision: ``test_torchvision.py``; clear input errors: ``test_inputs.py``.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn as nn
-import torchvision
 
 import cnnlib
+from cnnlib.analysis.summary import count_mult_adds
+from cnnlib.models import build_on_meta
 from cnnlib.models.densenet import DenseBlock, Transition
 from cnnlib.models.squeezenet import Fire
 from cnnlib.models.squeezenext import SqueezeNextBlock
-from cnnlib.models.torchvision_compat import TORCHVISION_EQUIVALENTS, load_torchvision_state
 from cnnlib.models.xception import SeparableConv2d, XceptionBlock
-from cnnlib.summary import count_mult_adds
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 
@@ -43,32 +45,13 @@ def n_params(model: nn.Module) -> int:
     ],
 )
 def test_parameter_counts(name, params):
-    assert n_params(cnnlib.get_model(name)) == params
+    assert n_params(build_on_meta(name)) == params
 
 
 @pytest.mark.parametrize("width, params", [(1.5, 1_511_824), (2.0, 2_583_752)])
 def test_squeezenext_width_multiplier_matches_reference(width, params):
     """osmr/imgclsmob sqnxt23_w3d2 and sqnxt23_w2: the width rule is the reference's."""
-    assert n_params(cnnlib.get_model("sqnxt23_1x", width=width)) == params
-
-
-@pytest.mark.parametrize(
-    "name, size",
-    [("densenet121", 32), ("densenet169", 32), ("densenet201", 32), ("squeezenet1_0", 64), ("squeezenet1_1", 64)],
-)
-def test_torchvision_state_dict_loads_strictly_and_outputs_agree(name, size):
-    eq = TORCHVISION_EQUIVALENTS[name]
-    assert eq.key_map is None  # same module names: no key mapping needed
-    torch.manual_seed(0)
-    theirs = torchvision.models.get_model(eq.torchvision_name, weights=None, num_classes=13).eval()
-    ours = load_torchvision_state(cnnlib.get_model(name, num_classes=13), name, theirs.state_dict()).eval()
-    assert ours.state_dict().keys() == theirs.state_dict().keys()
-    x = torch.randn(2, 3, size, size)
-    with torch.no_grad():
-        expected, got = theirs(x), ours(x)
-    assert got.shape == (2, 13)
-    # the same layers, but another implementation: rounding through the whole network
-    assert_close_up_to_rounding(got, expected, terms=accumulated_terms(theirs), what=f"our {name} and torchvision's")
+    assert n_params(build_on_meta("sqnxt23_1x", width=width)) == params
 
 
 # ---- block formulas ------------------------------------------------------------------------
@@ -100,7 +83,7 @@ def test_separable_conv_equals_depthwise_then_pointwise():
 
 def test_xception_has_36_conv_layers_and_the_papers_flows():
     """Paper Sec. 3: 36 convolutional layers (2 plain + 34 separable), entry 3 blocks, middle 8, exit 1."""
-    model = cnnlib.get_model("xception")
+    model = build_on_meta("xception")
     seps = [m for m in model.modules() if isinstance(m, SeparableConv2d)]
     assert len(model.stem) + len(seps) == 36
     assert [len(f) for f in (model.entry_flow, model.middle_flow)] == [3, 8]
@@ -118,7 +101,7 @@ def test_fire_module_parameter_formula_and_output():
 
 def test_densenet121_has_121_layers_and_grows_by_k():
     """1 stem conv + 2 convs x (6+12+24+16) dense layers + 3 transitions + 1 linear = 121."""
-    model = cnnlib.get_model("densenet121")
+    model = build_on_meta("densenet121")
     convs = sum(isinstance(m, nn.Conv2d) for m in model.modules())
     assert convs + 1 == 121
     blocks = [m for m in model.modules() if isinstance(m, DenseBlock)]
@@ -158,15 +141,9 @@ def test_squeezenext_block_channels_and_residual():
     assert SqueezeNextBlock(32, 64, stride=2).conv1[0].out_channels == 32  # downsampling block: no squeeze
 
 
-def test_squeezenet_forward_head_matches_forward_in_eval_mode():
-    model = cnnlib.get_model("squeezenet1_1").eval()  # dropout: compare in eval mode
-    x = torch.randn(1, 3, 64, 64)
-    with torch.no_grad():
-        assert torch.equal(model.forward_head(model.forward_features(x)), model(x))
+# ---- smallest inputs ----------------------------------------------------------------------
 
-
-# ---- input errors --------------------------------------------------------------------------
-
+# One pixel less is refused with a clear error (test_inputs.py); this size itself must run.
 MIN_SIZES = {
     "densenet121": 29,
     "densenet_bc100": 4,
@@ -179,23 +156,11 @@ MIN_SIZES = {
 
 
 @pytest.mark.parametrize("name, size", MIN_SIZES.items())
-def test_too_small_input_gives_a_clear_error_and_the_minimum_works(name, size):
+def test_the_smallest_accepted_input_runs(name, size):
     model = cnnlib.get_model(name, num_classes=3).eval()
-    with pytest.raises(ValueError, match=f"needs at least {size}x{size}"):
-        model(torch.zeros(1, 3, size - 1, size - 1))
+    assert model.min_size == size
     with torch.no_grad():
         assert model(torch.zeros(1, 3, size, size)).shape == (1, 3)
-
-
-@pytest.mark.parametrize(
-    "name", ["densenet121", "densenet_bc100", "xception", "xception_cifar", "squeezenet1_1", "squeezenet_cifar", "sqnxt23_1x", "sqnxt23_1x_cifar"]
-)
-def test_wrong_channels_or_rank_gives_a_clear_error(name):
-    model = cnnlib.get_model(name)
-    with pytest.raises(ValueError, match="built for 3-channel input; got 1 channels"):
-        model(torch.zeros(1, 1, 32, 32))
-    with pytest.raises(ValueError, match="N x C x H x W"):
-        model(torch.zeros(3, 32, 32))
 
 
 def test_registry_lists_both_scales_of_every_family():

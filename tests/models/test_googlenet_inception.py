@@ -1,6 +1,8 @@
-"""GoogLeNet and the Inception family: published parameter counts, torchvision's weights in our
-code with equal outputs, the seed's Table 1 (params and ops per row), the seed's ``Inception_base``
-snippet, the auxiliary heads, the v2/v3 factorisations, and clear input errors.
+"""GoogLeNet and the Inception family: published parameter counts, the auxiliary heads against
+torchvision's in training mode, the seed's Table 1 (params and ops per row), the seed's
+``Inception_base`` snippet and the v2/v3 factorisations.
+
+Agreement with torchvision in eval mode: ``test_torchvision.py``; clear input errors: ``test_inputs.py``.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import torch.nn.functional as F
 import torchvision.models as tvm
 
 import cnnlib
+from cnnlib.analysis.summary import count_mult_adds, layer_table
+from cnnlib.models import build_on_meta
 from cnnlib.models import googlenet as gn
 from cnnlib.models import inception as inc
-from cnnlib.models.torchvision_compat import TORCHVISION_EQUIVALENTS, load_torchvision_state
-from cnnlib.summary import count_mult_adds, layer_table
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 
@@ -24,8 +26,7 @@ def n_params(model: nn.Module) -> int:
 
 
 def n_params_meta(name: str, **kwargs) -> int:
-    with torch.device("meta"):  # shapes only: no memory, no initialisation time
-        return n_params(cnnlib.get_model(name, **kwargs))
+    return n_params(build_on_meta(name, **kwargs))  # shapes only: no memory, no initialisation time
 
 
 @pytest.mark.parametrize(
@@ -47,29 +48,6 @@ def test_inception_v3_without_aux_head_matches_torchvision_count():
     with torch.device("meta"):
         theirs = tvm.inception_v3(weights=None, aux_logits=False, init_weights=False)
     assert n_params_meta("inception_v3") == n_params(theirs) == 23_834_568
-
-
-def _randomise_bn(model: nn.Module) -> None:
-    """Non-trivial batch-norm statistics, so that a misplaced BN would show in the outputs."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-
-
-@pytest.mark.parametrize("name, size", [("googlenet", 64), ("inception_v3", 75)])
-def test_torchvision_state_dict_loads_strictly_and_outputs_agree(name, size):
-    eq = TORCHVISION_EQUIVALENTS[name]
-    torch.manual_seed(0)
-    theirs = tvm.get_model(eq.torchvision_name, weights=None, **dict(eq.torchvision_kwargs)).eval()
-    _randomise_bn(theirs)
-    ours = load_torchvision_state(cnnlib.get_model(name, **dict(eq.our_kwargs)), name, theirs.state_dict()).eval()
-    assert list(ours.state_dict()) == list(theirs.state_dict())  # identical keys, in the same order
-    x = torch.randn(2, 3, size, size)
-    with torch.no_grad():  # the same layers, but another implementation: rounding through the whole network
-        assert_close_up_to_rounding(ours(x), theirs(x), terms=accumulated_terms(theirs), what=f"our {name} and torchvision's")
 
 
 def test_googlenet_aux_heads_equal_torchvision_in_training_mode():
@@ -304,26 +282,3 @@ def test_cifar_variants_keep_32x32_detail():
         features, small_features = gcifar.forward_features(x), small.forward_features(x)
         assert features.shape == (1, 1024, 8, 8) and small_features.shape == (1, 336, 7, 7)
         assert gcifar.forward_head(features).shape == small.forward_head(small_features).shape == (1, 10)
-
-
-@pytest.mark.parametrize(
-    "name, kwargs, x, message",
-    [
-        ("googlenet", {}, torch.zeros(1, 1, 64, 64), "built for 3-channel input; got 1 channels"),
-        ("googlenet", {}, torch.zeros(1, 3, 14, 14), "needs at least 15x15"),
-        ("googlenet_paper", {}, torch.zeros(1, 3, 30, 30), "needs at least 31x31"),
-        ("googlenet_cifar", {}, torch.zeros(1, 3, 3, 3), "needs at least 4x4"),
-        ("inception_small_cifar", {}, torch.zeros(1, 3, 6, 6), "needs at least 7x7"),
-        ("inception_v3", {}, torch.zeros(1, 3, 74, 74), "needs at least 75x75"),
-        ("inception_v3", {"aux_logits": True}, torch.zeros(1, 3, 200, 200), "needs at least 299x299"),
-        ("inception_v3", {}, torch.zeros(3, 75, 75), "batch of images shaped N x C x H x W"),
-        ("inception_v4", {}, torch.zeros(1, 3, 74, 74), "needs at least 75x75"),
-        ("inception_v4", {}, torch.zeros(1, 4, 75, 75), "built for 3-channel input"),
-        ("inception_resnet_v2", {}, torch.zeros(1, 3, 74, 74), "needs at least 75x75"),
-    ],
-)
-def test_wrong_input_gives_a_clear_error(name, kwargs, x, message):
-    with torch.device("meta"):
-        model = cnnlib.get_model(name, **kwargs)
-    with pytest.raises(ValueError, match=message):
-        model(x)

@@ -1,8 +1,9 @@
 """Mobile architectures: MobileNet v1/v2/v3, ShuffleNet v1/v2, EfficientNet B0-B7.
 
-Parameter counts pinned to published integers, torchvision's weights loaded strictly with equal
-outputs, channel shuffle and compound scaling checked by hand, clear input errors, and the
-course mirror's pretrained MobileNetV2 classifying real Imagenette photos.
+Parameter counts pinned to published integers, channel shuffle and compound scaling checked by
+hand, the width multiplier, and the course mirror's pretrained MobileNetV2 classifying real
+Imagenette photos. Agreement with torchvision: ``test_torchvision.py``; clear input errors:
+``test_inputs.py``; stochastic depth: ``test_blocks.py``.
 """
 
 from __future__ import annotations
@@ -10,22 +11,18 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn as nn
-import torchvision.models as tvm
 
 import cnnlib
 from cnnlib import data
+from cnnlib.models import build_on_meta
 from cnnlib.models import efficientnet as eff
 from cnnlib.models.mobilenet import DepthwiseSeparable
 from cnnlib.models.shufflenet import channel_shuffle
-from cnnlib.models.torchvision_compat import load_torchvision_state
 from cnnlib.pretrained import MIRROR_WEIGHTS, from_torchvision
-from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
 
-def n_params(name: str) -> int:
-    with torch.device("meta"):  # shapes only: no memory, no initialisation time
-        model = cnnlib.get_model(name)
-    return sum(p.numel() for p in model.parameters())
+def n_params(name: str, **kwargs) -> int:
+    return sum(p.numel() for p in build_on_meta(name, **kwargs).parameters())  # shapes only: no memory, no init time
 
 
 @pytest.mark.parametrize(
@@ -50,43 +47,6 @@ def n_params(name: str) -> int:
 )
 def test_parameter_counts(name, published):
     assert n_params(name) == published
-
-
-TORCHVISION_TWINS = [
-    "mobilenet_v2",
-    "mobilenet_v3_small",
-    "mobilenet_v3_large",
-    "shufflenet_v2_x0_5",
-    "shufflenet_v2_x1_0",
-    "efficientnet_b0",
-    "efficientnet_b1",
-]
-
-
-@pytest.mark.parametrize("name", TORCHVISION_TWINS)
-def test_torchvision_state_dict_loads_strictly_and_outputs_agree(name):
-    torch.manual_seed(0)
-    theirs = tvm.get_model(name, weights=None).eval()
-    for m in theirs.modules():  # non-trivial batch-norm statistics, so a misplaced BN would show
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.3, 0.3)
-    ours = load_torchvision_state(cnnlib.get_model(name), name, theirs.state_dict()).eval()
-    assert ours.state_dict().keys() == theirs.state_dict().keys()
-    x = torch.randn(2, 3, 64, 64)
-    terms = accumulated_terms(theirs)  # the same layers, but another implementation: rounding through the whole network
-    with torch.no_grad():
-        assert_close_up_to_rounding(ours(x), theirs(x), terms=terms, what=f"our {name} and torchvision's logits")
-        if hasattr(theirs, "features"):  # the feature maps too (the logits of a random net are small)
-            assert_close_up_to_rounding(ours.forward_features(x), theirs.features(x), terms=terms, what=f"our {name} and torchvision's features")
-
-
-def test_from_torchvision_random_weights_round_trip():
-    model, source = from_torchvision("mobilenet_v3_small", weights=None, num_classes=7)
-    assert "random initialisation" in source and not model.training
-    assert model(torch.randn(1, 3, 64, 64)).shape == (1, 7)
 
 
 # ----------------------------------------------------------------------------- channel shuffle
@@ -152,18 +112,7 @@ def test_scaled_stage_tables_equal_torchvisions(variant):
     assert cnnlib.models.model_info(f"efficientnet_{variant}").input_size == (3, v.resolution, v.resolution)
 
 
-def test_stochastic_depth_drops_whole_samples_in_training_only():
-    sd = eff.StochasticDepth(0.5)
-    x = torch.ones(4000, 2, 1, 1)
-    torch.manual_seed(0)
-    y = sd.train()(x)
-    assert set(y.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
-    assert torch.equal(y[:, 0], y[:, 1])  # per sample, not per element
-    assert y.mean().item() == pytest.approx(1.0, abs=0.05)  # unbiased
-    assert torch.equal(sd.eval()(x), x)
-
-
-# ----------------------------------------------------------------------------- shapes and errors
+# ----------------------------------------------------------------------------- shapes and widths
 
 
 @pytest.mark.parametrize(
@@ -183,22 +132,24 @@ def test_cifar_variants_keep_a_spatial_map_at_32x32(name, channels, size):
         assert model.forward_features(torch.zeros(1, 3, 32, 32)).shape == (1, channels, size, size)
 
 
-@pytest.mark.parametrize(
-    "name, x, message",
-    [
-        ("mobilenet_v2", torch.zeros(1, 1, 64, 64), "built for 3-channel input; got 1 channels"),
-        ("mobilenet_v2", torch.zeros(1, 3, 16, 16), "needs at least 32x32"),
-        ("mobilenet_v1_cifar", torch.zeros(1, 3, 8, 8), "needs at least 16x16"),
-        ("mobilenet_v3_small", torch.zeros(3, 64, 64), "batch of images shaped N x C x H x W"),
-        ("shufflenet_v1_g3", torch.zeros(1, 3, 16, 16), "needs at least 32x32"),
-        ("shufflenet_v2_cifar", torch.zeros(1, 3, 4, 4), "needs at least 8x8"),
-        ("efficientnet_b0", torch.zeros(1, 4, 224, 224), "built for 3-channel input; got 4 channels"),
-        ("efficientnet_b0_cifar", torch.zeros(1, 3, 4, 4), "needs at least 8x8"),
-    ],
-)
-def test_wrong_input_gives_a_clear_error(name, x, message):
-    with pytest.raises(ValueError, match=message):
-        cnnlib.get_model(name)(x)
+@pytest.mark.parametrize("width", [0.35, 0.5, 0.75, 1.3, 1.4])
+def test_mobilenet_v2_width_rounds_as_torchvision(width):
+    """Channels x width to the nearest multiple of 8 (never 10 % below), the last conv never below 1280."""
+    import torchvision.models as tvm
+
+    with torch.device("meta"):
+        theirs = tvm.mobilenet_v2(width_mult=width)
+    ours = build_on_meta("mobilenet_v2", width=width)
+    assert [v.shape for v in ours.state_dict().values()] == [v.shape for v in theirs.state_dict().values()]
+
+
+def test_mobilenet_v1_width_truncates_with_a_floor_of_8():
+    """Howard et al. 2017, Sec. 3.2: alpha * channels, truncated as Keras' MobileNet, at least 8."""
+    model = build_on_meta("mobilenet_v1", width=0.3)
+    convs = [m for m in model.features.modules() if isinstance(m, nn.Conv2d) and m.groups == 1]
+    assert [c.out_channels for c in convs][:4] == [9, 19, 38, 38]  # int(0.3 * 32), int(0.3 * 64), int(0.3 * 128) ...
+    assert build_on_meta("mobilenet_v1", width=0.1).features[0][0].out_channels == 8  # int(3.2) = 3, raised to 8
+    assert n_params("mobilenet_v1", width=0.25) < n_params("mobilenet_v1", width=0.5) < n_params("mobilenet_v1")
 
 
 # ----------------------------------------------------------------------------- pretrained weights

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 import cnnlib
+from cnnlib.models import build_on_meta
 from cnnlib.models.repvgg import (
     RepVGGBlock,
     RepVGGConfig,
@@ -69,15 +70,15 @@ def test_parameter_counts(name, train_params, deploy_params):
 
 
 def test_a0_counts_round_to_the_published_figures():
-    assert round(n_params(cnnlib.get_model("repvgg_a0")) / 1e6, 2) == 9.11  # REFERENCES.md, train-time
-    deploy = n_params(cnnlib.get_model("repvgg_a0", deploy=True))
+    assert round(n_params(build_on_meta("repvgg_a0")) / 1e6, 2) == 9.11  # REFERENCES.md, train-time
+    deploy = n_params(build_on_meta("repvgg_a0", deploy=True))
     assert round(deploy / 1e6, 2) == 8.31  # REFERENCES.md
     assert int(deploy / 1e4) / 100 == 8.30  # the paper's Table 4 truncates
 
 
 def test_fused_a0_multiply_adds_match_the_paper():
     """REFERENCES.md: 1.36 GFLOPs (multiply-adds) for RepVGG-A0 at 224 px after conversion."""
-    from cnnlib.summary import count_mult_adds
+    from cnnlib.analysis.summary import count_mult_adds
 
     macs = count_mult_adds(cnnlib.get_model("repvgg_a0", deploy=True), (3, 224, 224))
     assert macs == 1_361_451_008  # 1,360,171,008 in the 3x3 convolutions + 1,280,000 in the classifier
@@ -87,7 +88,7 @@ def test_fused_a0_multiply_adds_match_the_paper():
 def test_keras_train_time_count_adds_the_running_statistics():
     """Keras ports print 9,132,616 for RepVGG-A0 (hoangthang1607/RepVGG-Tensorflow-2; kimm's README):
     Keras counts BN's moving mean and variance as (non-trainable) parameters, PyTorch keeps them as buffers."""
-    model = cnnlib.get_model("repvgg_a0")
+    model = build_on_meta("repvgg_a0")
     running = sum(b.numel() for name, b in model.named_buffers() if "running" in name)
     assert n_params(model) + running == 9_132_616
 
@@ -213,7 +214,7 @@ def test_equivalent_kernel_is_differentiable():
 
 def test_official_checkpoint_keys_map_onto_ours():
     """Key names of DingXiaoH/RepVGG's repvgg.py (train-time and deploy) map onto our state_dict keys."""
-    train_keys = set(cnnlib.get_model("repvgg_a0").state_dict())
+    train_keys = set(build_on_meta("repvgg_a0").state_dict())
     for official in [
         "stage0.rbr_dense.conv.weight",
         "stage0.rbr_1x1.bn.running_var",
@@ -224,28 +225,12 @@ def test_official_checkpoint_keys_map_onto_ours():
         "linear.weight",
     ]:
         assert official_key(official) in train_keys, official
-    deploy_keys = set(cnnlib.get_model("repvgg_a0", deploy=True).state_dict())
+    deploy_keys = set(build_on_meta("repvgg_a0", deploy=True).state_dict())
     assert official_key("stage2.3.rbr_reparam.bias") in deploy_keys
     assert official_key("stage0.rbr_reparam.weight") in deploy_keys
 
 
-# --------------------------------------------------------------------------- inputs
-
-
-@pytest.mark.parametrize(
-    "name, kwargs, x, message",
-    [
-        ("repvgg_a0", {}, torch.zeros(1, 1, 64, 64), "built for 3-channel input; got 1 channels"),
-        ("repvgg_a0", {}, torch.zeros(1, 3, 16, 16), "needs at least 32x32"),
-        ("repvgg_a0", {"deploy": True}, torch.zeros(1, 3, 16, 16), "needs at least 32x32"),
-        ("repvgg_a0_cifar", {}, torch.zeros(1, 3, 4, 4), "needs at least 8x8"),
-        ("repvgg_a0_cifar", {}, torch.zeros(3, 32, 32), "batch of images shaped N x C x H x W"),
-        ("repvgg_a0_cifar", {"in_channels": 1}, torch.zeros(1, 3, 32, 32), "built for 1-channel input"),
-    ],
-)
-def test_wrong_input_gives_a_clear_error(name, kwargs, x, message):
-    with pytest.raises(ValueError, match=message):
-        cnnlib.get_model(name, **kwargs)(x)
+# --------------------------------------------------------------------------- configuration (input errors: test_inputs)
 
 
 def test_config_rejects_a_multi_layer_first_stage():

@@ -1,19 +1,22 @@
-"""ResNet family and highway networks: counts, torchvision equality, the seed's snippets, residual
-gradients, stochastic depth, highway gates, clear input errors. No downloads; small inputs."""
+"""ResNet family and highway networks: counts, the seed's snippets, residual gradients, stochastic
+depth in ResNet-110, highway gates. No downloads; small inputs.
+
+Agreement with torchvision: ``test_torchvision.py``; clear input errors: ``test_inputs.py``; the
+stochastic-depth module itself: ``test_blocks.py``.
+"""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn as nn
-import torchvision
 
 import cnnlib
+from cnnlib.models import build_on_meta
+from cnnlib.models.blocks import StochasticDepth
 from cnnlib.models.highway import HighwayConv2d, HighwayLinear, HighwayMLP, highway
-from cnnlib.models.resnet import BasicBlock, Bottleneck, CifarResNet, PreActBasicBlock, ResidualDrop
-from cnnlib.models.torchvision_compat import load_torchvision_state
-from cnnlib.pretrained import from_torchvision
-from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
+from cnnlib.models.resnet import BasicBlock, Bottleneck, CifarResNet, PreActBasicBlock
+from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding, randomise_batch_norm
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -73,7 +76,7 @@ def n_params(model: nn.Module) -> int:
     ],
 )
 def test_parameter_counts(name, params):
-    assert n_params(cnnlib.get_model(name)) == params
+    assert n_params(build_on_meta(name)) == params
 
 
 def test_counts_from_the_architecture():
@@ -84,39 +87,6 @@ def test_counts_from_the_architecture():
     assert 11_689_512 - projections == 11_515_688
     # option B on CIFAR ResNet-110: two 1x1 conv + BN projections on top of option A
     assert 1_727_962 + (16 * 32 + 2 * 32) + (32 * 64 + 2 * 64) == 1_730_714
-
-
-# ---------------------------------------------------------------------------------------
-# torchvision: identical state_dict keys and outputs
-# ---------------------------------------------------------------------------------------
-
-
-def _randomise_bn_statistics(model: nn.Module, gen: torch.Generator) -> None:
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=gen))
-            m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=gen))
-            m.weight.data.copy_(0.5 + 0.5 * torch.rand(m.num_features, generator=gen))
-            m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=gen))
-
-
-@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"])
-def test_torchvision_weights_load_strictly_and_outputs_agree(name):
-    gen = torch.Generator().manual_seed(0)
-    theirs = getattr(torchvision.models, name)(weights=None).eval()
-    _randomise_bn_statistics(theirs, gen)
-    ours = load_torchvision_state(cnnlib.get_model(name), name, theirs.state_dict()).eval()
-    assert list(ours.state_dict()) == list(theirs.state_dict())  # same keys, same order
-    x = torch.randn(1, 3, 64, 64, generator=gen)
-    with torch.no_grad():
-        expected, got = theirs(x), ours(x)
-    # the same layers, but another implementation: rounding through the whole network
-    assert_close_up_to_rounding(got, expected, terms=accumulated_terms(theirs), what=f"our {name} and torchvision's")
-
-
-def test_from_torchvision_with_random_torchvision_weights():
-    model, source = from_torchvision("resnet18", weights=None)
-    assert "torchvision resnet18" in source and not model.training
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,7 +153,7 @@ class SeedSELayer(nn.Module):
 def test_basic_block_equals_the_seed_snippet(stage):
     gen = torch.Generator().manual_seed(1)
     block = dict(cnnlib.get_model("resnet18").named_modules())[stage]
-    _randomise_bn_statistics(block, gen)
+    randomise_batch_norm(block, gen)
     in_planes, planes, stride = block.conv1.in_channels, block.conv1.out_channels, block.conv1.stride[0]
     # the seed's downsample snippet: 1x1 conv with stride + BN
     downsample = None
@@ -229,10 +199,10 @@ def test_se_sits_on_the_residual_branch():
 
 
 def test_resnext_uses_grouped_3x3():
-    model = cnnlib.get_model("resnext50_32x4d")
+    model = build_on_meta("resnext50_32x4d")
     conv = model.layer1[0].conv2
     assert conv.groups == 32 and conv.in_channels == 128  # planes 64 * 4/64 * 32
-    assert cnnlib.get_model("resnext29_cifar").layer1[0].conv2.groups == 8
+    assert build_on_meta("resnext29_cifar").layer1[0].conv2.groups == 8
 
 
 # ---------------------------------------------------------------------------------------
@@ -277,7 +247,7 @@ def test_zero_init_residual_blocks_start_as_identity():
 
 
 def test_plain_imagenet_nets_have_no_shortcuts():
-    model = cnnlib.get_model("plain18")
+    model = build_on_meta("plain18")
     assert not any("downsample" in k for k in model.state_dict())
     assert all(not b.residual for b in model.modules() if isinstance(b, BasicBlock))
 
@@ -298,20 +268,11 @@ def test_stochastic_depth_linear_decay():
     assert probs[-1] == pytest.approx(0.5)
 
 
-def test_residual_drop_train_and_eval():
-    branch = torch.randn(64, 3, 2, 2)
-    drop = ResidualDrop(0.5).train()
-    torch.manual_seed(0)
-    outs = [drop(branch) for _ in range(40)]
-    dropped = [bool((o == 0).all()) for o in outs]
-    kept = [torch.equal(o, branch) for o in outs]
-    assert all(d or k for d, k in zip(dropped, kept))  # batch mode: whole branch kept or dropped
-    assert any(dropped) and any(kept)
-    row = ResidualDrop(0.5, mode="row").train()(branch)
-    per_sample = [bool((row[i] == 0).all()) or torch.equal(row[i], branch[i]) for i in range(64)]
-    assert all(per_sample) and 0 < sum(bool((row[i] == 0).all()) for i in range(64)) < 64
-    drop.eval()
-    assert torch.equal(drop(branch), 0.5 * branch)  # the expectation, every time
+def test_resnet_stochastic_depth_is_the_papers_form():
+    """Huang et al.: the whole mini-batch's branch at once, no rescaling in training, times p_l at test time."""
+    drops = [b.drop for b in cnnlib.get_model("resnet110_stochastic_depth").modules() if isinstance(b, BasicBlock)]
+    assert all(isinstance(d, StochasticDepth) and d.mode == "batch" and not d.inverted for d in drops)
+    assert all(b.drop is None for b in cnnlib.get_model("resnet110").modules() if isinstance(b, BasicBlock))
 
 
 def test_stochastic_depth_eval_is_the_expectation_scaled_network():
@@ -322,7 +283,7 @@ def test_stochastic_depth_eval_is_the_expectation_scaled_network():
     ref = cnnlib.get_model("resnet110")
     ref.load_state_dict(sd.state_dict(), strict=True)  # ResidualDrop holds no parameters
     gen = torch.Generator().manual_seed(0)
-    _randomise_bn_statistics(sd, gen)
+    randomise_batch_norm(sd, gen)
     ref.load_state_dict(sd.state_dict())
     with torch.no_grad():
         blocks_ref = [m for m in ref.modules() if isinstance(m, BasicBlock)]
@@ -410,24 +371,8 @@ def test_highway_net_gate_bias_and_gate_means():
 
 
 # ---------------------------------------------------------------------------------------
-# Clear input errors
+# Clear errors of the blocks and models outside the registry (the registry's: test_inputs.py)
 # ---------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "name, x, message",
-    [
-        ("resnet18", torch.zeros(1, 3, 16, 16), "needs at least 32x32"),
-        ("resnet18", torch.zeros(1, 1, 64, 64), "built for 3-channel input; got 1 channels"),
-        ("resnet18", torch.zeros(3, 64, 64), "batch of images shaped N x C x H x W"),
-        ("preact_resnet164", torch.zeros(1, 1, 32, 32), "built for 3-channel input"),
-        ("resnet110_stochastic_depth", torch.zeros(1, 3, 2, 2), "needs at least 4x4"),
-        ("highway19", torch.zeros(1, 1, 32, 32), "built for 3-channel input"),
-    ],
-)
-def test_wrong_input_gives_a_clear_error(name, x, message):
-    with pytest.raises(ValueError, match=message):
-        cnnlib.get_model(name)(x)
 
 
 def test_highway_mlp_wrong_size():
@@ -440,8 +385,8 @@ def test_bad_options_are_refused():
         BasicBlock(8, 8, groups=2)
     with pytest.raises(ValueError, match="shortcut option"):
         cnnlib.models.resnet.make_shortcut(8, 16, 2, "C")
-    with pytest.raises(ValueError, match="survival_prob"):
-        ResidualDrop(0.0)
+    with pytest.raises(ValueError, match="needs an odd kernel"):
+        HighwayConv2d(4, kernel_size=2)
 
 
 def test_registry_lists_the_family():

@@ -8,17 +8,9 @@ import pytest
 import torch
 
 import cnnlib
-from cnnlib.models.blocks import scale_channels
-from cnnlib.summary import count_mult_adds, count_parameters
+from cnnlib.analysis.summary import count_mult_adds, count_parameters
+from cnnlib.models import build_on_meta
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
-
-
-def test_scale_channels():
-    assert scale_channels(96, 1.0) == 96 and scale_channels(100, 1.0) == 100
-    assert scale_channels(64, 0.5) == 32 and scale_channels(192, 0.5) == 96 and scale_channels(48, 0.5) == 24
-    assert scale_channels(64, 0.25) == 16 and scale_channels(8, 0.1) == 8  # never below 8
-    with pytest.raises(ValueError, match="positive"):
-        scale_channels(64, 0)
 
 
 @pytest.mark.parametrize(
@@ -40,11 +32,29 @@ def test_narrow_variant(name, kwargs, params, wide_kwargs):
         assert narrow(torch.randn(2, 3, 32, 32)).shape == (2, 10)
 
 
+def layout(model: torch.nn.Module) -> list[tuple[str, torch.Size]]:
+    return [(k, v.shape) for k, v in model.state_dict().items()]
+
+
 def test_densenet_bc_of_depth_100_is_densenet_bc100():
-    a, b = cnnlib.get_model("densenet_bc_cifar", depth=100), cnnlib.get_model("densenet_bc100")
-    assert [(k, v.shape) for k, v in a.state_dict().items()] == [(k, v.shape) for k, v in b.state_dict().items()]
-    with pytest.raises(ValueError, match="6n \\+ 4"):
-        cnnlib.get_model("densenet_bc_cifar", depth=41)
+    assert layout(build_on_meta("densenet_bc_cifar", depth=100)) == layout(build_on_meta("densenet_bc100"))
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("mobilenet_v1", {}),
+        ("mobilenet_v1_cifar", {}),
+        ("mobilenet_v2", {}),
+        ("mobilenet_v2_cifar", {}),  # a zoo entry passes width_mult=0.5
+        ("efficientnet_b0_cifar", {"depth_mult": 0.5}),  # a zoo entry passes width_mult=0.5, depth_mult=0.5
+    ],
+)
+def test_width_mult_is_the_deprecated_name_of_width(name, kwargs):
+    """One width keyword everywhere; the MobileNet and EfficientNet builders still take their old name."""
+    with pytest.warns(DeprecationWarning, match=r"width_mult=\.\.\.\) is deprecated: use width="):
+        old = build_on_meta(name, width_mult=0.5, **kwargs)
+    assert layout(old) == layout(build_on_meta(name, width=0.5, **kwargs)) != layout(build_on_meta(name, **kwargs))
 
 
 def test_repvgg_narrow_still_fuses_exactly():
@@ -59,5 +69,3 @@ def test_repvgg_narrow_still_fuses_exactly():
         out, fused = model(x), reparameterized(model)(x)
     # rounding accumulates through all the layers: the summed fan-in of the multi-branch network
     assert_close_up_to_rounding(fused, out, terms=accumulated_terms(model), what="narrow RepVGG fused and multi-branch")
-    with pytest.raises(ValueError, match="positive"):
-        cnnlib.get_model("repvgg_a0_cifar", width=-1)

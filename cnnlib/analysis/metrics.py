@@ -1,0 +1,99 @@
+"""Reading a model's numbers: top-k accuracy and its confidence interval, the standard error of an
+error rate, the most confident mistakes, when a training curve first crosses a threshold."""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from torch import Tensor
+
+from ..data.imagenet import imagenet_classes
+
+__all__ = [
+    "accuracy_interval",
+    "first_crossing",
+    "misclassified",
+    "standard_error",
+    "top_predictions",
+    "topk_accuracy",
+    "topk_correct",
+]
+
+
+def misclassified(logits: Tensor, labels: Tensor) -> Tensor:
+    """Indices of the wrong predictions, most confident mistakes first."""
+    probs = logits.softmax(1)
+    pred = probs.argmax(1)
+    wrong = (pred != labels).nonzero().flatten()
+    confidence = probs[wrong, pred[wrong]]
+    return wrong[confidence.argsort(descending=True)]
+
+
+def first_crossing(points: Sequence[dict[str, float]], target: float, key: str = "train_error") -> float | None:
+    """The ``step`` of the first point whose ``key`` is at or below ``target``; None if never reached.
+
+    ``points`` as a training history records them: ``[{"step": ..., "train_loss": ..., ...}, ...]``.
+    """
+    for point in points:
+        if point[key] <= target:
+            return point["step"]
+    return None
+
+
+def standard_error(rate: float, n: int) -> float:
+    """The standard error of an error (or accuracy) ``rate`` measured on ``n`` independent examples:
+    sqrt(rate (1 - rate) / n), the binomial estimate. A difference of one standard error between
+    two such rates is what chance alone gives about one time in three."""
+    if n < 1 or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"need a rate in [0, 1] and n >= 1, not {rate} and {n}")
+    return math.sqrt(rate * (1.0 - rate) / n)
+
+
+def _check_logits(logits: Tensor, targets: Tensor, k: int) -> None:
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be N x C (one row of class scores per image), got shape {tuple(logits.shape)}")
+    if targets.shape != (logits.shape[0],):
+        raise ValueError(f"{logits.shape[0]} rows of logits but targets of shape {tuple(targets.shape)}")
+    if not 1 <= k <= logits.shape[1]:
+        raise ValueError(f"k must be in 1..{logits.shape[1]} (the number of classes), got {k}")
+    if targets.numel() and (targets.min() < 0 or targets.max() >= logits.shape[1]):
+        raise ValueError(f"targets must be class indices in 0..{logits.shape[1] - 1}")
+
+
+def topk_correct(logits: Tensor, targets: Tensor, k: int) -> Tensor:
+    """For each image, whether its true class is among the ``k`` highest-scoring classes (N bools)."""
+    _check_logits(logits, targets, k)
+    return (logits.topk(k, dim=1).indices == targets[:, None]).any(dim=1)
+
+
+def topk_accuracy(logits: Tensor, targets: Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, float]:
+    """Top-k accuracy (a fraction) for each k: ``{1: top-1, 5: top-5}`` by default."""
+    return {k: topk_correct(logits, targets, k).float().mean().item() for k in ks}
+
+
+def top_predictions(logits: Tensor, k: int = 5, classes: Sequence[str] | None = None) -> list[tuple[int, str, float]]:
+    """The ``k`` most probable classes of one image's logits: (index, name, softmax probability), best first."""
+    if logits.dim() == 2 and logits.shape[0] == 1:
+        logits = logits[0]
+    if logits.dim() != 1:
+        raise ValueError(f"top_predictions takes the logits of one image (C values), got shape {tuple(logits.shape)}")
+    classes = classes if classes is not None else (imagenet_classes() if logits.numel() == 1000 else None)
+    if classes is not None and len(classes) != logits.numel():
+        raise ValueError(f"{logits.numel()} logits but {len(classes)} class names")
+    probs = logits.float().softmax(0)
+    values, indices = probs.topk(k)
+    return [(int(i), classes[int(i)] if classes else str(int(i)), float(v)) for v, i in zip(values, indices)]
+
+
+def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (95 % by default) for an accuracy measured on ``n`` independent images."""
+    if n <= 0 or not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"need n > 0 and an accuracy in [0, 1], got n={n}, accuracy={accuracy}")
+    denom = 1 + z * z / n
+    centre = (accuracy + z * z / (2 * n)) / denom
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+# --------------------------------------------------------------------------- anatomy

@@ -1,0 +1,77 @@
+"""Checkers for chapter 01 (LeNet-5).
+
+Each checker takes the student's answer, raises ``AssertionError`` with a hint
+when it is wrong, and prints what was verified when it is right. The reference
+answers come from PyTorch itself (a real layer, a real model), never from a
+second hand-written formula.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Mapping
+
+import torch
+import torch.nn as nn
+
+from ...models import get_model
+from ...analysis.summary import layer_table
+from .. import passed as _passed
+
+__all__ = ["check_conv_output_size", "check_lenet_parameter_counts", "check_lenet28"]
+
+
+def check_conv_output_size(fn: Callable[..., int]) -> bool:
+    """Exercise 01.1: ``fn(size, kernel, stride=1, padding=0)`` must give the output size of ``nn.Conv2d``/pooling."""
+    cases = [c for c in itertools.product([5, 28, 32, 227], [1, 2, 3, 5, 11], [1, 2, 4], [0, 1, 2]) if c[1] <= c[0] + 2 * c[3]]
+    for size, k, s, p in cases:
+        expected = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, size, size)).shape[-1]
+        got = fn(size, k, stride=s, padding=p)
+        assert got == expected, (
+            f"size={size}, kernel={k}, stride={s}, padding={p}: nn.Conv2d gives {expected}, your function {got}. "
+            "Hint: count how many positions the kernel can take along the padded side, stepping by the stride."
+        )
+    return _passed(f"{len(cases)} combinations of size, kernel, stride and padding agree with nn.Conv2d")
+
+
+def check_lenet_parameter_counts(answer: Mapping[str, int]) -> bool:
+    """Exercise 01.2: parameters of C1, C3, C5, F6 and the output layer of LeNet-5 (10 classes)."""
+    table = layer_table(get_model("lenet5"), (1, 32, 32))
+    truth = {
+        "C1": table["features.0"].params,
+        "C3": table["features.3"].params,
+        "C5": table["features.6"].params,
+        "F6": table["classifier.0"].params,
+        "output": table["classifier.2"].params,
+    }
+    missing = sorted(set(truth) - set(answer))
+    assert not missing, f"give a count for every layer; missing {missing}"
+    for layer, expected in truth.items():
+        assert answer[layer] == expected, (
+            f"{layer}: you have {answer[layer]:,}, the model has {expected:,}. Hint: a convolution has "
+            "(input channels x kernel area + 1 bias) x output channels; a dense layer (inputs + 1) x outputs."
+        )
+    assert sum(answer[k] for k in truth) == table.total_params
+    return _passed(f"all five layers, total {table.total_params:,} parameters")
+
+
+def check_lenet28(model: nn.Module) -> bool:
+    """Exercise 01.3: a LeNet-5 that takes MNIST's 28x28 digits directly and keeps LeNet-5's shapes after C1."""
+    x = torch.randn(2, 1, 28, 28)
+    model.eval()
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (2, 10), f"output shape {tuple(out.shape)}, expected (2, 10) for a batch of two digits"
+    n = sum(p.numel() for p in model.parameters())
+    assert n == 61_706, f"{n:,} parameters; LeNet-5 has 61,706 (does padding add or remove any weight?)"
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs, "no nn.Conv2d found: build the network from convolutions"
+    shapes = []
+    hook = convs[0].register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        hook.remove()
+    assert shapes[0] == (6, 28, 28), f"C1 outputs {shapes[0]}; LeNet-5's C1 outputs 6@28x28 (pad the convolution, not the image)"
+    return _passed("28x28 input, 10 outputs, 61,706 parameters, C1 is 6@28x28 as in the original")

@@ -1,0 +1,92 @@
+"""Checkers for chapter 03 (VGG)."""
+
+from __future__ import annotations
+
+import random
+from typing import Callable, Mapping, Sequence
+
+import torch
+import torch.nn as nn
+
+from ...models import get_model
+from ...models.vgg import cfgs
+from ...analysis.receptive_field import LayerSpec, receptive_field
+from ...analysis.summary import count_parameters
+from .. import passed as _passed
+
+__all__ = ["check_receptive_field_size", "check_vgg_block", "check_vgg16_classifier_counts"]
+
+
+def _vgg16_on_meta() -> nn.Module:
+    """VGG-16 without allocating its 138 M weights (shapes and counts only)."""
+    with torch.device("meta"):
+        return get_model("vgg16")
+
+
+def check_receptive_field_size(fn: Callable[[Sequence[tuple[int, int]]], int]) -> bool:
+    """Exercise 03.1: ``fn([(kernel, stride), ...])`` must give the receptive field of the last layer's units."""
+    rng = random.Random(0)
+    cases: list[list[tuple[int, int]]] = [[(3, 1)], [(3, 1)] * 2, [(3, 1)] * 3, [(5, 1)], [(7, 1)], [(2, 2)], [(3, 1), (2, 2), (3, 1)], [(11, 4), (3, 2), (5, 1)]]
+    for _ in range(40):
+        cases.append([(rng.choice([1, 2, 3, 5, 7]), rng.choice([1, 1, 2])) for _ in range(rng.randint(1, 8))])
+    for layers in cases:
+        expected = receptive_field([LayerSpec(k, s) for k, s in layers])[-1].size
+        got = fn(list(layers))
+        assert got == expected, (
+            f"layers (kernel, stride) = {layers}: the receptive field is {expected}, your function gives {got}. "
+            "Hint: each layer adds (kernel - 1) x jump pixels, where jump is the product of the strides of the layers before it."
+        )
+    return _passed(f"{len(cases)} stacks of (kernel, stride) layers, including VGG's 3×3 cascades and AlexNet's first layers")
+
+
+def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
+    """Exercise 03.2: ``fn(in_channels, out_channels, num_convs)`` -> one VGG stage (convs + ReLUs, then a 2x2 max pool)."""
+    for c_in, c_out, n in [(3, 64, 2), (64, 128, 1), (128, 256, 3), (3, 8, 4)]:
+        block = fn(c_in, c_out, n)
+        assert isinstance(block, nn.Module), f"fn({c_in}, {c_out}, {n}) returned {type(block).__name__}, not an nn.Module"
+        convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
+        assert len(convs) == n, f"fn({c_in}, {c_out}, {n}) has {len(convs)} convolutions; a stage has num_convs = {n}"
+        assert all(m.kernel_size == (3, 3) for m in convs), "VGG's convolutions are all 3×3"
+        relus = [m for m in block.modules() if isinstance(m, nn.ReLU)]
+        assert len(relus) == n, f"{len(relus)} ReLUs for {n} convolutions: each convolution is followed by its own ReLU"
+        expected = c_in * c_out * 9 + (n - 1) * c_out * c_out * 9 + n * c_out  # weights + biases
+        got = count_parameters(block)
+        assert got == expected, f"fn({c_in}, {c_out}, {n}) has {got:,} parameters, expected {expected:,} (3×3 kernels with biases)"
+        x = torch.randn(2, c_in, 16, 16)
+        with torch.no_grad():
+            y = block.eval()(x)
+        assert y.shape == (2, c_out, 8, 8), (
+            f"a 2×{c_in}×16×16 input gives {tuple(y.shape)}, expected (2, {c_out}, 8, 8): pad the convolutions by 1 so only the pool halves the size"
+        )
+    # The stages of configuration D, chained, have exactly the parameters of VGG-16's convolutional part.
+    stages, c_in, n = [], 3, 0
+    for v in cfgs["D"] + ["END"]:
+        if v == "M":
+            stages.append(fn(c_in, c_out, n))
+            c_in, n = c_out, 0
+        elif v != "END":
+            c_out, n = v, n + 1
+    vgg16 = _vgg16_on_meta()
+    assert sum(count_parameters(s) for s in stages) == count_parameters(vgg16.features), "stacked for configuration D, your stages should match VGG-16's features"
+    return _passed(f"shapes, 3×3 kernels, one ReLU per convolution, and the five stages of configuration D have VGG-16's {count_parameters(vgg16.features):,} convolutional parameters")
+
+
+def check_vgg16_classifier_counts(answer: Mapping[str, int]) -> bool:
+    """Exercise 03.3: parameters of VGG-16's FC6, FC7, FC8 (1000 classes) and their share of the whole network."""
+    model = _vgg16_on_meta()
+    truth = {
+        "FC6": count_parameters(model.classifier[0]),
+        "FC7": count_parameters(model.classifier[3]),
+        "FC8": count_parameters(model.classifier[6]),
+    }
+    missing = sorted(set(truth) - set(answer))
+    assert not missing, f"give a count for every layer; missing {missing}"
+    for layer, expected in truth.items():
+        assert answer[layer] == expected, (
+            f"{layer}: you have {answer[layer]:,}, the model has {expected:,}. Hint: a dense layer has (inputs + 1) x outputs, "
+            "and FC6 sees the 512 maps of 7×7 of the last pool, flattened."
+        )
+    share = sum(truth.values()) / count_parameters(model)
+    if "share" in answer:
+        assert abs(answer["share"] - share) < 0.005, f"share: you have {answer['share']:.3f}, the FC layers hold {share:.3f} of VGG-16's parameters"
+    return _passed(f"FC6 + FC7 + FC8 = {sum(truth.values()):,} parameters, {100 * share:.1f} % of VGG-16's {count_parameters(model):,}")

@@ -1,0 +1,1 @@
+"""Chapter 06, Why ResNet works: the degradation report from the zoo's logs (``degradation``)."""
