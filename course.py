@@ -45,7 +45,9 @@ def ensure_environment() -> Path:
     """Create ``.venv`` and install the course (editable) with its test extras, unless already done."""
     if not venv_python().exists():
         if sys.version_info < (3, 10):
-            sys.exit(f"Python 3.10 or newer is needed; this is {sys.version.split()[0]}. Install a newer Python or use the conda route (README).")
+            sys.exit(
+                f"Python 3.10 or newer is needed; this is {sys.version.split()[0]}. Install a newer Python or use the conda route (README)."
+            )
         print(f"Creating the virtual environment {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
     if not STAMP.exists() or STAMP.read_text() != install_fingerprint():
@@ -71,10 +73,19 @@ def start(open_lab: bool) -> None:
     try:
         run([python, "-m", "cnnlib.data", "prepare"], env=child_env())
     except subprocess.CalledProcessError:
-        print("\nSome datasets could not be prepared (see the message above); the notebooks that need them will say so.\n")
+        print(
+            "\nSome datasets could not be prepared (see the message above); the notebooks that need them will say so.\n"
+        )
     if open_lab:
         # Serve the whole course folder (the notebooks' figures live in img/) and open the first chapter.
-        lab = [python, "-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}", "--LabApp.default_url=/lab/tree/notebooks/01_lenet.ipynb"]
+        lab = [
+            python,
+            "-m",
+            "jupyter",
+            "lab",
+            f"--ServerApp.root_dir={ROOT}",
+            "--LabApp.default_url=/lab/tree/notebooks/01_lenet.ipynb",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lab.append("--allow-root")  # containers and cloud sandboxes often run as root
         print("Opening JupyterLab (stop it with Ctrl+C) ...", flush=True)
@@ -97,7 +108,9 @@ def main() -> None:
     try:
         _main()
     except subprocess.CalledProcessError as exc:
-        sys.exit(f"\nThis step failed (exit code {exc.returncode}): {' '.join(map(str, exc.cmd))}\nSee its messages above.")
+        sys.exit(
+            f"\nThis step failed (exit code {exc.returncode}): {' '.join(map(str, exc.cmd))}\nSee its messages above."
+        )
 
 
 def _main() -> None:

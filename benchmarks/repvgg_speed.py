@@ -27,8 +27,8 @@ import torch
 import torch.nn as nn
 
 import cnnlib
-from cnnlib.models.repvgg import reparameterized
 from cnnlib.analysis.summary import count_mult_adds, median_seconds
+from cnnlib.models.repvgg import reparameterized
 from cnnlib.runtime import hardware_summary, use_all_cores
 
 # RepVGG paper Table 1 (1080Ti, batch 32, 2048 -> 2048 channels, 56 x 56): kernel -> (theoretical TFLOPS, ms)
@@ -64,9 +64,13 @@ def speedup(name: str, size: int, batches: tuple[int, ...], repeats: int) -> Non
         err = (multi(x1) - fused(x1)).abs().max().item()
     n_multi, n_fused = (sum(p.numel() for p in m.parameters()) for m in (multi, fused))
     m_multi, m_fused = (count_mult_adds(m, (3, size, size)) for m in (multi, fused))
-    print(f"\n{name} at {size}x{size}: parameters {n_multi:,} -> {n_fused:,}; "
-          f"multiply-adds per image {m_multi / 1e9:.3f} G -> {m_fused / 1e9:.3f} G; max |difference| {err:.1e} (outputs up to {ref:.2f})")
-    print(f"  {'batch':>5}  {'multi-branch ms':>15}  {'fused ms':>9}  {'multi img/s':>11}  {'fused img/s':>11}  speed-up")
+    print(
+        f"\n{name} at {size}x{size}: parameters {n_multi:,} -> {n_fused:,}; "
+        f"multiply-adds per image {m_multi / 1e9:.3f} G -> {m_fused / 1e9:.3f} G; max |difference| {err:.1e} (outputs up to {ref:.2f})"
+    )
+    print(
+        f"  {'batch':>5}  {'multi-branch ms':>15}  {'fused ms':>9}  {'multi img/s':>11}  {'fused img/s':>11}  speed-up"
+    )
     for batch in batches:
         x = torch.randn(batch, 3, size, size)
         warmup = 3 if batch == 1 else 1
@@ -74,15 +78,21 @@ def speedup(name: str, size: int, batches: tuple[int, ...], repeats: int) -> Non
         with torch.inference_mode():
             t_multi = median_seconds(lambda: multi(x), warmup, reps)
             t_fused = median_seconds(lambda: fused(x), warmup, reps)
-        print(f"  {batch:>5}  {t_multi * 1e3:15.1f}  {t_fused * 1e3:9.1f}  {batch / t_multi:11.1f}  "
-              f"{batch / t_fused:11.1f}  {t_multi / t_fused:7.2f}x")
+        print(
+            f"  {batch:>5}  {t_multi * 1e3:15.1f}  {t_fused * 1e3:9.1f}  {batch / t_multi:11.1f}  "
+            f"{batch / t_fused:11.1f}  {t_multi / t_fused:7.2f}x"
+        )
 
 
 def compute_density(channels: int, size: int, batch: int, repeats: int) -> None:
-    print(f"\nCompute density: one k x k conv, {channels} -> {channels} channels, {size}x{size}, batch {batch}, stride 1, "
-          "float32 (paper Table 1: 1080Ti, 2048 -> 2048, 56x56, batch 32)")
-    print(f"  {'kernel':>6}  {'G mult-adds':>11}  {'ms':>8}  {'G mult-adds/s':>13}  {'rel. to 1x1':>11}  "
-          f"{'paper TFLOPS':>12}  {'paper rel.':>10}")
+    print(
+        f"\nCompute density: one k x k conv, {channels} -> {channels} channels, {size}x{size}, batch {batch}, stride 1, "
+        "float32 (paper Table 1: 1080Ti, 2048 -> 2048, 56x56, batch 32)"
+    )
+    print(
+        f"  {'kernel':>6}  {'G mult-adds':>11}  {'ms':>8}  {'G mult-adds/s':>13}  {'rel. to 1x1':>11}  "
+        f"{'paper TFLOPS':>12}  {'paper rel.':>10}"
+    )
     rates = {}
     for k in (1, 3, 5, 7):
         conv = nn.Conv2d(channels, channels, k, padding=k // 2, bias=False).eval()
@@ -92,14 +102,18 @@ def compute_density(channels: int, size: int, batch: int, repeats: int) -> None:
             t = median_seconds(lambda: conv(x), warmup=2, repeats=repeats)
         rates[k] = macs / t
         paper, _ = PAPER_TABLE_1[k]
-        print(f"  {k}x{k:<4}  {macs / 1e9:11.2f}  {t * 1e3:8.1f}  {rates[k] / 1e9:13.1f}  {rates[k] / rates[1]:11.2f}  "
-              f"{paper:12.2f}  {paper / PAPER_TABLE_1[1][0]:10.2f}")
+        print(
+            f"  {k}x{k:<4}  {macs / 1e9:11.2f}  {t * 1e3:8.1f}  {rates[k] / 1e9:13.1f}  {rates[k] / rates[1]:11.2f}  "
+            f"{paper:12.2f}  {paper / PAPER_TABLE_1[1][0]:10.2f}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (batch 1: twice as many)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per logical CPU, or $CNNLIB_THREADS)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: one per logical CPU, or $CNNLIB_THREADS)"
+    )
     args = parser.parse_args()
 
     use_all_cores(args.threads)

@@ -55,12 +55,14 @@ def torchvision_default(batches: int, batch_size: int, workers: int) -> tuple[fl
     from torchvision import datasets, transforms
 
     spec = DATASETS["cifar10"]
-    tf = transforms.Compose([
-        transforms.RandomCrop(32, padding=4),
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
-        transforms.Normalize(spec.mean, spec.std),
-    ])
+    tf = transforms.Compose(
+        [
+            transforms.RandomCrop(32, padding=4),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(spec.mean, spec.std),
+        ]
+    )
     model = cnnlib.get_model("resnet20").train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     with scratch_dir(data_dir() / "cache", "bench-cifar10") as tmp:
@@ -69,18 +71,26 @@ def torchvision_default(batches: int, batch_size: int, workers: int) -> tuple[fl
             dataset, source = datasets.ImageFolder(str(tree), transform=tf), "ImageFolder over the mirror's PNG files"
         else:
             dataset, source = datasets.CIFAR10(str(tmp), train=True, download=True, transform=tf), "torchvision CIFAR10"
-        loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True, persistent_workers=workers > 0)
-        it = iter(loader)
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=True,
+            num_workers=workers,
+            drop_last=True,
+            persistent_workers=workers > 0,
+        )
+        stream = [iter(loader)]  # emptied below, so that the worker processes end before the folder goes
 
         def step() -> None:
-            x, y = next(it)
+            x, y = next(stream[0])
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
 
         rate = steps_per_second(step, batches) * batch_size
-        del it, loader
+        stream.clear()
+        del loader
     return rate, source
 
 
@@ -120,13 +130,19 @@ def rule_against_long_measurement(batch_size: int, speed: SpeedSettings, steps: 
     print(f"(d) the speed rule against a long measurement (>= {steps} steps and 3 s each, img/s):")
     for candidate in speed_candidates(device):
         name = candidate.label
-        long[name] = measure_training_speed(cnnlib.get_model("resnet20"), x, y, candidate, min_steps=steps, min_seconds=3.0, warmup=3)
-        print(f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   ratio {speed.measured[name] / long[name]:.2f}")
+        long[name] = measure_training_speed(
+            cnnlib.get_model("resnet20"), x, y, candidate, min_steps=steps, min_seconds=3.0, warmup=3
+        )
+        print(
+            f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   ratio {speed.measured[name] / long[name]:.2f}"
+        )
     chosen = speed.label
     fastest = max(long, key=long.get)
     share = long[chosen] / long[fastest]
     verdict = "agrees" if share >= 1 / 1.10 else "DISAGREES"
-    print(f"    rule chose {chosen}; fastest by the long measurement: {fastest}; the choice reaches {100 * share:.0f} % of it: {verdict}")
+    print(
+        f"    rule chose {chosen}; fastest by the long measurement: {fastest}; the choice reaches {100 * share:.0f} % of it: {verdict}"
+    )
 
 
 def main() -> None:
@@ -134,7 +150,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="timed batches per pipeline (default 20)")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="DataLoader workers for (a)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: one per logical CPU, or $CNNLIB_THREADS)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: one per logical CPU, or $CNNLIB_THREADS)"
+    )
     args = parser.parse_args()
 
     use_all_cores(args.threads)
@@ -147,13 +165,17 @@ def main() -> None:
     a, a_source = torchvision_default(args.batches, args.batch_size, args.workers)
     print(f"(a) torchvision default pipeline ({a_source}, {args.workers} workers, float32): {a:8.1f} img/s")
     b0 = model_alone(args.batches, args.batch_size, SpeedSettings(str(device)))
-    print(f"    for reference, model alone in float32, contiguous: {b0:8.1f} img/s (what (a) would reach with free data)")
+    print(
+        f"    for reference, model alone in float32, contiguous: {b0:8.1f} img/s (what (a) would reach with free data)"
+    )
     b = model_alone(args.batches, args.batch_size, speed)
     print(f"(b) model alone, synthetic batch ({speed.describe()}):{b:8.1f} img/s")
     c, c_source = cnnlib_pipeline(args.batches, args.batch_size, speed)
     print(f"(c) cnnlib pipeline ({c_source}):")
     print(f"    {c:8.1f} img/s")
-    print(f"ratios: (c)/(b) = {c / b:.3f}  (goal >= 0.90)   (c)/(a) = {c / a:.1f}x   (a)/float32 model alone = {a / b0:.2f}")
+    print(
+        f"ratios: (c)/(b) = {c / b:.3f}  (goal >= 0.90)   (c)/(a) = {c / a:.1f}x   (a)/float32 model alone = {a / b0:.2f}"
+    )
     rule_against_long_measurement(args.batch_size, speed, steps=10)
 
 

@@ -146,7 +146,9 @@ def load_checkpoint(
         raise FileNotFoundError(f"No checkpoint at {path}. {retrain}")
     expected = sha256 or read_checksum(path)
     if expected is None:
-        raise CheckpointError(f"{path} has no recorded checksum ({path.name}.sha256 is missing), so it cannot be trusted. {retrain}")
+        raise CheckpointError(
+            f"{path} has no recorded checksum ({path.name}.sha256 is missing), so it cannot be trusted. {retrain}"
+        )
     actual = sha256_file(path)
     if actual != expected:
         raise CheckpointError(
@@ -159,7 +161,9 @@ def load_checkpoint(
         raise CheckpointError(f"{path} is not a cnnlib checkpoint of format {FORMAT}. {retrain}")
     name = payload["model_name"]
     if expected_model is not None and name != expected_model:
-        raise CheckpointError(f"{path} holds weights of model {name!r}, not {expected_model!r}. Load the right file or train {expected_model!r}.")
+        raise CheckpointError(
+            f"{path} holds weights of model {name!r}, not {expected_model!r}. Load the right file or train {expected_model!r}."
+        )
     kwargs = _decode(payload["model_kwargs"])
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     meta["model_kwargs"] = kwargs

@@ -23,7 +23,9 @@ def start(seed: int = 0) -> torch.device:
     print(f"cnnlib {cnnlib.__version__} | seed {seed}")
     print(hardware_summary(device))
     mirror = mirror_dir()
-    print(f"data: cache in cnnlib's data folder, then {'the mirror ' + str(mirror) if mirror else 'no mirror ($CNNLIB_MIRROR unset)'}, then torchvision's download")
+    print(
+        f"data: cache in cnnlib's data folder, then {'the mirror ' + str(mirror) if mirror else 'no mirror ($CNNLIB_MIRROR unset)'}, then torchvision's download"
+    )
     return device
 
 
@@ -45,10 +47,18 @@ def _inline_figures() -> None:
 def show_source(obj, start: str | None = None, stop: str | None = None) -> None:
     """Print the source of a class or function from cnnlib (optionally from the line containing ``start`` to the one containing ``stop``)."""
     lines = inspect.getsource(obj).splitlines()
+    name = getattr(obj, "__qualname__", repr(obj))
+
+    def first(marker: str) -> int:
+        for i, line in enumerate(lines):
+            if marker in line:
+                return i
+        raise ValueError(f"no line of {name}'s source contains {marker!r} (it changed?): pass another start or stop")
+
     if start is not None:
-        lines = lines[next(i for i, l in enumerate(lines) if start in l) :]
+        lines = lines[first(start) :]
     if stop is not None:
-        lines = lines[: next(i for i, l in enumerate(lines) if stop in l) + 1]
+        lines = lines[: first(stop) + 1]
     try:
         from IPython.display import Code, display
 

@@ -34,7 +34,9 @@ MIRROR_WEIGHTS = {
 def _mirror_state(torchvision_name: str) -> tuple[dict[str, torch.Tensor], str]:
     mirror = mirror_dir()
     if torchvision_name not in MIRROR_WEIGHTS:
-        raise FileNotFoundError(f"the course mirror has no pretrained weights for {torchvision_name}; it has {sorted(MIRROR_WEIGHTS)}")
+        raise FileNotFoundError(
+            f"the course mirror has no pretrained weights for {torchvision_name}; it has {sorted(MIRROR_WEIGHTS)}"
+        )
     if mirror is None:
         raise FileNotFoundError("$CNNLIB_MIRROR is not set")
     relpath, description = MIRROR_WEIGHTS[torchvision_name]
@@ -42,7 +44,9 @@ def _mirror_state(torchvision_name: str) -> tuple[dict[str, torch.Tensor], str]:
     return torch.load(path, map_location="cpu", weights_only=True), f"{description}: {path} (SHA-256 verified)"
 
 
-def from_torchvision(name: str, weights: str | None = "DEFAULT", num_classes: int | None = None) -> tuple[nn.Module, str]:
+def from_torchvision(
+    name: str, weights: str | None = "DEFAULT", num_classes: int | None = None
+) -> tuple[nn.Module, str]:
     """Our model ``name`` carrying torchvision's weights; returns (model in eval mode, which weights).
 
     Args:
@@ -61,13 +65,20 @@ def from_torchvision(name: str, weights: str | None = "DEFAULT", num_classes: in
     model = get_model(name, **ours_kwargs)
 
     if weights is None:
-        state, source = tvm.get_model(eq.torchvision_name, weights=None, **tv_kwargs).state_dict(), f"torchvision {eq.torchvision_name}, random initialisation"
+        state, source = (
+            tvm.get_model(eq.torchvision_name, weights=None, **tv_kwargs).state_dict(),
+            f"torchvision {eq.torchvision_name}, random initialisation",
+        )
     elif weights == "mirror":
         state, source = _mirror_state(eq.torchvision_name)
     else:
         errors = []
         try:
-            enum = tvm.get_model_weights(eq.torchvision_name)[weights] if weights != "DEFAULT" else tvm.get_model_weights(eq.torchvision_name).DEFAULT
+            enum = (
+                tvm.get_model_weights(eq.torchvision_name)[weights]
+                if weights != "DEFAULT"
+                else tvm.get_model_weights(eq.torchvision_name).DEFAULT
+            )
             state = enum.get_state_dict(progress=False, check_hash=True)
             source = f"torchvision {eq.torchvision_name} {enum} (official pretrained weights)"
         except Exception as exc:  # offline: try the mirror before giving up
@@ -77,7 +88,8 @@ def from_torchvision(name: str, weights: str | None = "DEFAULT", num_classes: in
             except Exception as exc2:
                 errors.append(f"mirror: {exc2}")
                 raise RuntimeError(
-                    f"No pretrained weights for {name} ({eq.torchvision_name}). Tried:\n  - " + "\n  - ".join(errors)
+                    f"No pretrained weights for {name} ({eq.torchvision_name}). Tried:\n  - "
+                    + "\n  - ".join(errors)
                     + "\nConnect to the internet, or set $CNNLIB_MIRROR to the course mirror (it has mobilenet_v2)."
                 ) from None
     load_torchvision_state(model, name, state)
@@ -98,7 +110,13 @@ def published_figures(torchvision_name: str, weights: str = "IMAGENET1K_V1") -> 
         raise KeyError(f"torchvision has no {weights!r} weights for {torchvision_name!r}") from exc
     meta = weights.meta
     metrics = meta["_metrics"]["ImageNet-1K"]
-    return {"top1": metrics["acc@1"], "top5": metrics["acc@5"], "params": meta["num_params"], "gflops": meta["_ops"], "weights": str(weights)}
+    return {
+        "top1": metrics["acc@1"],
+        "top5": metrics["acc@5"],
+        "params": meta["num_params"],
+        "gflops": meta["_ops"],
+        "weights": str(weights),
+    }
 
 
 def pretrained_mobilenet_v2() -> tuple[nn.Module, str]:

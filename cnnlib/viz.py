@@ -150,7 +150,9 @@ def plot_history(
     return fig
 
 
-def plot_steps(histories: Mapping[str, Mapping], metric: str = "loss", title: str = "", images_per_step: int | None = None) -> Figure:
+def plot_steps(
+    histories: Mapping[str, Mapping], metric: str = "loss", title: str = "", images_per_step: int | None = None
+) -> Figure:
     """Training loss (or error, %) every ``config.log_every`` steps, one line per history (``{label: history}``)."""
     fig, axes = figure(figsize=(8, 4))
     ax = axes[0, 0]
@@ -201,7 +203,9 @@ def plot_filters(weight: Tensor, title: str = "Filters", ncols: int = 8, size: f
     return fig
 
 
-def plot_feature_maps(maps: Mapping[str, Tensor], image: Tensor | None = None, max_maps: int = 16, title: str = "", size: float = 1.1) -> Figure:
+def plot_feature_maps(
+    maps: Mapping[str, Tensor], image: Tensor | None = None, max_maps: int = 16, title: str = "", size: float = 1.1
+) -> Figure:
     """Feature maps of one image: one row per layer (``{layer name: C x H x W}``), up to ``max_maps`` channels each."""
     rows = list(maps.items())
     ncols = min(max_maps, max(m.shape[0] for _, m in rows)) + (1 if image is not None else 0)
@@ -220,7 +224,12 @@ def plot_feature_maps(maps: Mapping[str, Tensor], image: Tensor | None = None, m
             if c < fmap.shape[0]:
                 ax.imshow(fmap[c].numpy(), cmap="magma")
                 if c == 0:
-                    ax.set_title(f"{name}  {fmap.shape[0]}@{fmap.shape[1]}x{fmap.shape[2]}", fontsize=8, loc="left", fontweight="normal")
+                    ax.set_title(
+                        f"{name}  {fmap.shape[0]}@{fmap.shape[1]}x{fmap.shape[2]}",
+                        fontsize=8,
+                        loc="left",
+                        fontweight="normal",
+                    )
         if image is not None:
             axes[r, 0].axis("off")
     if title:
@@ -233,10 +242,14 @@ def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> T
     """``num_classes x num_classes`` counts; row = true class, column = predicted class."""
     labels = torch.as_tensor(labels).long().cpu()
     predictions = torch.as_tensor(predictions).long().cpu()
-    return torch.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return torch.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
 
 
-def plot_confusion_matrix(cm: Tensor, classes: Sequence[str], title: str = "Confusion matrix", hide_diagonal: bool = False) -> Figure:
+def plot_confusion_matrix(
+    cm: Tensor, classes: Sequence[str], title: str = "Confusion matrix", hide_diagonal: bool = False
+) -> Figure:
     """Counts per (true, predicted) pair; ``hide_diagonal`` leaves out correct predictions so the errors are visible."""
     cm = torch.as_tensor(cm).cpu().numpy().astype(float)
     shown = cm.copy()
@@ -251,7 +264,9 @@ def plot_confusion_matrix(cm: Tensor, classes: Sequence[str], title: str = "Conf
         for j in range(n):
             if cm[i, j] and not (hide_diagonal and i == j):
                 dark = shown[i, j] > 0.6 * np.nanmax(shown)
-                ax.text(j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8, color="white" if dark else "black")
+                ax.text(
+                    j, i, f"{int(cm[i, j])}", ha="center", va="center", fontsize=8, color="white" if dark else "black"
+                )
     long_names = max(map(len, classes)) > 2
     ax.set_xticks(range(n), classes, rotation=45 if long_names else 0, ha="right" if long_names else "center")
     ax.set_yticks(range(n), classes)
@@ -273,7 +288,11 @@ def top_confusions(cm: Tensor, classes: Sequence[str], k: int = 5) -> list[tuple
 
 
 def plot_bars(
-    values: Mapping[str, float], title: str, ylabel: str, reference: Mapping[str, float] | None = None, fmt: str = "{:.2f}"
+    values: Mapping[str, float],
+    title: str,
+    ylabel: str,
+    reference: Mapping[str, float] | None = None,
+    fmt: str = "{:.2f}",
 ) -> Figure:
     """A bar per entry (e.g. test error per variant), with an optional published reference line per entry."""
     fig, axes = figure(figsize=(max(5, 1.4 * len(values) + 1), 3.8))
@@ -281,7 +300,13 @@ def plot_bars(
     names = list(values)
     bars = ax.bar(names, [values[k] for k in names], color=STYLE["axes.prop_cycle"].by_key()["color"][: len(names)])
     for bar, k in zip(bars, names):
-        ax.annotate(fmt.format(values[k]), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=9)
+        ax.annotate(
+            fmt.format(values[k]),
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
     for label, y in (reference or {}).items():
         ax.axhline(y, color="gray", ls=":", lw=1.5)
         ax.annotate(label, (len(names) - 0.5, y), ha="right", va="bottom", fontsize=8, color="gray")

@@ -30,7 +30,9 @@ def _feature_figure(model: nn.Module, data: ImageTensors, index: int, layers: Ma
     maps = {label: captured[name] for label, name in layers.items()}
     with torch.no_grad():
         pred = model(x).argmax(1).item()
-    title = f"{data.split} image #{index}: label {data.classes[int(data.labels[index])]}, predicted {data.classes[pred]}"
+    title = (
+        f"{data.split} image #{index}: label {data.classes[int(data.labels[index])]}, predicted {data.classes[pred]}"
+    )
     return plot_feature_maps({k: v[0] for k, v in maps.items()}, image=image[0], max_maps=max_maps, title=title)
 
 
@@ -45,7 +47,11 @@ def feature_map_explorer(
         layers = {name: name for name in layers}
 
     return index_slider_explorer(
-        lambda i: _feature_figure(model, data, i, layers, max_maps), len(data), index, "image #", "pick another test image"
+        lambda i: _feature_figure(model, data, i, layers, max_maps),
+        len(data),
+        index,
+        "image #",
+        "pick another test image",
     )
 
 
@@ -109,7 +115,9 @@ def controls_explorer(
     return box
 
 
-def index_slider_explorer(draw: Callable[[int], Figure], count: int, index: int = 0, label: str = "image #", what: str = "pick another image"):
+def index_slider_explorer(
+    draw: Callable[[int], Figure], count: int, index: int = 0, label: str = "image #", what: str = "pick another image"
+):
     """One slider over ``0 .. count-1`` that redraws ``draw(index)`` (see :func:`controls_explorer`)."""
     import ipywidgets as widgets
 

@@ -29,9 +29,16 @@ def test_crop_is_a_window_of_the_zero_padded_image(batch):
     out = random_crop(batch, 4, gen)
     padded = torch.nn.functional.pad(batch, (4, 4, 4, 4))
     for n in range(len(batch)):
-        windows = [(dy, dx) for dy in range(9) for dx in range(9) if torch.equal(padded[n, :, dy : dy + 32, dx : dx + 32], out[n])]
+        windows = [
+            (dy, dx)
+            for dy in range(9)
+            for dx in range(9)
+            if torch.equal(padded[n, :, dy : dy + 32, dx : dx + 32], out[n])
+        ]
         assert windows, f"image {n} is not a 32x32 window of its padded original"
-    offsets = {tuple(random_crop(batch[:1], 4, torch.Generator().manual_seed(s))[0, 0, 16, :4].tolist()) for s in range(20)}
+    offsets = {
+        tuple(random_crop(batch[:1], 4, torch.Generator().manual_seed(s))[0, 0, 16, :4].tolist()) for s in range(20)
+    }
     assert len(offsets) > 1, "different seeds must give different offsets"
 
 

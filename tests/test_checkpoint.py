@@ -15,8 +15,12 @@ def saved(tmp_path):
     model = cnnlib.get_model("lenet5", activation=nn.ReLU, pool=nn.MaxPool2d)
     path = tmp_path / "lenet5.pt"
     digest = save_checkpoint(
-        path, model, model_name="lenet5", model_kwargs={"activation": nn.ReLU, "pool": nn.MaxPool2d},
-        config=TrainConfig(epochs=1), history={"epochs": [{"epoch": 1, "test_acc": 0.5}]},
+        path,
+        model,
+        model_name="lenet5",
+        model_kwargs={"activation": nn.ReLU, "pool": nn.MaxPool2d},
+        config=TrainConfig(epochs=1),
+        history={"epochs": [{"epoch": 1, "test_acc": 0.5}]},
     )
     return model, path, digest
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -56,7 +55,13 @@ def test_no_source_lists_every_attempt(tmp_path, monkeypatch, offline):
     with pytest.raises(data.DatasetUnavailableError) as err:
         data.load("cifar10", "train")
     message = str(err.value)
-    for fragment in ("cache", "CNNLIB_MIRROR is not set", "download with torchvision", "network is unreachable", "What to do"):
+    for fragment in (
+        "cache",
+        "CNNLIB_MIRROR is not set",
+        "download with torchvision",
+        "network is unreachable",
+        "What to do",
+    ):
         assert fragment in message, fragment
 
 

@@ -23,10 +23,18 @@ def test_parameter_count_checker():
 
 def lenet(first_padding: int) -> nn.Module:
     return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=first_padding), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(16, 120, 5 if first_padding else 4), nn.Tanh(), nn.Flatten(),
-        nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
+        nn.Conv2d(1, 6, 5, padding=first_padding),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(16, 120, 5 if first_padding else 4),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
     )
 
 

@@ -10,7 +10,9 @@ from cnnlib.chapters.ch00_introduction import exercises
 def test_topk_checker():
     right = lambda logits, targets, k: (logits.topk(k, 1).indices == targets[:, None]).any(1).float().mean().item()
     assert exercises.check_topk_accuracy(right)
-    smallest = lambda logits, targets, k: (logits.topk(k, 1, largest=False).indices == targets[:, None]).any(1).float().mean().item()
+    smallest = lambda logits, targets, k: (
+        (logits.topk(k, 1, largest=False).indices == targets[:, None]).any(1).float().mean().item()
+    )
     with pytest.raises(AssertionError, match="largest"):
         exercises.check_topk_accuracy(smallest)
     top1_only = lambda logits, targets, k: (logits.argmax(1) == targets).float().mean().item()

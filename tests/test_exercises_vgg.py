@@ -6,8 +6,8 @@ import pytest
 import torch.nn as nn
 
 from cnnlib.chapters.ch03_vgg import exercises
-from cnnlib.models import vgg
 from cnnlib.chapters.ch03_vgg.figures import drawn_stage_depths
+from cnnlib.models import vgg
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,13 +37,20 @@ def block_right(c_in, c_out, n):
 
 def test_vgg_block_checker():
     assert exercises.check_vgg_block(block_right)
-    no_pad = lambda c_in, c_out, n: nn.Sequential(*[m for i in range(n) for m in (nn.Conv2d(c_in if i == 0 else c_out, c_out, 3), nn.ReLU())], nn.MaxPool2d(2))
+    no_pad = lambda c_in, c_out, n: nn.Sequential(
+        *[m for i in range(n) for m in (nn.Conv2d(c_in if i == 0 else c_out, c_out, 3), nn.ReLU())], nn.MaxPool2d(2)
+    )
     with pytest.raises(AssertionError, match="pad"):
         exercises.check_vgg_block(no_pad)
-    one_relu = lambda c_in, c_out, n: nn.Sequential(*[nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1) for i in range(n)], nn.ReLU(), nn.MaxPool2d(2))
+    one_relu = lambda c_in, c_out, n: nn.Sequential(
+        *[nn.Conv2d(c_in if i == 0 else c_out, c_out, 3, padding=1) for i in range(n)], nn.ReLU(), nn.MaxPool2d(2)
+    )
     with pytest.raises(AssertionError, match="ReLU"):
         exercises.check_vgg_block(one_relu)
-    five = lambda c_in, c_out, n: nn.Sequential(*[m for i in range(n) for m in (nn.Conv2d(c_in if i == 0 else c_out, c_out, 5, padding=2), nn.ReLU())], nn.MaxPool2d(2))
+    five = lambda c_in, c_out, n: nn.Sequential(
+        *[m for i in range(n) for m in (nn.Conv2d(c_in if i == 0 else c_out, c_out, 5, padding=2), nn.ReLU())],
+        nn.MaxPool2d(2),
+    )
     with pytest.raises(AssertionError, match="3×3"):
         exercises.check_vgg_block(five)
     with pytest.raises(AssertionError, match="convolutions"):
@@ -65,9 +72,17 @@ def test_vgg16_classifier_checker():
 def test_the_vgg19_drawing_matches_configurations_d_and_e(tmp_path):
     drawn = drawn_stage_depths(REPO / "img" / "vgg19.svg")
     assert drawn == {"VGG-19": vgg.stage_depths("E"), "VGG-16": vgg.stage_depths("D")}
-    assert [n for n, _ in drawn["VGG-19"]] == [2, 2, 4, 4, 4] and [c for _, c in drawn["VGG-19"]] == [64, 128, 256, 512, 512]
+    assert [n for n, _ in drawn["VGG-19"]] == [2, 2, 4, 4, 4] and [c for _, c in drawn["VGG-19"]] == [
+        64,
+        128,
+        256,
+        512,
+        512,
+    ]
     wrong = tmp_path / "wrong.svg"  # a drawing with mixed widths in one stage is refused
-    wrong.write_text('<svg xmlns="http://www.w3.org/2000/svg"><g class="network" data-name="x">'
-                     '<rect class="conv" data-stage="1" data-channels="64"/><rect class="conv" data-stage="1" data-channels="128"/></g></svg>')
+    wrong.write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><g class="network" data-name="x">'
+        '<rect class="conv" data-stage="1" data-channels="64"/><rect class="conv" data-stage="1" data-channels="128"/></g></svg>'
+    )
     with pytest.raises(ValueError, match="different widths"):
         drawn_stage_depths(wrong)

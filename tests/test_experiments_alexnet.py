@@ -7,8 +7,8 @@ import torch
 
 from cnnlib import experiments
 from cnnlib.analysis.metrics import first_crossing
-from cnnlib.data import DATASETS, ImageTensors
 from cnnlib.chapters.ch02_alexnet.experiments import ErrorRace
+from cnnlib.data import DATASETS, ImageTensors
 from cnnlib.models.alexnet import Fig1CNN
 
 
@@ -28,7 +28,9 @@ def easy_data(n: int = 256) -> ImageTensors:
 
 def test_error_race_reaches_an_easy_target_and_stops():
     torch.manual_seed(0)
-    race = ErrorRace(Fig1CNN(torch.nn.ReLU, width=4), easy_data(), lr=0.01, batch_size=32, windows_per_epoch=4).run(max_epochs=6)
+    race = ErrorRace(Fig1CNN(torch.nn.ReLU, width=4), easy_data(), lr=0.01, batch_size=32, windows_per_epoch=4).run(
+        max_epochs=6
+    )
     assert race.steps_to_target is not None and race.steps_to_target <= race.epochs * race.steps_per_epoch
     assert race.epochs < 6 or race.curve[-1]["train_error"] <= 0.25  # stopped once reached
     assert all(0 <= p["train_error"] <= 1 for p in race.curve)
@@ -60,7 +62,10 @@ def test_quick_runs_are_not_stored(name, tmp_path, monkeypatch):
         assert set(result["relu"]) >= {"lr", "steps_to_target", "curve"} and result["target_error"] == 0.25
     elif name == "dropout_augmentation":
         assert set(result["runs"]) == {"neither", "dropout", "augmentation", "both"}
-        assert all(0 <= r["train_acc"] <= 1 and r["gap"] == pytest.approx(r["train_acc"] - r["test_acc"]) for r in result["runs"].values())
+        assert all(
+            0 <= r["train_acc"] <= 1 and r["gap"] == pytest.approx(r["train_acc"] - r["test_acc"])
+            for r in result["runs"].values()
+        )
     else:
         assert len(result["per_view_acc"]) == 10 and result["single_centre"] == result["per_view_acc"]["centre"]
 

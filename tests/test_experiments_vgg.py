@@ -15,7 +15,9 @@ def test_vgg_fc_head_is_the_papers_classifier_on_a_1x1_map():
     # FC-4096, FC-4096, FC-10 on the 512 channels: (512+1)*4096 + (4096+1)*4096 + (4096+1)*10
     assert count_parameters(fc) - count_parameters(gap.features) == 513 * 4096 + 4097 * 4096 + 4097 * 10
     quarter = cnnlib.get_model("vgg11_bn_cifar", width=0.25, head="fc")
-    assert quarter.classifier[0].in_features == 128 and quarter.classifier[0].out_features == 1024  # hidden = 4096 x width
+    assert (
+        quarter.classifier[0].in_features == 128 and quarter.classifier[0].out_features == 1024
+    )  # hidden = 4096 x width
     assert cnnlib.get_model("vgg16_bn_cifar", head="fc", hidden=100).classifier[3].out_features == 100
     x = torch.randn(2, 3, 32, 32)
     assert quarter(x).shape == (2, 10)

@@ -7,9 +7,9 @@ import cnnlib
 from cnnlib import data as cdata
 from cnnlib import pretrained
 from cnnlib.analysis import costs, metrics
+from cnnlib.analysis.summary import layer_table
 from cnnlib.chapters.ch00_introduction import ilsvrc
 from cnnlib.data import DATASETS, ImageTensors
-from cnnlib.analysis.summary import layer_table
 
 
 def test_ilsvrc_table_is_complete_sourced_and_improving():
@@ -41,7 +41,9 @@ def test_imagenette_targets_and_refusal():
     spec = DATASETS["imagenette"]
     data = ImageTensors(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 9]), spec, "val", "test")
     assert cdata.imagenette_targets(data).tolist() == [0, 217, 701]
-    other = ImageTensors(torch.zeros(1, 1, 8, 8, dtype=torch.uint8), torch.tensor([0]), DATASETS["mnist"], "test", "test")
+    other = ImageTensors(
+        torch.zeros(1, 1, 8, 8, dtype=torch.uint8), torch.tensor([0]), DATASETS["mnist"], "test", "test"
+    )
     with pytest.raises(ValueError, match="Imagenette"):
         cdata.imagenette_targets(other)
 

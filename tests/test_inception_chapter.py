@@ -34,19 +34,37 @@ def table1():
 def test_table1_rows_agree_except_the_papers_typos(table1):
     differs = {row.paper.modules[0] for row in table1.rows if not row.agrees}
     # the first conv (2.7K / 34M for a 7x7x3x64 conv) and six params entries that the channel columns do not give
-    assert differs == {"conv1", "inception4a", "inception4c", "inception4d", "inception4e", "inception5a", "inception5b"}
+    assert differs == {
+        "conv1",
+        "inception4a",
+        "inception4c",
+        "inception4d",
+        "inception4e",
+        "inception5a",
+        "inception5b",
+    }
     assert all(row.output == row.paper.output for row in table1.rows)  # every output size as printed
     assert table1["conv1"].weights == 7 * 7 * 3 * 64 and table1["conv1"].mult_adds == 9_408 * 112 * 112
-    assert table1["inception (3a)"].weights == 192 * 64 + 192 * 96 + 96 * 9 * 128 + 192 * 16 + 16 * 25 * 32 + 192 * 32  # 163,328
+    assert (
+        table1["inception (3a)"].weights == 192 * 64 + 192 * 96 + 96 * 9 * 128 + 192 * 16 + 16 * 25 * 32 + 192 * 32
+    )  # 163,328
     assert table1["inception (3a)"].mult_adds == 163_328 * 28 * 28
     assert table1["fc"].weights == 1024 * 1000 and table1["fc"].params == 1_025_000
-    for name in ("inception4a", "inception4c", "inception4d", "inception4e", "inception5b"):  # ops from the columns, params typos
+    for name in (
+        "inception4a",
+        "inception4c",
+        "inception4d",
+        "inception4e",
+        "inception5b",
+    ):  # ops from the columns, params typos
         row = table1[name]
         assert abs(row.ops_m - row.paper.ops_m) <= 1 and abs(row.params_k - row.paper.params_k) > 1
 
 
 def test_table1_totals(table1):
-    assert round(table1.paper_params_k, 1) == 6797.7 and table1.paper_ops_m == 1502  # the "6.8M" and "1.5G" of the paper
+    assert (
+        round(table1.paper_params_k, 1) == 6797.7 and table1.paper_ops_m == 1502
+    )  # the "6.8M" and "1.5G" of the paper
     assert table1.total_params == 6_998_552  # every parameter of googlenet_paper (biases included, no aux heads)
     assert table1.total_mult_adds == sum(r.mult_adds for r in table1.rows) == 1_582_671_872
     text = table1.to_text()
@@ -64,7 +82,9 @@ def test_googlenet_variant_totals_equal_torchvision_metadata():
     from cnnlib.analysis.summary import count_mult_adds, count_parameters
 
     tv = on_meta("googlenet")
-    assert count_parameters(tv) == 6_624_904 and round(count_mult_adds(tv, (3, 224, 224)) / 1e9, 3) == 1.498  # REFERENCES.md
+    assert (
+        count_parameters(tv) == 6_624_904 and round(count_mult_adds(tv, (3, 224, 224)) / 1e9, 3) == 1.498
+    )  # REFERENCES.md
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,7 +106,9 @@ def test_module_costs_of_3a_equal_the_formulas():
 
 def test_module_costs_reject_bad_widths():
     with pytest.raises(ValueError, match="positive integers"):
-        cost_analysis.module_costs(in_channels=192, ch1x1=0, ch3x3_reduce=96, ch3x3=128, ch5x5_reduce=16, ch5x5=32, pool_proj=32, size=28)
+        cost_analysis.module_costs(
+            in_channels=192, ch1x1=0, ch3x3_reduce=96, ch3x3=128, ch5x5_reduce=16, ch5x5=32, pool_proj=32, size=28
+        )
     with pytest.raises(KeyError, match="3c"):
         ch04_table1.table1_module_costs("3c")
 
@@ -98,12 +120,22 @@ def test_module_costs_reject_bad_widths():
 def test_factorization_savings_are_the_papers():
     rows = {f.name: f for f in cost_analysis.factorization_costs(channels=64, size=9)}
     c = 64
-    assert rows["5x5 -> 3x3 then 3x3"].params_before == 25 * c * c and rows["5x5 -> 3x3 then 3x3"].params_after == 18 * c * c
-    expected = {"5x5 -> 3x3 then 3x3": 7 / 25, "3x3 -> 1x3 then 3x1": 1 / 3, "7x7 -> 1x7 then 7x1": 35 / 49, "3x3 -> 2x2 then 2x2": 1 / 9}
+    assert (
+        rows["5x5 -> 3x3 then 3x3"].params_before == 25 * c * c
+        and rows["5x5 -> 3x3 then 3x3"].params_after == 18 * c * c
+    )
+    expected = {
+        "5x5 -> 3x3 then 3x3": 7 / 25,
+        "3x3 -> 1x3 then 3x1": 1 / 3,
+        "7x7 -> 1x7 then 7x1": 35 / 49,
+        "3x3 -> 2x2 then 2x2": 1 / 9,
+    }
     for name, saving in expected.items():
         f = rows[name]
         assert f.saving == pytest.approx(saving)
-        assert f.mult_adds_before == f.params_before * 9 * 9 and f.mult_adds_after == f.params_after * 9 * 9  # same-size outputs
+        assert (
+            f.mult_adds_before == f.params_before * 9 * 9 and f.mult_adds_after == f.params_after * 9 * 9
+        )  # same-size outputs
     with pytest.raises(ValueError):
         cost_analysis.factorization_costs(channels=0)
 
@@ -115,7 +147,9 @@ def test_compose_convs_equals_the_stack(k1, k2, bias):
     single = cost_analysis.compose_convs(a, b)
     x = torch.randn(2, 4, 15, 15)
     k1, k2 = nn.modules.utils._pair(k1), nn.modules.utils._pair(k2)
-    with torch.no_grad():  # the composed kernel is rounded, and the routes sum in other orders: the single conv's fan-in
+    with (
+        torch.no_grad()
+    ):  # the composed kernel is rounded, and the routes sum in other orders: the single conv's fan-in
         terms = 4 * (k1[0] + k2[0] - 1) * (k1[1] + k2[1] - 1)
         assert_close_up_to_rounding(single(x), b(a(x)), terms=terms, what="composed convolution and the stack of two")
     assert single.kernel_size == (k1[0] + k2[0] - 1, k1[1] + k2[1] - 1)
@@ -140,7 +174,9 @@ def test_compose_convs_rank_and_errors():
 
 def _data(n: int = 48, seed: int = 0) -> ImageTensors:
     g = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(n, 3, 4, 4, generator=g)  # smooth random images: their pooled features differ, unlike white noise
+    coarse = torch.rand(
+        n, 3, 4, 4, generator=g
+    )  # smooth random images: their pooled features differ, unlike white noise
     images = (255 * F.interpolate(coarse, size=32, mode="bilinear", align_corners=False)).round().to(torch.uint8)
     return ImageTensors(images, torch.randint(0, 10, (n,), generator=g), DATASETS["cifar10"], "test", "synthetic")
 
@@ -156,7 +192,9 @@ def small():
     x = normalize(data.images, data.spec.mean, data.spec.std)
     with torch.no_grad():
         model.train()(x)
-        model.fc.bias -= model.eval()(x).mean(dim=0)  # centre each class score, so that the predictions differ between images
+        model.fc.bias -= model.eval()(x).mean(
+            dim=0
+        )  # centre each class score, so that the predictions differ between images
     return model
 
 
@@ -174,7 +212,9 @@ def _predictions_with(model: nn.Module, data: ImageTensors, silenced: str | None
 
 def test_find_branches_of_the_small_inception(small):
     blocks = lesion.find_branches(small)
-    assert list(blocks) == [f"features.{i}" for i in range(10)] and all(b == ["branch1", "branch2"] for b in blocks.values())
+    assert list(blocks) == [f"features.{i}" for i in range(10)] and all(
+        b == ["branch1", "branch2"] for b in blocks.values()
+    )
     assert lesion.find_branches(cnnlib.get_model("lenet5")) == {}
 
 
@@ -197,7 +237,10 @@ def test_branch_ablation_matches_a_full_forward_pass(small):
     block, _, branch = target.rpartition(".")
     assert accs[(block, branch)] == 1.0
     assert len(result.rows) == 4 and result.images == len(data) and result.mode == "zero"
-    for name, pred in ablated.items():  # the staged shortcut (starting at the silenced block) equals a full forward pass
+    for (
+        name,
+        pred,
+    ) in ablated.items():  # the staged shortcut (starting at the silenced block) equals a full forward pass
         b, _, br = name.rpartition(".")
         assert accs[(b, br)] == pytest.approx((pred == relabelled.labels).float().mean().item())
     channels = {(b, br): c for b, br, c, _ in result.rows}
@@ -227,7 +270,9 @@ def test_branch_ablation_errors(small):
 
 
 def test_plot_branch_ablation(small):
-    result = lesion.ablate(small, _data(8), blocks={"features.0": ["branch1", "branch2"], "features.2": ["branch1", "branch2"]})
+    result = lesion.ablate(
+        small, _data(8), blocks={"features.0": ["branch1", "branch2"], "features.2": ["branch1", "branch2"]}
+    )
     fig = ch04_table1.plot_branch_ablation(result, labels={"features.0": "I0", "features.2": "D2"})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["I0", "D2"] and ax.get_ylabel() == "accuracy lost (points)"

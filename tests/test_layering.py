@@ -44,7 +44,8 @@ ALLOWED: dict[str, set[str]] = {
     "cnnlib.checkpoint": {"cnnlib.models"} | FOUNDATION,
     "cnnlib.pretrained": {"cnnlib.models", "cnnlib.data"} | FOUNDATION,
     "cnnlib.analysis": ANALYSIS_BASE,
-    "cnnlib.train": {"cnnlib.train", "cnnlib.models", "cnnlib.data", "cnnlib.checkpoint", "cnnlib.analysis.activations"} | FOUNDATION,
+    "cnnlib.train": {"cnnlib.train", "cnnlib.models", "cnnlib.data", "cnnlib.checkpoint", "cnnlib.analysis.activations"}
+    | FOUNDATION,
     "cnnlib.zoo": {"cnnlib.zoo", "cnnlib.train", "cnnlib.checkpoint", "cnnlib.provenance"} | ANALYSIS_BASE,
     "cnnlib.experiments": {"cnnlib.experiments", "cnnlib.chapters", "cnnlib.provenance"} | FOUNDATION,
     "cnnlib.viz": ANALYSIS_BASE,
@@ -100,7 +101,9 @@ def violations(module: str, source: str, is_package: bool = False) -> list[str]:
         allowed |= CLI_EXTRA
     bad: dict[int, str] = {}  # one report per import statement
     # per statement, a chapter named among its targets is the message to give
-    for line, target in sorted(_imports(source, module, is_package), key=lambda t: (t[0], CHAPTER_PACKAGE.match(t[1]) is None, t[1])):
+    for line, target in sorted(
+        _imports(source, module, is_package), key=lambda t: (t[0], CHAPTER_PACKAGE.match(t[1]) is None, t[1])
+    ):
         if line in bad:
             continue
         if target == "cnnlib" and layer == "cnnlib":
@@ -133,9 +136,17 @@ def test_every_import_in_cnnlib_goes_in_an_allowed_direction():
         ("cnnlib.data.sources", "import cnnlib.models", "layer 'cnnlib.data' may import only"),
         ("cnnlib.viz", "from .train import fit", "layer 'cnnlib.viz' may import only"),
         ("cnnlib.analysis.tta", "from ..zoo import load", "layer 'cnnlib.analysis' may import only"),
-        ("cnnlib.zoo.build", "from ..chapters.ch06_why_resnet import degradation", "only lectures, tests, CLIs and chapters"),
+        (
+            "cnnlib.zoo.build",
+            "from ..chapters.ch06_why_resnet import degradation",
+            "only lectures, tests, CLIs and chapters",
+        ),
         ("cnnlib.zoo.report", "from ..chapters import ch06_why_resnet", "only lectures, tests, CLIs and chapters"),
-        ("cnnlib.analysis.lesion", "def f():\n    from cnnlib.chapters.ch04_googlenet import table1", "only lectures, tests"),
+        (
+            "cnnlib.analysis.lesion",
+            "def f():\n    from cnnlib.chapters.ch04_googlenet import table1",
+            "only lectures, tests",
+        ),
         ("cnnlib.train.loop", "from ..analysis.lesion import ablate", "layer 'cnnlib.train' may import only"),
     ],
 )

@@ -20,7 +20,10 @@ def lrn_loop(a: torch.Tensor, n: int, k: float, alpha: float, beta: float) -> to
     return out
 
 
-@pytest.mark.parametrize("C, n, k, alpha, beta", [(12, 5, 2.0, 1e-4, 0.75), (7, 3, 1.0, 1e-2, 0.5), (3, 5, 0.5, 0.1, 1.0), (8, 1, 1.0, 0.1, 0.75)])
+@pytest.mark.parametrize(
+    "C, n, k, alpha, beta",
+    [(12, 5, 2.0, 1e-4, 0.75), (7, 3, 1.0, 1e-2, 0.5), (3, 5, 0.5, 0.1, 1.0), (8, 1, 1.0, 0.1, 0.75)],
+)
 def test_formula_equals_torch_module_with_alpha_times_n(C, n, k, alpha, beta):
     torch.manual_seed(0)
     a = torch.rand(2, C, 4, 3) * 50
@@ -37,7 +40,9 @@ def test_formula_equals_torch_module_with_alpha_times_n(C, n, k, alpha, beta):
 
 def test_paper_constants_module():
     a = torch.rand(1, 10, 2, 2) * 100
-    assert_close_up_to_rounding(local_response_norm()(a), lrn_formula(a), terms=5, what="the paper's LRN module and lrn_formula")
+    assert_close_up_to_rounding(
+        local_response_norm()(a), lrn_formula(a), terms=5, what="the paper's LRN module and lrn_formula"
+    )
 
 
 def test_window_is_clipped_at_the_edges():
@@ -52,7 +57,9 @@ def test_neighbours_damp_a_channel_and_alpha_zero_is_a_constant_scale():
     lone = torch.zeros(1, 5, 1, 1)
     lone[0, 2] = 100.0
     crowd = torch.full((1, 5, 1, 1), 100.0)
-    assert lrn_formula(crowd)[0, 2] < lrn_formula(lone)[0, 2]  # the same activation, more active neighbours: smaller output
+    assert (
+        lrn_formula(crowd)[0, 2] < lrn_formula(lone)[0, 2]
+    )  # the same activation, more active neighbours: smaller output
     a = torch.rand(2, 6, 3, 3)
     # elementwise: the power may round 2 ** 0.75 differently by an ulp; allclose's rtol 1e-5 is ~100 ulps
     assert torch.allclose(lrn_formula(a, alpha=0.0, k=2.0, beta=0.75), a / 2.0**0.75)

@@ -54,7 +54,9 @@ def test_forward_backward_every_registered_model(name):
     modules = dict(model.named_modules())
     for attr in ("first_conv", "classifier", "gradcam_layer"):
         assert getattr(info, attr) in modules, f"{name}: metadata {attr}={getattr(info, attr)!r} names no module"
-    assert isinstance(modules[info.first_conv], nn.Conv2d) and isinstance(modules[info.classifier], (nn.Linear, nn.Conv2d))
+    assert isinstance(modules[info.first_conv], nn.Conv2d) and isinstance(
+        modules[info.classifier], (nn.Linear, nn.Conv2d)
+    )
     model.eval()  # dropout draws new masks on every call
     features = model.forward_features(x)
     assert torch.equal(model.forward_head(features), model(x))

@@ -49,7 +49,10 @@ def test_dilation_enlarges_the_kernel():
 def test_vgg16_published_receptive_fields():
     # Hand-derived (and widely tabulated): conv1_2 5, pool1 6, conv2_2 14, conv3_3 40, conv4_3 92, conv5_3 196, pool5 212
     rows = {r.name: r for r in receptive_field(layer_specs(_on_meta("vgg16")))}
-    assert [rows[n].size for n in ("features.2", "features.4", "features.7", "features.14", "features.21", "features.28", "features.30")] == [5, 6, 14, 40, 92, 196, 212]
+    assert [
+        rows[n].size
+        for n in ("features.2", "features.4", "features.7", "features.14", "features.21", "features.28", "features.30")
+    ] == [5, 6, 14, 40, 92, 196, 212]
     assert rows["features.30"].jump == 32
 
 
@@ -75,9 +78,25 @@ def test_unknown_layers_and_bad_values_are_refused():
 @pytest.mark.parametrize(
     "net",
     [
-        nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.Conv2d(2, 2, 3, padding=1)),
-        nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 5, padding=2)),
-        nn.Sequential(nn.Conv2d(1, 2, 5, stride=2), nn.ReLU(), nn.AvgPool2d(3, stride=2), nn.Conv2d(2, 2, 3, dilation=2)),
+        nn.Sequential(
+            nn.Conv2d(1, 2, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2, 2, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2, 2, 3, padding=1),
+        ),
+        nn.Sequential(
+            nn.Conv2d(1, 2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2, 2, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2, 2, 5, padding=2),
+        ),
+        nn.Sequential(
+            nn.Conv2d(1, 2, 5, stride=2), nn.ReLU(), nn.AvgPool2d(3, stride=2), nn.Conv2d(2, 2, 3, dilation=2)
+        ),
     ],
 )
 def test_formula_agrees_with_the_gradient_measurement(net):
@@ -89,7 +108,11 @@ def test_gradient_measurement_on_a_vgg_stage_and_its_guards():
     model = cnnlib.get_model("vgg11_bn_cifar", width=0.25)
     first_three_stages = model.features[:15]  # conv-bn-relu-pool, conv-bn-relu-pool, 2 x conv-bn-relu, pool
     before = [p.clone() for p in model.parameters()]
-    assert empirical_receptive_field(first_three_stages, (3, 64, 64)) == (30, 30) == (receptive_field(first_three_stages)[-1].size,) * 2
+    assert (
+        empirical_receptive_field(first_three_stages, (3, 64, 64))
+        == (30, 30)
+        == (receptive_field(first_three_stages)[-1].size,) * 2
+    )
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # the caller's model is untouched
     with pytest.raises(ValueError, match="border"):
         empirical_receptive_field(first_three_stages, (3, 24, 24))
@@ -119,7 +142,9 @@ def test_composed_kernels_by_hand():
     assert b.tolist() == [0.5 + (1.0 - 1.0) * 3.0]
     x = torch.randn(1, 1, 1, 9)
     two = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, w1, torch.tensor([3.0])), w2, torch.tensor([0.5]))
-    assert_close_up_to_rounding(torch.nn.functional.conv2d(x, w, b), two, terms=3, what="composed 1x3 kernel and the two 1x2 ones")
+    assert_close_up_to_rounding(
+        torch.nn.functional.conv2d(x, w, b), two, terms=3, what="composed 1x3 kernel and the two 1x2 ones"
+    )
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -131,7 +156,9 @@ def test_three_3x3_convolutions_are_one_7x7_without_relus(bias):
     x = torch.randn(2, 3, 20, 20)
     with torch.no_grad():
         # the composed kernel is rounded, and the routes sum in other orders: rounding of the 7x7's 3 * 7 * 7 terms
-        assert_close_up_to_rounding(single(x), nn.Sequential(*convs)(x), terms=3 * 7 * 7, what="three 3x3 convolutions and the composed 7x7")
+        assert_close_up_to_rounding(
+            single(x), nn.Sequential(*convs)(x), terms=3 * 7 * 7, what="three 3x3 convolutions and the composed 7x7"
+        )
         relu_stack = nn.Sequential(convs[0], nn.ReLU(), convs[1], nn.ReLU(), convs[2])
         # the ReLUs change outputs by ~0.5 (their size), atol 1e-2 is far above rounding
         assert not torch.allclose(relu_stack(x), single(x), atol=1e-2)
@@ -147,7 +174,9 @@ def test_padded_stack_matches_the_single_layer_away_from_the_border():
         a, b = nn.Sequential(*convs)(x), single(x)
     assert a.shape == b.shape
     # interior: equal up to rounding of the 7x7's 2 * 7 * 7 terms
-    assert_close_up_to_rounding(b[..., 3:-3, 3:-3], a[..., 3:-3, 3:-3], terms=2 * 7 * 7, what="interior of the padded stack and the 7x7")
+    assert_close_up_to_rounding(
+        b[..., 3:-3, 3:-3], a[..., 3:-3, 3:-3], terms=2 * 7 * 7, what="interior of the padded stack and the 7x7"
+    )
     # border: the stack read zeros between its layers; differences ~0.2 (outputs ~0.6), atol 1e-3 is far above rounding
     assert not torch.allclose(a, b, atol=1e-3)
 
@@ -169,7 +198,9 @@ def test_best_single_conv_recovers_a_linear_stack_but_not_a_relu_stack():
     assert unexplained < 1e-8  # a relative figure: float32 rounding of the outputs leaves ~1e-14
     # the float64 fit to the stack's float32 outputs recovers the composed kernel up to those outputs' rounding
     # (800 random rows: the least squares hardly amplify it); terms = the 7x7 kernel's 4 * 7 * 7 products
-    assert_close_up_to_rounding(fitted.weight, compose_convolutions(convs).weight, terms=4 * 7 * 7, what="fitted and composed 7x7 kernel")
+    assert_close_up_to_rounding(
+        fitted.weight, compose_convolutions(convs).weight, terms=4 * 7 * 7, what="fitted and composed 7x7 kernel"
+    )
     _, unexplained_relu = best_single_conv(nn.Sequential(convs[0], nn.ReLU(), convs[1], nn.ReLU(), convs[2]), 7, x)
     assert unexplained_relu > 0.05
     with pytest.raises(ValueError, match="valid 5x5"):

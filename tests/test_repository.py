@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
+import tomllib
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -34,7 +34,9 @@ def test_lecture_and_notebook_inputs_agree(lecture):
     notebook = REPO / "notebooks" / f"{lecture.stem}.ipynb"
     from_md = jupytext.read(lecture)
     from_ipynb = nbformat.read(notebook, as_version=4)
-    assert _inputs(from_md) == _inputs(from_ipynb), f"{lecture.name} and {notebook.name} drifted: run jupytext --sync {lecture.relative_to(REPO)}"
+    assert _inputs(from_md) == _inputs(from_ipynb), (
+        f"{lecture.name} and {notebook.name} drifted: run jupytext --sync {lecture.relative_to(REPO)}"
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
@@ -42,7 +44,9 @@ def test_notebooks_are_committed_without_outputs(notebook):
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None, f"{notebook.name}: clear the outputs before committing"
+            assert not cell.outputs and cell.execution_count is None, (
+                f"{notebook.name}: clear the outputs before committing"
+            )
 
 
 @pytest.mark.parametrize("lecture", LECTURES, ids=lambda p: p.stem)
@@ -54,7 +58,9 @@ def test_lecture_structure_and_slides(lecture):
     text = "\n".join(c.source for c in nb.cells)
     assert "## Exercises" in text and "## Solutions" in text and "## References" in text
     assert "exercises.check_" in text, "at least one exercise has a cnnlib checker"
-    assert "import cnnlib" in nb.cells[kinds.index("skip") + 1].source or any("import cnnlib" in c.source for c in nb.cells[:6])
+    assert "import cnnlib" in nb.cells[kinds.index("skip") + 1].source or any(
+        "import cnnlib" in c.source for c in nb.cells[:6]
+    )
 
 
 def _linked_files(lecture: Path) -> list[str]:
@@ -76,7 +82,11 @@ def test_static_figures_are_reproducible_sources():
         if image.suffix == ".svg":
             assert image.read_text().lstrip().startswith("<svg"), f"{image.name} is not a hand-editable SVG source"
         else:
-            source = [p for p in (REPO / "img").iterdir() if p.stem == image.stem and p.suffix in (".py", ".svg") and p != image]
+            source = [
+                p
+                for p in (REPO / "img").iterdir()
+                if p.stem == image.stem and p.suffix in (".py", ".svg") and p != image
+            ]
             assert source, f"{image.name} has no source (an .svg or a generating .py) beside it"
 
 
@@ -106,3 +116,18 @@ def test_readme_gives_two_commands_and_ci_runs_the_second():
     assert "python3 course.py test" in ci and "CNNLIB_MIRROR=../shared/mirror" in ci
     for lecture in LECTURES:
         assert f"notebooks/{lecture.stem}.ipynb" in readme, f"README does not link chapter {lecture.stem}"
+
+
+def test_the_tree_is_formatted_and_linted():
+    """ruff, with the project's configuration (pyproject.toml), finds nothing to change in the Python sources."""
+    import shutil
+    import subprocess
+    import sys
+
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    paths = ["cnnlib", "tests", "benchmarks", "course.py", "conftest.py"]
+    for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
+        done = subprocess.run([ruff, *args, *paths], cwd=REPO, capture_output=True, text=True)
+        assert done.returncode == 0, (
+            f"`ruff {' '.join(args)}` found problems (run `ruff check --fix` and `ruff format`):\n{done.stdout}{done.stderr}"
+        )

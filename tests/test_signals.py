@@ -95,7 +95,9 @@ def test_text_convolution_shapes_and_values():
         features = signals.conv1d_over_words(emb, conv)
     assert features.shape == (3, 15)
     by_hand = conv.bias[1] + (conv.weight[1] * emb[5:8].T).sum()  # kernel 2 on "city is the"
-    assert_close_up_to_rounding(features[1, 5], by_hand, terms=4 * 3, what="conv1d output and the sum by hand")  # 4 x 3 products
+    assert_close_up_to_rounding(
+        features[1, 5], by_hand, terms=4 * 3, what="conv1d output and the sum by hand"
+    )  # 4 x 3 products
     values, positions = signals.max_over_time(features)
     assert torch.equal(values, features.max(1).values) and torch.equal(features[torch.arange(3), positions], values)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 
 from cnnlib import nbtools
@@ -21,14 +22,36 @@ def test_start_prints_hardware_versions_and_data_sources(capsys, monkeypatch):
     assert torch.initial_seed() == 3
 
 
-def test_show_source_prints_a_slice(capsys):
+def _shown_code(monkeypatch) -> list[str]:
+    """Capture what show_source displays (an IPython Code object) as text."""
+    import IPython.display
+
+    shown: list[str] = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj.data))
+    return shown
+
+
+def test_show_source_shows_the_slice_from_start_to_stop(monkeypatch):
     from cnnlib.models import LeNet5
 
+    shown = _shown_code(monkeypatch)
     nbtools.show_source(LeNet5, start="def forward_head", stop="return self.classifier")
-    out = capsys.readouterr().out + ""
-    # IPython may render a Code object instead of printing; either way no exception and the right slice
-    if out:
-        assert out.lstrip().startswith("def forward_head") and "forward_features" not in out
+    (code,) = shown
+    lines = code.splitlines()
+    assert lines[0].lstrip().startswith("def forward_head") and "return self.classifier" in lines[-1]
+    assert "def forward_features" not in code and "class LeNet5" not in code
+    nbtools.show_source(LeNet5)  # no markers: the whole class
+    assert shown[1].startswith("class LeNet5") and "def forward_head" in shown[1]
+
+
+def test_show_source_says_which_marker_is_missing(monkeypatch):
+    from cnnlib.models import LeNet5
+
+    _shown_code(monkeypatch)
+    with pytest.raises(ValueError, match="contains 'def no_such_method'"):
+        nbtools.show_source(LeNet5, start="def no_such_method")
+    with pytest.raises(ValueError, match="LeNet5"):
+        nbtools.show_source(LeNet5, start="def forward_head", stop="no such line")
 
 
 def _course_module():
@@ -46,7 +69,29 @@ def test_course_script_makes_the_mirror_path_absolute(monkeypatch):
     assert course.child_env()["CNNLIB_MIRROR"] == "/abs/mirror"
 
 
-def test_course_script_reinstalls_only_when_dependencies_change():
+def test_course_script_reinstalls_only_when_dependencies_change(tmp_path, monkeypatch):
+    """ensure_environment installs on the first run, not on the next, and again once pyproject.toml changes."""
     course = _course_module()
-    assert course.install_fingerprint() == course.install_fingerprint()
-    assert len(course.install_fingerprint()) == 64
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\ndependencies = ['torch>=2.2']\n")
+    venv_dir = tmp_path / ".venv"
+    python = venv_dir / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("")  # the environment exists: only the install step is in question
+    monkeypatch.setattr(course, "ROOT", tmp_path)
+    monkeypatch.setattr(course, "VENV", venv_dir)
+    monkeypatch.setattr(course, "STAMP", venv_dir / ".cnnlib-install-stamp")
+    monkeypatch.setattr(course, "venv_python", lambda: python)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(course, "run", lambda cmd, **kw: calls.append([str(c) for c in cmd]))
+
+    assert course.ensure_environment() == python
+    assert any(cmd[-2:] == ["-e", ".[test]"] for cmd in calls), calls  # first run: installs
+    fingerprint = course.install_fingerprint()
+    assert len(fingerprint) == 64 and (venv_dir / ".cnnlib-install-stamp").read_text() == fingerprint
+    calls.clear()
+    course.ensure_environment()
+    assert calls == []  # nothing changed: nothing installed
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\ndependencies = ['torch>=2.3']\n")
+    assert course.install_fingerprint() != fingerprint
+    course.ensure_environment()
+    assert any(cmd[-2:] == ["-e", ".[test]"] for cmd in calls)  # a changed dependency: installs again

@@ -33,7 +33,9 @@ def stripes(n: int, seed: int) -> ImageTensors:
 
 
 def tiny_cnn() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2))
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2)
+    )
 
 
 CONFIG = TrainConfig(epochs=3, batch_size=32, lr=0.05, precision="fp32", seed=0)
@@ -70,7 +72,9 @@ def test_fit_is_reproducible_with_a_seed():
 
 def test_log_every_records_steps():
     train = stripes(256, 0)
-    history = fit(tiny_cnn(), train, None, dataclasses.replace(CONFIG, log_every=2, epochs=2), device="cpu", progress=False)
+    history = fit(
+        tiny_cnn(), train, None, dataclasses.replace(CONFIG, log_every=2, epochs=2), device="cpu", progress=False
+    )
     steps = [s["step"] for s in history["steps"]]
     assert steps == [2, 4, 6, 8, 10, 12, 14, 16]  # 8 steps per epoch, two epochs
     assert all(0 <= s["train_acc"] <= 1 for s in history["steps"])
@@ -94,12 +98,24 @@ def test_bad_config_values_raise():
 def test_divergence_is_reported():
     train = stripes(128, 0)
     with pytest.raises(FloatingPointError, match="lower TrainConfig.lr"):
-        fit(tiny_cnn(), train, None, dataclasses.replace(CONFIG, lr=1e12, schedule="constant", epochs=2), device="cpu", progress=False)
+        fit(
+            tiny_cnn(),
+            train,
+            None,
+            dataclasses.replace(CONFIG, lr=1e12, schedule="constant", epochs=2),
+            device="cpu",
+            progress=False,
+        )
 
 
 def test_auto_speed_settings_measure_and_choose():
     speed = choose_speed_settings(tiny_cnn(), (1, 8, 8), 16, torch.device("cpu"), precision="auto", steps=1)
-    assert set(speed.measured) == {"float32, contiguous", "float32, channels-last", "bfloat16 autocast, contiguous", "bfloat16 autocast, channels-last"}
+    assert set(speed.measured) == {
+        "float32, contiguous",
+        "float32, channels-last",
+        "bfloat16 autocast, contiguous",
+        "bfloat16 autocast, channels-last",
+    }
     assert all(rate > 0 for rate in speed.measured.values())
     baseline = max(speed.measured["float32, contiguous"], speed.measured["float32, channels-last"])
     if speed.autocast_dtype is not None:  # leaving float32 must have been worth at least 10 %
@@ -128,7 +144,9 @@ def scripted_choice(monkeypatch, scripts, **kwargs):
     ScriptedProbe.scripts, ScriptedProbe.log = scripts, []
     monkeypatch.setattr(train_speed, "_TrainingProbe", ScriptedProbe)
     monkeypatch.setattr(train_speed, "_SPEED_CACHE", {})
-    return choose_speed_settings(tiny_cnn(), (1, 8, 8), 10, torch.device("cpu"), precision="auto", steps=3, min_seconds=0.0, **kwargs)
+    return choose_speed_settings(
+        tiny_cnn(), (1, 8, 8), 10, torch.device("cpu"), precision="auto", steps=3, min_seconds=0.0, **kwargs
+    )
 
 
 def test_speed_rule_measures_the_steady_state_in_interleaved_rounds(monkeypatch):
@@ -142,7 +160,12 @@ def test_speed_rule_measures_the_steady_state_in_interleaved_rounds(monkeypatch)
         "bfloat16 autocast, channels-last": [1.0, 0.06] + [0.2, 0.2, 0.2] + [0.05] * 20,
     }
     speed = scripted_choice(monkeypatch, scripts)
-    assert speed.measured == {"float32, contiguous": 100.0, "float32, channels-last": 40.0, "bfloat16 autocast, contiguous": 11.1, "bfloat16 autocast, channels-last": 200.0}
+    assert speed.measured == {
+        "float32, contiguous": 100.0,
+        "float32, channels-last": 40.0,
+        "bfloat16 autocast, contiguous": 11.1,
+        "bfloat16 autocast, channels-last": 200.0,
+    }
     assert speed.autocast_dtype == torch.bfloat16 and speed.channels_last  # its best round, not its first
     assert ScriptedProbe.log.count("bfloat16 autocast, contiguous") == 2  # only the two warm-up steps
     # after round 1 the leader is float32 contiguous (100); float32 channels-last (40) is under half: no second round
@@ -176,7 +199,12 @@ def test_predict_keeps_order_and_is_float32():
     model = tiny_cnn()
     logits = predict(model, data, SpeedSettings("cpu", torch.bfloat16, True), batch_size=7)
     assert logits.shape == (50, 2) and logits.dtype == torch.float32
-    one_by_one = torch.cat([predict(model, ImageTensors(data.images[i : i + 1], data.labels[i : i + 1], data.spec, "train", "x")) for i in range(3)])
+    one_by_one = torch.cat(
+        [
+            predict(model, ImageTensors(data.images[i : i + 1], data.labels[i : i + 1], data.spec, "train", "x"))
+            for i in range(3)
+        ]
+    )
     assert torch.allclose(logits[:3], one_by_one, atol=0.1)  # bf16 vs fp32
 
 
@@ -213,10 +241,20 @@ print(page_faults_of_five_passes())
 def test_reuse_freed_memory_keeps_the_kernels_page_work_out_of_timed_passes():
     # Each case in a fresh process: the setting is process-wide and cannot be undone.
     # Without the settings that replace or tune the allocator, so both cases see glibc's own behaviour.
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "THP_MEM_ALLOC_ENABLE") and not k.startswith("MALLOC_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LD_PRELOAD", "GLIBC_TUNABLES", "THP_MEM_ALLOC_ENABLE") and not k.startswith("MALLOC_")
+    }
 
     def faults(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", _PAGE_FAULTS_OF_FORWARD_PASSES, mode], capture_output=True, text=True, check=True, env=env)
+        out = subprocess.run(
+            [sys.executable, "-c", _PAGE_FAULTS_OF_FORWARD_PASSES, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
         return int(out.stdout)
 
     pages_of_one_activation = 64 * 32 * 32 * 32 * 4 // 4096
@@ -280,8 +318,14 @@ def test_every_entry_point_uses_all_cores():
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    entry_points = ("cnnlib/zoo/__main__.py", "cnnlib/experiments/__main__.py", "cnnlib/nbtools.py", "conftest.py",
-                    "benchmarks/train_throughput.py", "benchmarks/repvgg_speed.py")
+    entry_points = (
+        "cnnlib/zoo/__main__.py",
+        "cnnlib/experiments/__main__.py",
+        "cnnlib/nbtools.py",
+        "conftest.py",
+        "benchmarks/train_throughput.py",
+        "benchmarks/repvgg_speed.py",
+    )
     for path in entry_points:
         source = (root / path).read_text()
         assert "use_all_cores(" in source, path
@@ -291,7 +335,9 @@ def test_every_entry_point_uses_all_cores():
 def fixed_speed(monkeypatch, img_per_s: float) -> None:
     """Make the training loop run at ``img_per_s`` and evaluation at three times that, without measuring."""
     measured = {"float32, contiguous": img_per_s}
-    monkeypatch.setattr(train_plan, "choose_speed_settings", lambda *a, **k: SpeedSettings("cpu", None, False, measured))
+    monkeypatch.setattr(
+        train_plan, "choose_speed_settings", lambda *a, **k: SpeedSettings("cpu", None, False, measured)
+    )
     monkeypatch.setattr(train_plan, "_loop_rates", lambda *a, **k: (img_per_s, 3 * img_per_s))
 
 
@@ -300,7 +346,9 @@ def test_plan_training_keeps_the_recipe_when_it_fits(monkeypatch):
     train, test = stripes(512, 0), stripes(300, 1)
     plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=10, test_data=test, device="cpu")
     assert plan.config == CONFIG and plan.train_data is train and not plan.reduced
-    assert plan.estimated_seconds == pytest.approx(3 * (512 + 100) / 1000)  # 3 epochs + 3 evaluations at a third of the cost
+    assert plan.estimated_seconds == pytest.approx(
+        3 * (512 + 100) / 1000
+    )  # 3 epochs + 3 evaluations at a third of the cost
     assert "the full recipe runs" in str(plan) and "1,000 training images/s" in str(plan)
 
 
@@ -326,8 +374,15 @@ def test_plan_training_trains_fewer_epochs_then_fewer_images(monkeypatch):
 def test_plan_training_measures_the_real_loop_and_leaves_the_model_and_random_state_alone():
     train, test = stripes(512, 0), stripes(300, 1)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.5),
-                          nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 2))
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.Dropout(0.5),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16, 2),
+    )
     config = dataclasses.replace(CONFIG, precision="auto")  # the speed rule measures too
     before = copy.deepcopy(model.state_dict())
     rng = torch.get_rng_state()
@@ -343,17 +398,29 @@ def test_plan_training_measures_the_real_loop_and_leaves_the_model_and_random_st
 def test_plan_training_says_when_even_the_smallest_run_is_over_budget(monkeypatch):
     train, test = stripes(512, 0), stripes(300, 1)
     fixed_speed(monkeypatch, 100.0)  # one evaluation alone takes 1 s
-    plan = cnnlib_train.plan_training(tiny_cnn(), train, CONFIG, budget_seconds=0.5, test_data=test, device="cpu", min_steps=4)
+    plan = cnnlib_train.plan_training(
+        tiny_cnn(), train, CONFIG, budget_seconds=0.5, test_data=test, device="cpu", min_steps=4
+    )
     assert plan.config.epochs == 1 and len(plan.train_data) == 4 * 32  # never fewer than min_steps batches
     assert "still over the budget" in str(plan)
-    plan = cnnlib_train.plan_training(tiny_cnn(), train, dataclasses.replace(CONFIG, epochs=1), 100, test_data=test, device="cpu")
+    plan = cnnlib_train.plan_training(
+        tiny_cnn(), train, dataclasses.replace(CONFIG, epochs=1), 100, test_data=test, device="cpu"
+    )
     assert str(plan).startswith("Budget: 1 epoch takes about 6 s of training and evaluation here")
 
 
 def test_speed_candidates_and_the_schedules_step_arithmetic():
     labels = [c.label for c in cnnlib_train.speed_candidates("cpu")]
-    assert labels == ["float32, contiguous", "float32, channels-last", "bfloat16 autocast, contiguous", "bfloat16 autocast, channels-last"]
-    assert [c.label for c in cnnlib_train.speed_candidates("cpu", channels_last=True)] == ["float32, channels-last", "bfloat16 autocast, channels-last"]
+    assert labels == [
+        "float32, contiguous",
+        "float32, channels-last",
+        "bfloat16 autocast, contiguous",
+        "bfloat16 autocast, channels-last",
+    ]
+    assert [c.label for c in cnnlib_train.speed_candidates("cpu", channels_last=True)] == [
+        "float32, channels-last",
+        "bfloat16 autocast, channels-last",
+    ]
     assert cnnlib_train.steps_per_epoch(100, 32) == 3 and cnnlib_train.steps_per_epoch(10, 32) == 1
     assert cnnlib_train.warmup_steps(CONFIG, 100) == 20  # one-cycle, warmup_fraction 0.2
     assert cnnlib_train.warmup_steps(dataclasses.replace(CONFIG, schedule="cosine"), 100) == 0

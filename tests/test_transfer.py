@@ -4,9 +4,9 @@ import pytest
 import torch
 
 import cnnlib
+from cnnlib.analysis.transfer import LinearProbe, extract_features, fit_linear_probe, probe_accuracy, resize_images
 from cnnlib.data import DATASETS, ImageTensors
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
-from cnnlib.analysis.transfer import LinearProbe, extract_features, fit_linear_probe, probe_accuracy, resize_images
 
 
 def fake_images(n=12, size=32, seed=0):
@@ -25,7 +25,9 @@ def test_extract_features_pools_keeps_order_and_leaves_the_model_alone():
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # BN statistics not updated
     one = extract_features(model, ImageTensors(data.images[3:4], data.labels[3:4], data.spec, "train", "x"))
     # same features alone or in a batch, in order; a batch of 1 may run other kernels: the network's rounding
-    assert_close_up_to_rounding(one[0], feats[3], terms=accumulated_terms(model), what="features of an image alone and in a batch")
+    assert_close_up_to_rounding(
+        one[0], feats[3], terms=accumulated_terms(model), what="features of an image alone and in a batch"
+    )
     flat = extract_features(model, resize_images(data, 64), pool=False)
     assert flat.shape == (12, 128 * 2 * 2)
 
@@ -76,8 +78,12 @@ def test_probe_refuses_bad_input():
 def test_resize_images():
     data = fake_images(n=3, size=32)
     small = resize_images(data, 16)
-    assert small.images.shape == (3, 3, 16, 16) and small.images.dtype == torch.uint8 and "resized to 16x16" in small.notes
-    grey = ImageTensors(torch.full((2, 3, 32, 32), 77, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), data.spec, "train", "x")
+    assert (
+        small.images.shape == (3, 3, 16, 16) and small.images.dtype == torch.uint8 and "resized to 16x16" in small.notes
+    )
+    grey = ImageTensors(
+        torch.full((2, 3, 32, 32), 77, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), data.spec, "train", "x"
+    )
     assert (resize_images(grey, 8).images == 77).all()  # a flat image stays flat
     with pytest.raises(ValueError):
         resize_images(data, 0)

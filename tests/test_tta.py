@@ -8,9 +8,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
+from cnnlib.analysis.tta import VIEW_NAMES, ten_crop_logits, ten_crop_outputs, ten_crop_predict, ten_crop_views
 from cnnlib.data import DATASETS, ImageTensors, normalize
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
-from cnnlib.analysis.tta import VIEW_NAMES, ten_crop_logits, ten_crop_outputs, ten_crop_predict, ten_crop_views
 
 
 def tiny_model(seed: int = 0) -> nn.Module:
@@ -26,8 +26,12 @@ def test_views_shape_order_and_torchvision():
     for ours, theirs in zip(views, expected):
         assert torch.equal(ours, theirs)
     assert torch.equal(views[4], x)  # the centre view of the padded image is the image itself
-    assert torch.equal(views[9], x.flip(-1)) and torch.equal(views[6], views[0].flip(-1))  # mirror top-right = mirrored top-left
-    assert torch.equal(views[0][..., 2:, 2:], x[..., :6, :6]) and views[0][..., :2, :].abs().sum() == 0  # top-left: black border
+    assert torch.equal(views[9], x.flip(-1)) and torch.equal(
+        views[6], views[0].flip(-1)
+    )  # mirror top-right = mirrored top-left
+    assert (
+        torch.equal(views[0][..., 2:, 2:], x[..., :6, :6]) and views[0][..., :2, :].abs().sum() == 0
+    )  # top-left: black border
 
 
 def test_odd_margins_follow_torchvision_rounding():
@@ -60,7 +64,9 @@ def test_a_model_that_ignores_position_gains_nothing():
     # the views are the image and its mirror: rounding of the 8 x 8 average (summed in another order), the
     # linear layer and the mean over 10 views
     terms = 8 * 8 + accumulated_terms(model) + 10
-    assert_close_up_to_rounding(ten_crop_logits(model, x, padding=0), model(x), terms=terms, what="ten-crop average and the model")
+    assert_close_up_to_rounding(
+        ten_crop_logits(model, x, padding=0), model(x), terms=terms, what="ten-crop average and the model"
+    )
     # black borders change the mean: by ~0.2 (logits ~0.8), atol 1e-4 is far above rounding
     assert not torch.allclose(ten_crop_logits(model, x, padding=2), model(x), atol=1e-4)
 
@@ -79,7 +85,10 @@ def test_uint8_pipeline_pads_black_before_normalising():
     terms = accumulated_terms(model)
     assert_close_up_to_rounding(outputs, manual, terms=terms, what="ten_crop_outputs and the views run by hand")
     assert_close_up_to_rounding(
-        ten_crop_predict(model, ds, padding=2), manual.mean(0), terms=terms + 10, what="ten_crop_predict and the mean by hand"
+        ten_crop_predict(model, ds, padding=2),
+        manual.mean(0),
+        terms=terms + 10,
+        what="ten_crop_predict and the mean by hand",
     )
     assert_close_up_to_rounding(
         ten_crop_predict(model, ds, padding=2, average="softmax").exp(),

@@ -19,7 +19,17 @@ def close_figures():
 
 
 def history(offset: float = 0.0) -> dict:
-    epochs = [{"epoch": e, "train_loss": 1 / e + offset, "train_acc": 0.5 + e / 10, "test_loss": 1.2 / e, "test_acc": 0.5 + e / 11, "seconds": 1.0} for e in (1, 2, 3)]
+    epochs = [
+        {
+            "epoch": e,
+            "train_loss": 1 / e + offset,
+            "train_acc": 0.5 + e / 10,
+            "test_loss": 1.2 / e,
+            "test_acc": 0.5 + e / 11,
+            "seconds": 1.0,
+        }
+        for e in (1, 2, 3)
+    ]
     steps = [{"step": s, "train_loss": 1 / s, "train_acc": 0.9} for s in (10, 20, 30)]
     return {"epochs": epochs, "steps": steps}
 
@@ -56,7 +66,9 @@ def test_image_grids_and_filters():
 
 
 def test_feature_maps_figure():
-    fig = viz.plot_feature_maps({"C1": torch.rand(6, 28, 28), "S2": torch.rand(6, 14, 14)}, image=torch.rand(1, 32, 32), title="maps")
+    fig = viz.plot_feature_maps(
+        {"C1": torch.rand(6, 28, 28), "S2": torch.rand(6, 14, 14)}, image=torch.rand(1, 32, 32), title="maps"
+    )
     assert fig._suptitle.get_text() == "maps"
 
 
@@ -103,7 +115,13 @@ def test_widget_shows_a_static_figure_headless(monkeypatch):
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
-    data = ImageTensors(torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8), torch.tensor([1, 2, 3]), DATASETS["mnist"], "test", "synthetic")
+    data = ImageTensors(
+        torch.randint(0, 256, (3, 1, 32, 32), dtype=torch.uint8),
+        torch.tensor([1, 2, 3]),
+        DATASETS["mnist"],
+        "test",
+        "synthetic",
+    )
     box = feature_map_explorer(cnnlib.get_model("lenet5"), data, {"C1": "features.0"}, index=1)
     assert isinstance(shown[0], plt.Figure), "the first output must be a static figure"
     assert "test image #1" in shown[0]._suptitle.get_text()
@@ -115,8 +133,8 @@ def test_widget_shows_a_static_figure_headless(monkeypatch):
 
 
 def test_controls_explorer_redraws_once_per_change_and_names_unknown_controls(monkeypatch):
-    import ipywidgets as widgets
     import IPython.display
+    import ipywidgets as widgets
 
     from cnnlib.widgets import controls_explorer
 

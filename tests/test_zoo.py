@@ -18,11 +18,11 @@ import torch
 import cnnlib
 import cnnlib.io
 import cnnlib.zoo as zoo
+from cnnlib.chapters.ch06_why_resnet import degradation
 from cnnlib.checkpoint import CheckpointError
 from cnnlib.data import DATASETS, ImageTensors
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 from cnnlib.train import TrainConfig, fit
-from cnnlib.chapters.ch06_why_resnet import degradation
 from cnnlib.zoo.__main__ import REPORT_SECTIONS
 from cnnlib.zoo.__main__ import main as zoo_main
 
@@ -34,6 +34,7 @@ def patch_zoo(monkeypatch, name: str, value) -> None:
     for module in ZOO_MODULES:
         if hasattr(module, name):
             monkeypatch.setattr(module, name, value)
+
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_ZOO = REPO / "data" / "zoo"
@@ -127,7 +128,9 @@ def test_train_writes_checkpoint_and_log(tiny_zoo):
     assert [r["epoch"] for r in log["epochs"]] == [1, 2]
     for key in ("train_loss", "train_acc", "test_loss", "test_acc", "seconds"):
         assert key in log["epochs"][0]
-    assert log["recipe"]["epochs"] == 2 and log["parameters"] == cnnlib.analysis.summary.count_parameters(cnnlib.get_model("resnet20", num_classes=2))
+    assert log["recipe"]["epochs"] == 2 and log["parameters"] == cnnlib.analysis.summary.count_parameters(
+        cnnlib.get_model("resnet20", num_classes=2)
+    )
     assert log["hardware"] and log["torch_version"] == torch.__version__ and "synthetic" in log["data_source"]["train"]
     assert log["stored"]["dtype"] in ("float16", "float32")
     assert log["stored"]["ci_subset_size"] == 30
@@ -144,7 +147,9 @@ def test_train_writes_checkpoint_and_log(tiny_zoo):
 
 
 def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
-    with pytest.raises(zoo.NotTrainedError, match="python -m cnnlib.zoo train tiny` "):  # nothing to replace: no --fresh
+    with pytest.raises(
+        zoo.NotTrainedError, match="python -m cnnlib.zoo train tiny` "
+    ):  # nothing to replace: no --fresh
         zoo.load("tiny")
     zoo.train("tiny", progress=False)
     ckpt = tiny_zoo / "tiny.pt"
@@ -155,22 +160,39 @@ def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
     with pytest.raises(CheckpointError, match="version 1 .* version 2.*cnnlib.zoo train tiny --fresh"):
         zoo.load("tiny")
     # a changed recipe whose version was not bumped
-    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=1, config=dataclasses.replace(TINY_RECIPE, epochs=3)))
+    monkeypatch.setitem(
+        zoo.ENTRIES,
+        "tiny",
+        dataclasses.replace(zoo.ENTRIES["tiny"], version=1, config=dataclasses.replace(TINY_RECIPE, epochs=3)),
+    )
     with pytest.raises(CheckpointError, match=r"another recipe .*\['epochs'\].*train tiny --fresh"):
         zoo.load("tiny")
     # a version bump that also changes the model: the version is named, not a shape mismatch
-    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=2, config=TINY_RECIPE, model_kwargs={"num_classes": 3}))
+    monkeypatch.setitem(
+        zoo.ENTRIES,
+        "tiny",
+        dataclasses.replace(zoo.ENTRIES["tiny"], version=2, config=TINY_RECIPE, model_kwargs={"num_classes": 3}),
+    )
     with pytest.raises(CheckpointError, match="version 1 .* version 2.*cnnlib.zoo train tiny --fresh"):
         zoo.load("tiny")
     # other model arguments under the same entry and version
-    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=1, config=TINY_RECIPE, model_kwargs={"num_classes": 3}))
-    with pytest.raises(CheckpointError, match=r"built with \{'num_classes': 2\}, the entry now says \{'num_classes': 3\}.*train tiny --fresh"):
+    monkeypatch.setitem(
+        zoo.ENTRIES,
+        "tiny",
+        dataclasses.replace(zoo.ENTRIES["tiny"], version=1, config=TINY_RECIPE, model_kwargs={"num_classes": 3}),
+    )
+    with pytest.raises(
+        CheckpointError,
+        match=r"built with \{'num_classes': 2\}, the entry now says \{'num_classes': 3\}.*train tiny --fresh",
+    ):
         zoo.load("tiny")
     # the builder itself changed (another layout of weights under the same name and arguments)
     monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model_kwargs={"num_classes": 2}))
     with monkeypatch.context() as m:
         patch_zoo(m, "_build", lambda e: cnnlib.get_model("resnet32", **e.model_kwargs))
-        with pytest.raises(CheckpointError, match="architecture of 'resnet20' has changed.*names or shapes differ.*train tiny --fresh"):
+        with pytest.raises(
+            CheckpointError, match="architecture of 'resnet20' has changed.*names or shapes differ.*train tiny --fresh"
+        ):
             zoo.load("tiny")
     # a checkpoint copied under another entry's name
     monkeypatch.setitem(zoo.ENTRIES, "tiny2", dataclasses.replace(zoo.ENTRIES["tiny"], name="tiny2"))
@@ -181,7 +203,9 @@ def test_load_refuses_untrained_damaged_and_changed(tiny_zoo, monkeypatch):
     for suffix in (".pt", ".pt.sha256", ".json"):
         (tiny_zoo / f"tiny2{suffix}").unlink()
     # another model
-    monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model="plain20", model_kwargs={"num_classes": 2}))
+    monkeypatch.setitem(
+        zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model="plain20", model_kwargs={"num_classes": 2})
+    )
     with pytest.raises(CheckpointError, match="not 'plain20'"):
         zoo.load("tiny")
     monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], model="resnet20"))
@@ -280,7 +304,9 @@ def test_weights_are_stored_in_float16_only_if_accuracy_holds(tiny_zoo, monkeypa
     patch_zoo(monkeypatch, "FP16_TOLERANCE", tolerance)  # -1: any change counts as a loss of accuracy
     log = zoo.train("tiny", progress=False)
     assert log["stored"]["dtype"] == str(dtype).replace("torch.", "")
-    state = torch.load(tiny_zoo / "tiny.pt", weights_only=False)["state_dict"]  # our own file (it stores a TorchVersion)
+    state = torch.load(tiny_zoo / "tiny.pt", weights_only=False)[
+        "state_dict"
+    ]  # our own file (it stores a TorchVersion)
     assert {t.dtype for t in state.values() if t.is_floating_point()} == {dtype}
     model, _ = zoo.load("tiny")  # loaded as float32 either way
     assert {p.dtype for p in model.parameters()} == {torch.float32}
@@ -341,7 +367,9 @@ def test_train_refuses_to_overwrite_without_fresh(tiny_zoo, capsys):
 def test_train_all_trains_only_the_entries_without_a_checkpoint(tiny_zoo, monkeypatch, capsys):
     import cnnlib.zoo.__main__ as cli
 
-    monkeypatch.setattr(cli, "write_results_table", lambda *sections: None)  # its degradation section names the real quartet
+    monkeypatch.setattr(
+        cli, "write_results_table", lambda *sections: None
+    )  # its degradation section names the real quartet
     # Only the two tiny entries, then the registry back in its order (the results table follows that order).
     saved = dict(zoo.ENTRIES)
     zoo.ENTRIES.clear()
@@ -383,14 +411,25 @@ def test_an_interrupted_fresh_run_is_continued_by_train(tiny_zoo, monkeypatch, c
     assert f"training: 1 of {TINY_RECIPE.epochs} epochs done" in capsys.readouterr().out
     time.sleep(1.1)  # the second call starts in a later second than the first
     monkeypatch.setattr(ctrain, "train_one_epoch", real)
-    with monkeypatch.context() as m:  # the recipe changed meanwhile: the partial run is refused, naming the entry's command
-        m.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], config=dataclasses.replace(TINY_RECIPE, lr=0.01)))
+    with (
+        monkeypatch.context() as m
+    ):  # the recipe changed meanwhile: the partial run is refused, naming the entry's command
+        m.setitem(
+            zoo.ENTRIES,
+            "tiny",
+            dataclasses.replace(zoo.ENTRIES["tiny"], config=dataclasses.replace(TINY_RECIPE, lr=0.01)),
+        )
         assert zoo_main(["train", "tiny"]) == 1
-        assert "another config (it differs in ['lr']); start again with `python -m cnnlib.zoo train tiny --fresh`" in capsys.readouterr().err
+        assert (
+            "another config (it differs in ['lr']); start again with `python -m cnnlib.zoo train tiny --fresh`"
+            in capsys.readouterr().err
+        )
     assert zoo_main(["train", "tiny"]) == 0
     log = zoo.read_log("tiny")
     assert [r["after_epoch"] for r in log["resumed"]] == [1] and len(log["epochs"]) == TINY_RECIPE.epochs
-    assert log["started_utc"] == first_start < log["resumed"][0]["utc"] <= log["finished_utc"]  # the run's start, not the last call's
+    assert (
+        log["started_utc"] == first_start < log["resumed"][0]["utc"] <= log["finished_utc"]
+    )  # the run's start, not the last call's
     assert not (tiny_zoo / "resume" / "tiny.pt").exists()
     assert "tiny" in json.loads((tiny_zoo / "latency.json").read_text())["entries"]  # train measures the latency
 
@@ -424,7 +463,19 @@ def test_latency_keeps_each_entrys_lowest_median_over_the_passes(tiny_zoo, monke
 
 
 def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
-    monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", zoo.ZooEntry("tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test", {"num_classes": 2, "width": 0.25}))
+    monkeypatch.setitem(
+        zoo.ENTRIES,
+        "tiny_rep",
+        zoo.ZooEntry(
+            "tiny_rep",
+            "repvgg_a0_cifar",
+            "cifar10",
+            dataclasses.replace(TINY_RECIPE, epochs=1),
+            ("09",),
+            "test",
+            {"num_classes": 2, "width": 0.25},
+        ),
+    )
     zoo.train("tiny_rep", progress=False)
     multi, _ = zoo.load("tiny_rep")
     fused, _ = zoo.load("tiny_rep", fused=True)
@@ -432,14 +483,28 @@ def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
     assert sum(p.numel() for p in fused.parameters()) < sum(p.numel() for p in multi.parameters())
     x = _synthetic("test").images[:8].float() / 255
     with torch.no_grad():  # rounding through the whole network: the summed fan-in of the multi-branch form
-        assert_close_up_to_rounding(fused(x), multi(x), terms=accumulated_terms(multi), what="fused and multi-branch zoo model")
+        assert_close_up_to_rounding(
+            fused(x), multi(x), terms=accumulated_terms(multi), what="fused and multi-branch zoo model"
+        )
     zoo.train("tiny", progress=False)
     with pytest.raises(ValueError, match="RepVGG"):
         zoo.load("tiny", fused=True)
 
 
 def test_verify_checks_the_fused_form_of_a_repvgg_entry(tiny_zoo, monkeypatch):
-    monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", zoo.ZooEntry("tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test", {"num_classes": 2, "width": 0.25}))
+    monkeypatch.setitem(
+        zoo.ENTRIES,
+        "tiny_rep",
+        zoo.ZooEntry(
+            "tiny_rep",
+            "repvgg_a0_cifar",
+            "cifar10",
+            dataclasses.replace(TINY_RECIPE, epochs=1),
+            ("09",),
+            "test",
+            {"num_classes": 2, "width": 0.25},
+        ),
+    )
     zoo.train("tiny_rep", progress=False)
     (result,) = zoo.verify(["tiny_rep"])
     assert result.ok and "fused form predicts the same class for 100.00%" in result.message, result.message
@@ -479,7 +544,14 @@ def test_cli(tiny_zoo, capsys):
 def _with_dropout() -> torch.nn.Module:
     """A small net whose dropout draws from torch's global generator (ResNet-20 draws from none)."""
     nn = torch.nn
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.5), nn.Linear(8, 2))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.5),
+        nn.Linear(8, 2),
+    )
 
 
 @pytest.mark.parametrize("architecture", ["resnet20", "with_dropout"])
@@ -549,6 +621,7 @@ def _real_logs() -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(REAL_ZOO.glob("*.json")) if p.stem in zoo.ENTRIES}
 
 
+@pytest.mark.slow
 def test_committed_checkpoints_verify(monkeypatch):
     """Every committed checkpoint: checksum, model identity, and accuracy within 0.5 point of its log."""
     monkeypatch.delenv("CNNLIB_ZOO", raising=False)
@@ -565,10 +638,14 @@ def test_committed_logs_meet_their_targets_and_budget(monkeypatch):
     logs = _real_logs()
     for name, log in logs.items():
         e = zoo.entry(name)
-        assert log["version"] == e.version and log["recipe"] == dataclasses.asdict(e.config), f"{name}: log of another recipe"
+        assert log["version"] == e.version and log["recipe"] == dataclasses.asdict(e.config), (
+            f"{name}: log of another recipe"
+        )
         assert len(log["epochs"]) == e.config.epochs
         if e.target is not None:
-            assert log["stored"]["test_acc"] >= e.target, f"{name}: {log['stored']['test_acc']:.2%} < target {e.target:.0%}"
+            assert log["stored"]["test_acc"] >= e.target, (
+                f"{name}: {log['stored']['test_acc']:.2%} < target {e.target:.0%}"
+            )
         assert (REAL_ZOO / log["checkpoint"]["file"]).stat().st_size == log["checkpoint"]["bytes"]
     if "resnet20" in logs and "resnet56" in logs:
         assert logs["resnet56"]["stored"]["test_acc"] >= logs["resnet20"]["stored"]["test_acc"]
@@ -579,18 +656,35 @@ def test_committed_logs_meet_their_targets_and_budget(monkeypatch):
 def test_results_table_is_up_to_date(monkeypatch):
     """data/zoo/RESULTS.md is what `python -m cnnlib.zoo table` writes from the committed logs."""
     monkeypatch.delenv("CNNLIB_ZOO", raising=False)
-    assert (REAL_ZOO / "RESULTS.md").read_text() == zoo.results_table(REPORT_SECTIONS), "run `python -m cnnlib.zoo table --bench`"
+    assert (REAL_ZOO / "RESULTS.md").read_text() == zoo.results_table(REPORT_SECTIONS), (
+        "run `python -m cnnlib.zoo table --bench`"
+    )
 
 
 # --------------------------------------------------------------------------- the degradation report
 
 
 def _fake_log(path: Path, name: str, last_epoch_train_acc: float) -> None:
-    log = {"epochs": [{"epoch": 1, "train_acc": 0.5, "seconds": 30.0}, {"epoch": 2, "train_acc": last_epoch_train_acc, "seconds": 30.0}],
-           "stored": {"train_acc_clean": last_epoch_train_acc + 0.01, "test_acc": last_epoch_train_acc - 0.05,
-                      "ci_subset_acc": last_epoch_train_acc - 0.05, "test_images": 10000, "ci_subset_size": 2000},
-           "parameters": 1000, "mult_adds": 1e6, "train_seconds": 60.0, "version": 1, "recipe": {}, "checkpoint": {"sha256": "0" * 64},
-           "hardware": "Some CPU; 2 logical cores"}
+    log = {
+        "epochs": [
+            {"epoch": 1, "train_acc": 0.5, "seconds": 30.0},
+            {"epoch": 2, "train_acc": last_epoch_train_acc, "seconds": 30.0},
+        ],
+        "stored": {
+            "train_acc_clean": last_epoch_train_acc + 0.01,
+            "test_acc": last_epoch_train_acc - 0.05,
+            "ci_subset_acc": last_epoch_train_acc - 0.05,
+            "test_images": 10000,
+            "ci_subset_size": 2000,
+        },
+        "parameters": 1000,
+        "mult_adds": 1e6,
+        "train_seconds": 60.0,
+        "version": 1,
+        "recipe": {},
+        "checkpoint": {"sha256": "0" * 64},
+        "hardware": "Some CPU; 2 logical cores",
+    }
     (path / f"{name}.json").write_text(json.dumps(log))
 
 
@@ -610,22 +704,31 @@ def test_degradation_summary_reports_what_the_logs_say(tmp_path, monkeypatch):
     assert "plain56 vs plain20: waits for plain56" in text
     # A result against the paper is reported as such, not hidden.
     _fake_log(tmp_path, "plain56", 0.96)
-    assert "plain56 vs plain20: last-epoch train error -3.00 points, lower (the paper finds it higher)" in zoo.results_table(REPORT_SECTIONS)
+    assert (
+        "plain56 vs plain20: last-epoch train error -3.00 points, lower (the paper finds it higher)"
+        in zoo.results_table(REPORT_SECTIONS)
+    )
 
 
 def test_training_machines_splits_a_run_that_changed_processors():
     hw = "{}; 2 logical cores, torch threads 2; device cpu"
-    log = {"hardware": hw.format("Intel(R) Xeon(R) Processor @ 2.50GHz"),
-           "epochs": [{"epoch": i, "seconds": s} for i, s in enumerate([300, 290, 310, 140, 150], 1)],
-           "resumed": [{"after_epoch": 2, "hardware": hw.format("Intel(R) Xeon(R) Processor @ 2.50GHz")},
-                       {"after_epoch": 3, "hardware": hw.format("AMD EPYC")},
-                       {"after_epoch": 3, "hardware": hw.format("AMD EPYC")},  # stopped again inside epoch 4
-                       {"after_epoch": 4, "utc": "2026-11-23T19:01:08+00:00", "hardware": hw.format("AMD EPYC")}]}
+    log = {
+        "hardware": hw.format("Intel(R) Xeon(R) Processor @ 2.50GHz"),
+        "epochs": [{"epoch": i, "seconds": s} for i, s in enumerate([300, 290, 310, 140, 150], 1)],
+        "resumed": [
+            {"after_epoch": 2, "hardware": hw.format("Intel(R) Xeon(R) Processor @ 2.50GHz")},
+            {"after_epoch": 3, "hardware": hw.format("AMD EPYC")},
+            {"after_epoch": 3, "hardware": hw.format("AMD EPYC")},  # stopped again inside epoch 4
+            {"after_epoch": 4, "utc": "2026-11-23T19:01:08+00:00", "hardware": hw.format("AMD EPYC")},
+        ],
+    }
     assert zoo.training_machines(log) == [
         {"cpu": "Intel Xeon Processor @ 2.50GHz", "first": 1, "last": 3, "fastest_s": 290},
         {"cpu": "AMD EPYC", "first": 4, "last": 5, "fastest_s": 140},
     ]
-    assert zoo.training_machines({**log, "resumed": []}) == [{"cpu": "Intel Xeon Processor @ 2.50GHz", "first": 1, "last": 5, "fastest_s": 140}]
+    assert zoo.training_machines({**log, "resumed": []}) == [
+        {"cpu": "Intel Xeon Processor @ 2.50GHz", "first": 1, "last": 5, "fastest_s": 140}
+    ]
 
 
 def test_list_names_a_partial_run_that_cannot_be_continued(tiny_zoo, capsys):
@@ -640,7 +743,10 @@ def test_list_calls_a_checkpoint_of_an_older_entry_version_stale(tiny_zoo, monke
     zoo.train("tiny", progress=False)
     monkeypatch.setitem(zoo.ENTRIES, "tiny", dataclasses.replace(zoo.ENTRIES["tiny"], version=2))
     assert zoo_main(["list"]) == 0
-    assert "stale: trained for version 1 of the entry, which is now version 2; `train tiny --fresh`" in capsys.readouterr().out
+    assert (
+        "stale: trained for version 1 of the entry, which is now version 2; `train tiny --fresh`"
+        in capsys.readouterr().out
+    )
 
 
 def test_chapter_01_quotes_the_zoo_lenet5_log_correctly():

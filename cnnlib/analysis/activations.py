@@ -44,7 +44,9 @@ def named_modules(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Module
 
 
 @contextmanager
-def forward_hooks(hooks: Mapping[nn.Module, Callable] | Sequence[tuple[nn.Module, Callable]], pre: bool = False) -> Iterator[None]:
+def forward_hooks(
+    hooks: Mapping[nn.Module, Callable] | Sequence[tuple[nn.Module, Callable]], pre: bool = False
+) -> Iterator[None]:
     """Register forward hooks (``pre=True``: forward pre-hooks) for the block; always removed afterwards.
 
     ``hooks``: module -> hook, or (module, hook) pairs where one module gets several hooks.

@@ -107,7 +107,15 @@ def _check_widths(**widths: int) -> None:
 
 
 def module_costs(
-    *, in_channels: int, ch1x1: int, ch3x3_reduce: int, ch3x3: int, ch5x5_reduce: int, ch5x5: int, pool_proj: int, size: int
+    *,
+    in_channels: int,
+    ch1x1: int,
+    ch3x3_reduce: int,
+    ch3x3: int,
+    ch5x5_reduce: int,
+    ch5x5: int,
+    pool_proj: int,
+    size: int,
 ) -> ModuleCosts:
     """Per-branch costs of the naive and the reduced Inception module on ``in_channels`` maps of ``size`` x ``size``.
 
@@ -115,21 +123,39 @@ def module_costs(
     meta device and counted by :func:`cnnlib.summary.layer_table`. The naive module has no
     reductions and no pool projection: its pool branch passes all ``in_channels`` maps through.
     """
-    _check_widths(in_channels=in_channels, ch1x1=ch1x1, ch3x3_reduce=ch3x3_reduce, ch3x3=ch3x3, ch5x5_reduce=ch5x5_reduce,
-                  ch5x5=ch5x5, pool_proj=pool_proj, size=size)
+    _check_widths(
+        in_channels=in_channels,
+        ch1x1=ch1x1,
+        ch3x3_reduce=ch3x3_reduce,
+        ch3x3=ch3x3,
+        ch5x5_reduce=ch5x5_reduce,
+        ch5x5=ch5x5,
+        pool_proj=pool_proj,
+        size=size,
+    )
     with torch.device("meta"):
         naive = NaiveInceptionModule(in_channels=in_channels, ch1x1=ch1x1, ch3x3=ch3x3, ch5x5=ch5x5)
         reduced = InceptionModule(
-            in_channels=in_channels, ch1x1=ch1x1, ch3x3_reduce=ch3x3_reduce, ch3x3=ch3x3,
-            ch5x5_reduce=ch5x5_reduce, ch5x5=ch5x5, pool_proj=pool_proj, norm_layer=None,
+            in_channels=in_channels,
+            ch1x1=ch1x1,
+            ch3x3_reduce=ch3x3_reduce,
+            ch3x3=ch3x3,
+            ch5x5_reduce=ch5x5_reduce,
+            ch5x5=ch5x5,
+            pool_proj=pool_proj,
+            norm_layer=None,
         )
     out = []
     for module in (naive, reduced):
         table = layer_table(module, (in_channels, size, size), leaves_only=False, depth=1)
-        out.append({
-            label: BranchCost(table[f"branch{i}"].output_shape[0], table[f"branch{i}"].params, table[f"branch{i}"].mult_adds)
-            for i, label in enumerate(BRANCHES, start=1)
-        })
+        out.append(
+            {
+                label: BranchCost(
+                    table[f"branch{i}"].output_shape[0], table[f"branch{i}"].params, table[f"branch{i}"].mult_adds
+                )
+                for i, label in enumerate(BRANCHES, start=1)
+            }
+        )
     return ModuleCosts(in_channels, size, *out)
 
 
@@ -174,16 +200,47 @@ def factorization_costs(channels: int = 192, size: int = 17) -> list[Factorizati
     _check_widths(channels=channels, size=size)
     c = channels
     cases = [
-        ("5x5 -> 3x3 then 3x3", "Inception-v2/v3, Fig. 5 (Inception-BN: Ioffe & Szegedy 2015)", _conv(c, 5), nn.Sequential(_conv(c, 3), _conv(c, 3))),
-        ("3x3 -> 1x3 then 3x1", "Inception-v3, Fig. 3 and 7", _conv(c, 3), nn.Sequential(_conv(c, (1, 3)), _conv(c, (3, 1)))),
-        ("7x7 -> 1x7 then 7x1", "Inception-v3, Fig. 6 (17x17 grid)", _conv(c, 7), nn.Sequential(_conv(c, (1, 7)), _conv(c, (7, 1)))),
-        ("3x3 -> 2x2 then 2x2", "Inception-v3, Sec. 3.2 (the rejected alternative)", _conv(c, 3), nn.Sequential(_even_conv(c), _even_conv(c))),
+        (
+            "5x5 -> 3x3 then 3x3",
+            "Inception-v2/v3, Fig. 5 (Inception-BN: Ioffe & Szegedy 2015)",
+            _conv(c, 5),
+            nn.Sequential(_conv(c, 3), _conv(c, 3)),
+        ),
+        (
+            "3x3 -> 1x3 then 3x1",
+            "Inception-v3, Fig. 3 and 7",
+            _conv(c, 3),
+            nn.Sequential(_conv(c, (1, 3)), _conv(c, (3, 1))),
+        ),
+        (
+            "7x7 -> 1x7 then 7x1",
+            "Inception-v3, Fig. 6 (17x17 grid)",
+            _conv(c, 7),
+            nn.Sequential(_conv(c, (1, 7)), _conv(c, (7, 1))),
+        ),
+        (
+            "3x3 -> 2x2 then 2x2",
+            "Inception-v3, Sec. 3.2 (the rejected alternative)",
+            _conv(c, 3),
+            nn.Sequential(_even_conv(c), _even_conv(c)),
+        ),
     ]
     out = []
     shape = (c, size, size)
     for name, source, original, factorized in cases:
         p0, p1 = sum(p.numel() for p in original.parameters()), sum(p.numel() for p in factorized.parameters())
-        out.append(Factorization(name, source, original, factorized, p0, p1, count_mult_adds(original, shape), count_mult_adds(factorized, shape)))
+        out.append(
+            Factorization(
+                name,
+                source,
+                original,
+                factorized,
+                p0,
+                p1,
+                count_mult_adds(original, shape),
+                count_mult_adds(factorized, shape),
+            )
+        )
     return out
 
 
@@ -198,10 +255,17 @@ def compose_convs(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
     for conv in (first, second):
         if not isinstance(conv, nn.Conv2d):
             raise TypeError(f"compose_convs takes two nn.Conv2d, got {type(conv).__name__}")
-        if conv.stride != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1 or conv.padding not in ((0, 0), "valid"):
+        if (
+            conv.stride != (1, 1)
+            or conv.dilation != (1, 1)
+            or conv.groups != 1
+            or conv.padding not in ((0, 0), "valid")
+        ):
             raise ValueError("compose_convs needs stride 1, dilation 1, groups 1 and no padding in both convs")
     if second.in_channels != first.out_channels:
-        raise ValueError(f"the first conv outputs {first.out_channels} channels, the second expects {second.in_channels}")
+        raise ValueError(
+            f"the first conv outputs {first.out_channels} channels, the second expects {second.in_channels}"
+        )
     with torch.no_grad():  # the kernel arithmetic is chapter 03's (receptive_field.compose_kernels)
         weight, bias = compose_kernels([first.weight, second.weight], [first.bias, second.bias])
     has_bias = first.bias is not None or second.bias is not None

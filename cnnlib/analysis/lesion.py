@@ -59,16 +59,21 @@ class Ablation:
 
     def to_text(self) -> str:
         lines = [f"baseline accuracy {100 * self.baseline:.2f} % on {self.images} images; " + _MODE_TEXT[self.mode]]
-        lines += [f"{b:12s} {br:8s} {c:4d} channels  accuracy {100 * a:6.2f} %  drop {100 * (self.baseline - a):6.2f} points"
-                  for b, br, c, a in self.rows]
+        lines += [
+            f"{b:12s} {br:8s} {c:4d} channels  accuracy {100 * a:6.2f} %  drop {100 * (self.baseline - a):6.2f} points"
+            for b, br, c, a in self.rows
+        ]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return self.to_text()
 
 
-_MODE_TEXT = {"zero": "branch outputs replaced by their zero", "mean": "branch outputs replaced by their mean",
-              "skip": "modules skipped (output = input)"}
+_MODE_TEXT = {
+    "zero": "branch outputs replaced by their zero",
+    "mean": "branch outputs replaced by their mean",
+    "skip": "modules skipped (output = input)",
+}
 
 
 def lesion_hook(mode: str) -> Callable:
@@ -80,10 +85,14 @@ def lesion_hook(mode: str) -> Callable:
         if mode == "zero":
             return torch.zeros_like(output)
         if mode == "mean":
-            return output.mean(dim=(0, 2, 3), keepdim=True).expand_as(output).clone()  # each channel's mean over the batch
+            return (
+                output.mean(dim=(0, 2, 3), keepdim=True).expand_as(output).clone()
+            )  # each channel's mean over the batch
         if inputs[0].shape != output.shape:
-            raise ValueError(f"cannot skip {type(module).__name__}: its input {tuple(inputs[0].shape)} and output "
-                             f"{tuple(output.shape)} differ in shape (a downsampling block); skip only shape-preserving modules")
+            raise ValueError(
+                f"cannot skip {type(module).__name__}: its input {tuple(inputs[0].shape)} and output "
+                f"{tuple(output.shape)} differ in shape (a downsampling block); skip only shape-preserving modules"
+            )
         return inputs[0]
 
     return hook
@@ -130,7 +139,9 @@ def ablate(
     lesion_hook(mode)  # checks the mode
     blocks = find_branches(model) if blocks is None else blocks
     if not blocks:
-        raise ValueError(f"{type(model).__name__} has no block with two or more children named 'branch...'; pass blocks=...")
+        raise ValueError(
+            f"{type(model).__name__} has no block with two or more children named 'branch...'; pass blocks=..."
+        )
     modules = dict(model.named_modules())
     for block, branches in blocks.items():
         for branch in branches:
@@ -162,8 +173,10 @@ def ablate(
                 # the same children on the same tensors: equal up to rounding at most; rtol/atol 1e-4 only tell a model
                 # whose blocks feed forward_head directly from one that computes something else (differences O(1))
                 if not torch.allclose(model.forward_head(h), logits, atol=1e-4, rtol=1e-4):
-                    raise RuntimeError(f"{type(model).__name__}: forward_head(features) differs from the model's output; pass a model "
-                                       "whose blocks feed forward_head directly")
+                    raise RuntimeError(
+                        f"{type(model).__name__}: forward_head(features) differs from the model's output; pass a model "
+                        "whose blocks feed forward_head directly"
+                    )
             for block, branch in keys:
                 target = modules[f"{block}.{branch}"]
                 record = lambda m, i, o, k=(block, branch): channels.setdefault(k, o.shape[1]) and None  # noqa: E731

@@ -86,7 +86,9 @@ class LayerSpec:
     def __post_init__(self) -> None:
         for field_name in ("kernel", "stride", "dilation"):
             if getattr(self, field_name) < 1:
-                raise ValueError(f"{field_name} must be at least 1, got {getattr(self, field_name)} ({self.name or 'layer'})")
+                raise ValueError(
+                    f"{field_name} must be at least 1, got {getattr(self, field_name)} ({self.name or 'layer'})"
+                )
         if self.padding < 0:
             raise ValueError(f"padding must be >= 0, got {self.padding} ({self.name or 'layer'})")
 
@@ -134,14 +136,34 @@ def layer_specs(model: nn.Module, skip: Sequence[str] = SHORTCUTS) -> list[Layer
         if isinstance(m, TERMINAL):
             break
         if isinstance(m, nn.Conv2d):
-            specs.append(LayerSpec(_pair(m.kernel_size), _pair(m.stride), _pair(m.padding) if not isinstance(m.padding, str) else _string_padding(m), _pair(m.dilation), name, "conv"))
+            specs.append(
+                LayerSpec(
+                    _pair(m.kernel_size),
+                    _pair(m.stride),
+                    _pair(m.padding) if not isinstance(m.padding, str) else _string_padding(m),
+                    _pair(m.dilation),
+                    name,
+                    "conv",
+                )
+            )
         elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
             stride = m.stride if m.stride is not None else m.kernel_size
-            specs.append(LayerSpec(_pair(m.kernel_size), _pair(stride), _pair(m.padding), _pair(getattr(m, "dilation", 1)), name, "pool"))
+            specs.append(
+                LayerSpec(
+                    _pair(m.kernel_size),
+                    _pair(stride),
+                    _pair(m.padding),
+                    _pair(getattr(m, "dilation", 1)),
+                    name,
+                    "pool",
+                )
+            )
         elif isinstance(m, ELEMENTWISE) or len(list(m.children())) > 0:
             continue
         else:
-            raise ValueError(f"layer {name!r} ({type(m).__name__}) has an unknown effect on the receptive field; pass the layers as LayerSpec")
+            raise ValueError(
+                f"layer {name!r} ({type(m).__name__}) has an unknown effect on the receptive field; pass the layers as LayerSpec"
+            )
     if not specs:
         raise ValueError(f"{type(model).__name__} has no Conv2d, MaxPool2d or AvgPool2d layer before its head")
     return specs
@@ -167,7 +189,9 @@ def receptive_field(layers: Union[nn.Module, Sequence[LayerSpec]]) -> list[RFRow
     return rows
 
 
-def empirical_receptive_field(model: nn.Module, input_shape: tuple[int, int, int], samples: int = 4, seed: int = 0) -> tuple[int, int]:
+def empirical_receptive_field(
+    model: nn.Module, input_shape: tuple[int, int, int], samples: int = 4, seed: int = 0
+) -> tuple[int, int]:
     """Measure the receptive field of the centre unit of ``model``'s output map with a gradient.
 
     ``model`` maps ``N x C x H x W`` to ``N x C' x H' x W'``. For ``samples`` random inputs
@@ -202,7 +226,9 @@ def empirical_receptive_field(model: nn.Module, input_shape: tuple[int, int, int
         raise ValueError("the centre unit does not depend on any input pixel")
     H, W = input_shape[-2:]
     if rows[0] == 0 or cols[0] == 0 or rows[-1] == H - 1 or cols[-1] == W - 1:
-        raise ValueError(f"the receptive field reaches the border of the {H}x{W} input: use a larger input to measure it")
+        raise ValueError(
+            f"the receptive field reaches the border of the {H}x{W} input: use a larger input to measure it"
+        )
     return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
 
 
@@ -230,7 +256,9 @@ def compose_kernels(weights: Sequence[Tensor], biases: Sequence[Tensor | None] |
         if w.dim() != 4:
             raise ValueError(f"kernel {i} must be out x in x kh x kw, got shape {tuple(w.shape)}")
         if i and w.shape[1] != weights[i - 1].shape[0]:
-            raise ValueError(f"kernel {i} takes {w.shape[1]} channels, but kernel {i - 1} gives {weights[i - 1].shape[0]}")
+            raise ValueError(
+                f"kernel {i} takes {w.shape[1]} channels, but kernel {i - 1} gives {weights[i - 1].shape[0]}"
+            )
     w_total = weights[0]
     b_total = biases[0] if biases[0] is not None else weights[0].new_zeros(weights[0].shape[0])
     for w, b in zip(weights[1:], biases[1:]):
@@ -253,8 +281,16 @@ def compose_convolutions(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
     for i, c in enumerate(convs):
         if not isinstance(c, nn.Conv2d):
             raise TypeError(f"layer {i} is a {type(c).__name__}, not an nn.Conv2d")
-        if c.stride != (1, 1) or c.dilation != (1, 1) or c.groups != 1 or isinstance(c.padding, str) or c.padding_mode != "zeros":
-            raise ValueError(f"layer {i}: only stride-1, undilated, ungrouped convolutions with numeric zero padding compose into one")
+        if (
+            c.stride != (1, 1)
+            or c.dilation != (1, 1)
+            or c.groups != 1
+            or isinstance(c.padding, str)
+            or c.padding_mode != "zeros"
+        ):
+            raise ValueError(
+                f"layer {i}: only stride-1, undilated, ungrouped convolutions with numeric zero padding compose into one"
+            )
     with torch.no_grad():
         weight, bias = compose_kernels([c.weight for c in convs], [c.bias for c in convs])
     padding = tuple(sum(c.padding[d] for c in convs) for d in (0, 1))
@@ -283,7 +319,9 @@ def best_single_conv(net: nn.Module, kernel: int, inputs: Tensor) -> tuple[nn.Co
     if y.dim() != 4 or y.shape[-2:] != (h - kernel + 1, w - kernel + 1):
         raise ValueError(f"a valid {kernel}x{kernel} convolution maps {h}x{w} to {h - kernel + 1}x{w - kernel + 1}; "
                          f"the network gives shape {tuple(y.shape)}")  # fmt: skip
-    patches = F.unfold(inputs.double(), kernel).transpose(1, 2).reshape(-1, c_in * kernel * kernel)  # one row per output pixel
+    patches = (
+        F.unfold(inputs.double(), kernel).transpose(1, 2).reshape(-1, c_in * kernel * kernel)
+    )  # one row per output pixel
     design = torch.cat([patches, torch.ones(len(patches), 1, dtype=torch.float64)], dim=1)
     targets = y.double().flatten(2).transpose(1, 2).reshape(-1, y.shape[1])
     solution = torch.linalg.lstsq(design, targets).solution  # (C * k * k + 1) x C'

@@ -21,7 +21,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from ..runtime import reuse_freed_memory
 from .activations import eval_mode
 
-__all__ = ["LayerRow", "LayerTable", "layer_table", "count_parameters", "count_mult_adds", "measure_latency", "median_seconds"]
+__all__ = [
+    "LayerRow",
+    "LayerTable",
+    "layer_table",
+    "count_parameters",
+    "count_mult_adds",
+    "measure_latency",
+    "median_seconds",
+]
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,14 @@ class LayerTable:
         for i, line in enumerate(self._lines()):
             style = ' style="font-weight:bold;border-top:1px solid"' if i == len(self.rows) else ""
             cells = "".join(
-                f'<td style="text-align:{"right" if j >= 3 else "left"}">{html.escape(c)}</td>' for j, c in enumerate(line)
+                f'<td style="text-align:{"right" if j >= 3 else "left"}">{html.escape(c)}</td>'
+                for j, c in enumerate(line)
             )
             rows.append(f"<tr{style}>{cells}</tr>")
         caption = f"{html.escape(self.model)}, input {'x'.join(map(str, self.input_shape))}"
-        return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        return (
+            f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -122,7 +133,9 @@ def count_mult_adds(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         return _mult_adds_by_module(model, torch.zeros((1, *input_shape), device=device))[""]
 
 
-def layer_table(model: nn.Module, input_shape: tuple[int, ...], leaves_only: bool = True, depth: int = 10) -> LayerTable:
+def layer_table(
+    model: nn.Module, input_shape: tuple[int, ...], leaves_only: bool = True, depth: int = 10
+) -> LayerTable:
     """The per-layer table of ``model`` for one image of ``input_shape`` (C x H x W).
 
     ``leaves_only=False`` also lists container modules (blocks, stages); ``depth`` limits how many
@@ -171,7 +184,9 @@ def median_seconds(fn, warmup: int = 3, repeats: int = 10) -> float:
     return statistics.median(times)
 
 
-def measure_latency(model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1, warmup: int = 3, repeats: int = 10) -> float:
+def measure_latency(
+    model: nn.Module, input_shape: tuple[int, ...], batch_size: int = 1, warmup: int = 3, repeats: int = 10
+) -> float:
     """Median milliseconds of one float32 eval-mode forward pass of a batch of ``batch_size`` images.
 
     Measured on the device the model is on, with gradients off; the model is left in eval mode.

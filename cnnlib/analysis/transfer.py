@@ -41,7 +41,9 @@ def extract_features(model: nn.Module, data: ImageTensors, batch_size: int = 64,
     norm uses its running statistics, dropout is off) and its weights are not touched.
     """
     if not (hasattr(model, "forward_features") and hasattr(model, "forward_head")):
-        raise TypeError(f"{type(model).__name__} has no forward_features() and forward_head(); pass a cnnlib model (every cnnlib model has them)")
+        raise TypeError(
+            f"{type(model).__name__} has no forward_features() and forward_head(); pass a cnnlib model (every cnnlib model has them)"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     model.eval()
@@ -89,7 +91,12 @@ def _check_features(features: Tensor, labels: Tensor) -> None:
 
 
 def fit_linear_probe(
-    features: Tensor, labels: Tensor, num_classes: int | None = None, weight_decay: float = 1e-3, max_iter: int = 200, seed: int = 0
+    features: Tensor,
+    labels: Tensor,
+    num_classes: int | None = None,
+    weight_decay: float = 1e-3,
+    max_iter: int = 200,
+    seed: int = 0,
 ) -> LinearProbe:
     """Multinomial logistic regression on ``features`` (N x D) by full-batch L-BFGS.
 
@@ -113,7 +120,9 @@ def fit_linear_probe(
     linear = nn.Linear(x.shape[1], num_classes)
     nn.init.zeros_(linear.weight)
     nn.init.zeros_(linear.bias)
-    opt = torch.optim.LBFGS(linear.parameters(), lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        linear.parameters(), lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe"
+    )
 
     def closure() -> Tensor:
         opt.zero_grad()
@@ -141,7 +150,9 @@ def resize_images(data: ImageTensors, size: int) -> ImageTensors:
         raise ValueError(f"size must be positive, got {size}")
     chunks = []
     for idx in iterate_batches(len(data), 256, shuffle=False):  # in chunks: a float copy of all images is large
-        x = F.interpolate(data.images[idx].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+        x = F.interpolate(
+            data.images[idx].float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
         chunks.append(x.round().clamp(0, 255).to(torch.uint8))
     images = torch.cat(chunks)
     return replace(data, images=images, notes=data.notes + (f"resized to {size}x{size}",))

@@ -26,8 +26,16 @@ from ..data import ImageTensors, iterate_batches, normalize
 __all__ = ["VIEW_NAMES", "ten_crop_logits", "ten_crop_outputs", "ten_crop_predict", "ten_crop_views"]
 
 VIEW_NAMES = (
-    "top-left", "top-right", "bottom-left", "bottom-right", "centre",
-    "mirror top-left", "mirror top-right", "mirror bottom-left", "mirror bottom-right", "mirror centre",
+    "top-left",
+    "top-right",
+    "bottom-left",
+    "bottom-right",
+    "centre",
+    "mirror top-left",
+    "mirror top-right",
+    "mirror bottom-left",
+    "mirror bottom-right",
+    "mirror centre",
 )  # fmt: skip (the last five are crops of the mirrored image, as in torchvision's ten_crop)
 
 

@@ -10,7 +10,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlib.data", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="load every split once so later loads come from the cache")
-    prep.add_argument("names", nargs="*", metavar="NAME", help=f"datasets to prepare (default: all of {', '.join(DATASETS)})")
+    prep.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"datasets to prepare (default: all of {', '.join(DATASETS)})"
+    )
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in DATASETS]
     if unknown:

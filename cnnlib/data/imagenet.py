@@ -78,7 +78,13 @@ def imagenette_file_origins(split: str = "val", source: str | None = None) -> di
         parts = name.split("/")
         if len(parts) < 3 or parts[-3] != split or not parts[-1].upper().endswith((".JPEG", ".JPG")):
             continue  # not a photo of this split
-        key = "imagenet_train" if _IMAGENET_TRAIN_NAME.match(parts[-1]) else "imagenet_val" if _IMAGENET_VAL_NAME.match(parts[-1]) else "other"
+        key = (
+            "imagenet_train"
+            if _IMAGENET_TRAIN_NAME.match(parts[-1])
+            else "imagenet_val"
+            if _IMAGENET_VAL_NAME.match(parts[-1])
+            else "other"
+        )
         counts[key] += 1
     if counts["imagenet_train"] + counts["imagenet_val"] + counts["other"] == 0:
         raise FileNotFoundError(f"no photos of the {split!r} split in {path}")

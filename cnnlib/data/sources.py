@@ -83,8 +83,16 @@ DATASETS: dict[str, DatasetSpec] = {
     "imagenette": DatasetSpec(
         "imagenette",
         classes=(
-            "tench", "English springer", "cassette player", "chain saw", "church",
-            "French horn", "garbage truck", "gas pump", "golf ball", "parachute",
+            "tench",
+            "English springer",
+            "cassette player",
+            "chain saw",
+            "church",
+            "French horn",
+            "garbage truck",
+            "gas pump",
+            "golf ball",
+            "parachute",
         ),  # fmt: skip
         mean=(0.485, 0.456, 0.406),  # ImageNet statistics: the pretrained models expect them
         std=(0.229, 0.224, 0.225),
@@ -117,7 +125,9 @@ class ImageTensors:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise ValueError(f"images must be an N x C x H x W uint8 tensor, got {self.images.dtype} {tuple(self.images.shape)}")
+            raise ValueError(
+                f"images must be an N x C x H x W uint8 tensor, got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         if self.labels.shape != (self.images.shape[0],):
             raise ValueError(f"{self.images.shape[0]} images but labels of shape {tuple(self.labels.shape)}")
 
@@ -142,7 +152,9 @@ class ImageTensors:
         if not 0 < n <= len(self):
             raise ValueError(f"subset size must be in 1..{len(self)}, got {n}")
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-        return replace(self, images=self.images[idx], labels=self.labels[idx], notes=self.notes + (f"subset {n} seed {seed}",))
+        return replace(
+            self, images=self.images[idx], labels=self.labels[idx], notes=self.notes + (f"subset {n} seed {seed}",)
+        )
 
     def pad(self, pixels: int) -> "ImageTensors":
         """Zero-pad every image by ``pixels`` on each side (MNIST 28x28 -> 32x32 with ``pad(2)``, as LeNet-5 did)."""
@@ -303,7 +315,10 @@ def _imagenette_download(root: Path, split: str) -> tuple[Tensor, Tensor, str]:
     # The 320 px release, squashed to 224 x 224 like the offline mirror.
     ds = Imagenette(str(root), split=split, size="320px", download=True)
     images = torch.stack(
-        [resize(pil_to_tensor(ds[i][0].convert("RGB")), [224, 224], antialias=True) for i in _progress(range(len(ds)), "decoding imagenette")]
+        [
+            resize(pil_to_tensor(ds[i][0].convert("RGB")), [224, 224], antialias=True)
+            for i in _progress(range(len(ds)), "decoding imagenette")
+        ]
     )
     labels = torch.tensor([target for _, target in ds._samples], dtype=torch.int64)
     return images, labels, "download (torchvision.datasets.Imagenette, 320px, resized to 224x224)"
@@ -358,7 +373,9 @@ def load(name: str, split: str = "train", *, download: bool = True) -> ImageTens
             blob = torch.load(cache_file, weights_only=True)
             if blob.get("format") != CACHE_FORMAT:
                 raise ValueError(f"cache format {blob.get('format')} != {CACHE_FORMAT}")
-            return ImageTensors(blob["images"], blob["labels"], spec, split, f"cache {cache_file} (from {blob['source']})")
+            return ImageTensors(
+                blob["images"], blob["labels"], spec, split, f"cache {cache_file} (from {blob['source']})"
+            )
         except Exception as exc:  # a damaged cache is a miss, not a crash; it is rebuilt below
             attempts.append(f"cache {cache_file}: unreadable ({exc})")
     else:

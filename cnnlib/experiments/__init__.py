@@ -28,7 +28,16 @@ from ..io import atomic_write
 from ..provenance import provenance, results_dir
 from ..runtime import hardware_summary, utc_now
 
-__all__ = ["EXPERIMENTS", "Experiment", "ExperimentNotRunError", "UnknownExperimentError", "experiment", "experiments_dir", "load_result", "run"]
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "ExperimentNotRunError",
+    "UnknownExperimentError",
+    "experiment",
+    "experiments_dir",
+    "load_result",
+    "run",
+]
 
 EXPERIMENTS_ENV = "CNNLIB_EXPERIMENTS"
 
@@ -67,7 +76,10 @@ def experiment(name: str, *, chapter: str, description: str) -> Callable[[Callab
 def get(name: str) -> Experiment:
     if name not in EXPERIMENTS:
         raise UnknownExperimentError.for_name(
-            f"Unknown experiment {name!r}.", name, EXPERIMENTS, f"Known: {', '.join(sorted(EXPERIMENTS))} (`python -m cnnlib.experiments list`)."
+            f"Unknown experiment {name!r}.",
+            name,
+            EXPERIMENTS,
+            f"Known: {', '.join(sorted(EXPERIMENTS))} (`python -m cnnlib.experiments list`).",
         )
     return EXPERIMENTS[name]
 
@@ -113,7 +125,9 @@ def load_result(name: str) -> dict[str, Any]:
     get(name)
     path = _result_path(name)
     if not path.is_file():
-        raise ExperimentNotRunError(f"experiment {name!r} has no stored result at {path}; run `python -m cnnlib.experiments run {name}`")
+        raise ExperimentNotRunError(
+            f"experiment {name!r} has no stored result at {path}; run `python -m cnnlib.experiments run {name}`"
+        )
     record = json.loads(path.read_text())
     if record.get("experiment") != name or record.get("quick"):
         raise ValueError(f"{path} is not a full run of {name!r}; run `python -m cnnlib.experiments run {name}` again")

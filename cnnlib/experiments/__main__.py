@@ -6,13 +6,18 @@ import argparse
 import json
 import sys
 
-from . import EXPERIMENTS, UnknownExperimentError, experiments_dir, run
 from ..runtime import use_all_cores
+from . import EXPERIMENTS, UnknownExperimentError, experiments_dir, run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cnnlib.experiments", description=__doc__)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: one per logical CPU, or $CNNLIB_THREADS)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: one per logical CPU, or $CNNLIB_THREADS)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="every experiment, its chapter and whether a result is stored")
     p_run = sub.add_parser("run", help="run experiments and store their results under data/experiments/")
@@ -29,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.names:
             record = run(name, quick=args.quick)
             print(json.dumps(record["result"], indent=1))
-            print(f"== {name}: {record['wall_seconds']:.0f} s" + ("" if args.quick else f", stored in {experiments_dir() / (name + '.json')}"))
+            print(
+                f"== {name}: {record['wall_seconds']:.0f} s"
+                + ("" if args.quick else f", stored in {experiments_dir() / (name + '.json')}")
+            )
     except UnknownExperimentError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -143,7 +143,9 @@ ZFNET_CIFAR = [
 LRN_K, LRN_SIZE, LRN_ALPHA, LRN_BETA = 2.0, 5, 1e-4, 0.75
 
 
-def local_response_norm(size: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: float = LRN_BETA, k: float = LRN_K) -> nn.LocalResponseNorm:
+def local_response_norm(
+    size: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: float = LRN_BETA, k: float = LRN_K
+) -> nn.LocalResponseNorm:
     """The paper's LRN, ``b_i = a_i / (k + alpha * sum_{j=i-n/2}^{i+n/2} a_j^2) ** beta`` (Sec. 3.3).
 
     ``nn.LocalResponseNorm`` (like Caffe's LRN layer) divides ``alpha`` by ``n``, so the paper's
@@ -152,7 +154,9 @@ def local_response_norm(size: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: fl
     return nn.LocalResponseNorm(size, alpha=alpha * size, beta=beta, k=k)
 
 
-def lrn_formula(a: Tensor, n: int = LRN_SIZE, k: float = LRN_K, alpha: float = LRN_ALPHA, beta: float = LRN_BETA) -> Tensor:
+def lrn_formula(
+    a: Tensor, n: int = LRN_SIZE, k: float = LRN_K, alpha: float = LRN_ALPHA, beta: float = LRN_BETA
+) -> Tensor:
     """Local response normalisation written from the paper's formula (Sec. 3.3), for ``N x C x H x W`` activations.
 
         b[i] = a[i] / (k + alpha * sum_{j = max(0, i - n//2)}^{min(C - 1, i + n//2)} a[j]^2) ** beta
@@ -244,7 +248,9 @@ class AlexNet(nn.Module):
         init_weights(self)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        check_input(x, model=self.name, in_channels=self.in_channels, exact_size=self.exact_size, min_size=self.min_size)
+        check_input(
+            x, model=self.name, in_channels=self.in_channels, exact_size=self.exact_size, min_size=self.min_size
+        )
         # paper table: N x 3 x 227 x 227 -> conv1 N x 96 x 55 x 55 -> pool N x 96 x 27 x 27
         # -> conv2 N x 256 x 27 x 27 -> pool N x 256 x 13 x 13 -> conv3, conv4 N x 384 x 13 x 13
         # -> conv5 N x 256 x 13 x 13 -> pool N x 256 x 6 x 6
@@ -296,7 +302,9 @@ _PAPER = "Krizhevsky, Sutskever, Hinton 2012, https://papers.nips.cc/paper/4824-
 _META = dict(family="alexnet", first_conv="features.0", classifier="classifier.6", gradcam_layer="features")
 
 
-@register_model(**_META, scale="imagenet", input_size=(3, 227, 227), num_classes=1000, paper=_PAPER, test_size=(3, 227, 227))
+@register_model(
+    **_META, scale="imagenet", input_size=(3, 227, 227), num_classes=1000, paper=_PAPER, test_size=(3, 227, 227)
+)
 def alexnet_paper(
     num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, groups: int = 1, dropout: float = 0.5, **kwargs
 ) -> AlexNet:
@@ -307,20 +315,40 @@ def alexnet_paper(
     Other keyword arguments go to :class:`AlexNet`.
     """
     return _alexnet(
-        ALEXNET_PAPER, num_classes, in_channels=in_channels, image_size=227, lrn=lrn, groups=groups, dropout=dropout,
-        name="alexnet_paper", **kwargs,
+        ALEXNET_PAPER,
+        num_classes,
+        in_channels=in_channels,
+        image_size=227,
+        lrn=lrn,
+        groups=groups,
+        dropout=dropout,
+        name="alexnet_paper",
+        **kwargs,
     )
 
 
-@register_model(**_META, scale="imagenet", input_size=(3, 224, 224), num_classes=1000, paper=_PAPER + "; torchvision variant: Krizhevsky 2014, https://arxiv.org/abs/1404.5997", test_size=(3, 64, 64))
+@register_model(
+    **_META,
+    scale="imagenet",
+    input_size=(3, 224, 224),
+    num_classes=1000,
+    paper=_PAPER + "; torchvision variant: Krizhevsky 2014, https://arxiv.org/abs/1404.5997",
+    test_size=(3, 64, 64),
+)
 def alexnet(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> AlexNet:
     """torchvision's AlexNet (64-192-384-256-256, adaptive 6x6 pool): 61,100,840 parameters, torchvision's keys.
 
     Other keyword arguments go to :class:`AlexNet`.
     """
     return _alexnet(
-        ALEXNET_TORCHVISION, num_classes, in_channels=in_channels, image_size=224, adaptive_pool=6, dropout=dropout,
-        name="alexnet", **kwargs,
+        ALEXNET_TORCHVISION,
+        num_classes,
+        in_channels=in_channels,
+        image_size=224,
+        adaptive_pool=6,
+        dropout=dropout,
+        name="alexnet",
+        **kwargs,
     )
 
 
@@ -340,8 +368,16 @@ def zfnet(num_classes: int = 1000, in_channels: int = 3, lrn: bool = False, drop
     arguments go to :class:`AlexNet`.
     """
     return _alexnet(
-        ZFNET, num_classes, in_channels=in_channels, image_size=224, lrn=lrn, lrn_after_pool=True, ceil_mode=True,
-        dropout=dropout, name="zfnet", **kwargs,
+        ZFNET,
+        num_classes,
+        in_channels=in_channels,
+        image_size=224,
+        lrn=lrn,
+        lrn_after_pool=True,
+        ceil_mode=True,
+        dropout=dropout,
+        name="zfnet",
+        **kwargs,
     )
 
 
@@ -361,13 +397,22 @@ def alexnet_cifar(
     """
     layers = [replace(layer, out_channels=scale_channels(layer.out_channels, width)) for layer in ALEXNET_CIFAR]
     return _alexnet(
-        layers, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
-        name="alexnet_cifar", **kwargs,
+        layers,
+        num_classes,
+        in_channels=in_channels,
+        image_size=32,
+        hidden=hidden,
+        dropout=dropout,
+        name="alexnet_cifar",
+        **kwargs,
     )
 
 
 @register_model(
-    **{**_META, "family": "zfnet"}, scale="cifar", input_size=(3, 32, 32), num_classes=10,
+    **{**_META, "family": "zfnet"},
+    scale="cifar",
+    input_size=(3, 32, 32),
+    num_classes=10,
     paper="Zeiler, Fergus 2013, https://arxiv.org/abs/1311.2901",
 )
 def zfnet_cifar(
@@ -383,8 +428,14 @@ def zfnet_cifar(
     LRN is left out, as in alexnet_cifar. Other keyword arguments go to :class:`AlexNet`.
     """
     return _alexnet(
-        ZFNET_CIFAR, num_classes, in_channels=in_channels, image_size=32, hidden=hidden, dropout=dropout,
-        name="zfnet_cifar", **kwargs,
+        ZFNET_CIFAR,
+        num_classes,
+        in_channels=in_channels,
+        image_size=32,
+        hidden=hidden,
+        dropout=dropout,
+        name="zfnet_cifar",
+        **kwargs,
     )
 
 
@@ -399,7 +450,9 @@ class Fig1CNN(nn.Module):
     89,578 parameters at ``width=32``.
     """
 
-    def __init__(self, activation: type[nn.Module] = nn.ReLU, width: int = 32, num_classes: int = 10, in_channels: int = 3) -> None:
+    def __init__(
+        self, activation: type[nn.Module] = nn.ReLU, width: int = 32, num_classes: int = 10, in_channels: int = 3
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         chans = [in_channels, width, width, 2 * width]

@@ -109,10 +109,14 @@ class DenseLayer(nn.Module):
 class DenseBlock(nn.ModuleDict):
     """``num_layers`` dense layers; the output concatenates the input and all new features."""
 
-    def __init__(self, in_channels: int, *, num_layers: int, growth_rate: int, bn_size: int = 4, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self, in_channels: int, *, num_layers: int, growth_rate: int, bn_size: int = 4, drop_rate: float = 0.0
+    ) -> None:
         super().__init__()
         for i in range(num_layers):
-            layer = DenseLayer(in_channels + i * growth_rate, growth_rate=growth_rate, bn_size=bn_size, drop_rate=drop_rate)
+            layer = DenseLayer(
+                in_channels + i * growth_rate, growth_rate=growth_rate, bn_size=bn_size, drop_rate=drop_rate
+            )
             self.add_module(f"denselayer{i + 1}", layer)
         self.out_channels = in_channels + num_layers * growth_rate
 
@@ -144,7 +148,9 @@ class DenseNet(nn.Module):
         drop_rate: dropout after each dense layer (paper: 0.2 on CIFAR without augmentation, else 0).
     """
 
-    def __init__(self, config: DenseNetConfig, num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0) -> None:
+    def __init__(
+        self, config: DenseNetConfig, num_classes: int = 1000, in_channels: int = 3, drop_rate: float = 0.0
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         c = config.stem_channels
@@ -162,7 +168,9 @@ class DenseNet(nn.Module):
             self.min_size = 2 ** (len(config.block_layers) - 1)  # one halving per transition
         self.features = nn.Sequential(OrderedDict(stem))
         for i, num_layers in enumerate(config.block_layers, start=1):
-            block = DenseBlock(c, num_layers=num_layers, growth_rate=config.growth_rate, bn_size=config.bn_size, drop_rate=drop_rate)
+            block = DenseBlock(
+                c, num_layers=num_layers, growth_rate=config.growth_rate, bn_size=config.bn_size, drop_rate=drop_rate
+            )
             self.features.add_module(f"denseblock{i}", block)
             c = block.out_channels
             if i < len(config.block_layers):
@@ -272,7 +280,9 @@ def densenet_bc_cifar(
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(f"DenseNet-BC depth must be 6n + 4 with n >= 1 (40, 100, 190, ...), got {depth}")
     per_block = (depth - 4) // 6
-    config = DenseNetConfig(growth_rate=growth_rate, block_layers=(per_block,) * 3, stem_channels=2 * growth_rate, imagenet_stem=False)
+    config = DenseNetConfig(
+        growth_rate=growth_rate, block_layers=(per_block,) * 3, stem_channels=2 * growth_rate, imagenet_stem=False
+    )
     return DenseNet(config, num_classes=num_classes, in_channels=in_channels, drop_rate=drop_rate, **kwargs)
 
 

@@ -154,7 +154,9 @@ EFFICIENTNET_VARIANTS: dict[str, Variant] = {
 }
 
 
-def compound_scaling(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA) -> tuple[float, float, float]:
+def compound_scaling(
+    phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA
+) -> tuple[float, float, float]:
     """Eq. 3: (depth, width, resolution) multipliers ``alpha**phi, beta**phi, gamma**phi``.
 
     FLOPs scale by about ``(alpha * beta**2 * gamma**2) ** phi``, which is 1.92**phi for the paper's values.
@@ -173,7 +175,16 @@ class MBConv(nn.Module):
     (:class:`~cnnlib.models.blocks.StochasticDepth`, torchvision's ``"row"`` mode).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int, expand_ratio: int, kernel: int, drop_prob: float, norm_layer) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        expand_ratio: int,
+        kernel: int,
+        drop_prob: float,
+        norm_layer,
+    ) -> None:
         super().__init__()
         self.use_shortcut = stride == 1 and in_channels == out_channels
         expanded = make_divisible(in_channels * expand_ratio)
@@ -181,7 +192,9 @@ class MBConv(nn.Module):
         if expanded != in_channels:
             layers.append(ConvNormAct(in_channels, expanded, 1, norm_layer=norm_layer, activation=nn.SiLU))
         layers += [
-            ConvNormAct(expanded, expanded, kernel, stride=stride, groups=expanded, norm_layer=norm_layer, activation=nn.SiLU),
+            ConvNormAct(
+                expanded, expanded, kernel, stride=stride, groups=expanded, norm_layer=norm_layer, activation=nn.SiLU
+            ),
             # SE squeezes to a quarter of the block's input channels (the authors' se_ratio = 0.25)
             SqueezeExcitation(expanded, max(1, in_channels // 4), activation=nn.SiLU),
             ConvNormAct(expanded, out_channels, 1, norm_layer=norm_layer, activation=None),  # linear projection
@@ -217,7 +230,9 @@ class EfficientNet(nn.Module):
         self.in_channels = in_channels
         self.min_size = stem_stride * math.prod(s.stride for s in stages)
         layers: list[nn.Module] = [
-            ConvNormAct(in_channels, stages[0].in_channels, 3, stride=stem_stride, norm_layer=norm_layer, activation=nn.SiLU)
+            ConvNormAct(
+                in_channels, stages[0].in_channels, 3, stride=stem_stride, norm_layer=norm_layer, activation=nn.SiLU
+            )
         ]
         total, block_id = sum(s.layers for s in stages), 0
         for stage in stages:
@@ -270,11 +285,15 @@ def init_weights(model: nn.Module) -> None:
 # ----------------------------------------------------------------------------- builders
 
 
-def _efficientnet(width: float, depth: float, dropout: float, num_classes: int, in_channels: int, tf_bn: bool = False, **kwargs) -> EfficientNet:
+def _efficientnet(
+    width: float, depth: float, dropout: float, num_classes: int, in_channels: int, tf_bn: bool = False, **kwargs
+) -> EfficientNet:
     stages = [s.scaled(width, depth) for s in kwargs.pop("stages", EFFICIENTNET_B0)]
     # B5-B7: batch norm with TensorFlow's eps 1e-3 and momentum 0.01, as torchvision (its weights need it)
     norm = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.01) if tf_bn else nn.BatchNorm2d
-    return EfficientNet(stages, num_classes=num_classes, dropout=dropout, norm_layer=norm, in_channels=in_channels, **kwargs)
+    return EfficientNet(
+        stages, num_classes=num_classes, dropout=dropout, norm_layer=norm, in_channels=in_channels, **kwargs
+    )
 
 
 def efficientnet_phi(phi: float, num_classes: int = 1000, in_channels: int = 3, **kwargs) -> tuple[EfficientNet, int]:
@@ -289,7 +308,13 @@ def efficientnet_phi(phi: float, num_classes: int = 1000, in_channels: int = 3, 
 
 
 _PAPER = "Tan & Le 2019, https://arxiv.org/abs/1905.11946"
-_META = dict(family="efficientnet", first_conv="features.0.0", classifier="classifier.1", gradcam_layer="features.8", paper=_PAPER)
+_META = dict(
+    family="efficientnet",
+    first_conv="features.0.0",
+    classifier="classifier.1",
+    gradcam_layer="features.8",
+    paper=_PAPER,
+)
 
 
 def _variant(name: str, num_classes: int, in_channels: int, **kwargs) -> EfficientNet:
@@ -307,6 +332,7 @@ def efficientnet_b0(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> 
 
 # B1-B7: B0 with the released coefficients; the large ones are tested at 32x32 to stay fast. Every builder
 # passes its other keyword arguments (e.g. ``stochastic_depth_prob``) to :class:`EfficientNet`.
+
 
 @register_model(**_META, scale="imagenet", input_size=(3, 240, 240), num_classes=1000, test_size=(3, 64, 64))
 def efficientnet_b1(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> EfficientNet:

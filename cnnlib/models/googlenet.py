@@ -114,8 +114,12 @@ class InceptionConfig:
 
     def branch_channels(self) -> dict[str, int]:
         return dict(
-            ch1x1=self.ch1x1, ch3x3_reduce=self.ch3x3_reduce, ch3x3=self.ch3x3,
-            ch5x5_reduce=self.ch5x5_reduce, ch5x5=self.ch5x5, pool_proj=self.pool_proj,
+            ch1x1=self.ch1x1,
+            ch3x3_reduce=self.ch3x3_reduce,
+            ch3x3=self.ch3x3,
+            ch5x5_reduce=self.ch5x5_reduce,
+            ch5x5=self.ch5x5,
+            pool_proj=self.pool_proj,
         )
 
 
@@ -190,12 +194,15 @@ class InceptionModule(nn.Module):
         super().__init__()
         conv = partial(BasicConv2d, norm_layer=norm_layer)
         self.branch1 = conv(in_channels, ch1x1, kernel_size=1)
-        self.branch2 = nn.Sequential(conv(in_channels, ch3x3_reduce, kernel_size=1), conv(ch3x3_reduce, ch3x3, kernel_size=3))
+        self.branch2 = nn.Sequential(
+            conv(in_channels, ch3x3_reduce, kernel_size=1), conv(ch3x3_reduce, ch3x3, kernel_size=3)
+        )
         self.branch3 = nn.Sequential(
             conv(in_channels, ch5x5_reduce, kernel_size=1), conv(ch5x5_reduce, ch5x5, kernel_size=kernel_5x5)
         )
         self.branch4 = nn.Sequential(
-            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True), conv(in_channels, pool_proj, kernel_size=1)
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            conv(in_channels, pool_proj, kernel_size=1),
         )
         self.out_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
 
@@ -234,7 +241,11 @@ class InceptionAux(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, num_classes: int, dropout: float = 0.7, norm_layer: Callable[[int], nn.Module] | None = BatchNorm2dTF
+        self,
+        in_channels: int,
+        num_classes: int,
+        dropout: float = 0.7,
+        norm_layer: Callable[[int], nn.Module] | None = BatchNorm2dTF,
     ) -> None:
         super().__init__()
         self.conv = BasicConv2d(in_channels, 128, kernel_size=1, norm_layer=norm_layer)
@@ -466,7 +477,9 @@ class SmallInception(nn.Module):
     the full 32x32 CIFAR image.
     """
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, stem_channels: int = 96, width: float = 1.0) -> None:
+    def __init__(
+        self, num_classes: int = 10, in_channels: int = 3, stem_channels: int = 96, width: float = 1.0
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         norm_layer = partial(nn.BatchNorm2d, affine=False)
@@ -477,7 +490,9 @@ class SmallInception(nn.Module):
         for kind, *widths in SMALL_INCEPTION:
             widths = [scale_channels(w, width) for w in widths]
             if kind == "inception":
-                layer = SmallInceptionModule(in_channels=channels, ch1x1=widths[0], ch3x3=widths[1], norm_layer=norm_layer)
+                layer = SmallInceptionModule(
+                    in_channels=channels, ch1x1=widths[0], ch3x3=widths[1], norm_layer=norm_layer
+                )
             else:
                 layer = SmallDownsample(in_channels=channels, ch3x3=widths[0], norm_layer=norm_layer)
             layers.append(layer)
@@ -541,7 +556,11 @@ def googlenet(
     Other keyword arguments go to :class:`GoogLeNet`.
     """
     return _googlenet(
-        num_classes, in_channels=in_channels, aux_logits=aux_logits, transform_input=transform_input, dropout=dropout,
+        num_classes,
+        in_channels=in_channels,
+        aux_logits=aux_logits,
+        transform_input=transform_input,
+        dropout=dropout,
         **kwargs,
     )
 
@@ -555,8 +574,14 @@ def googlenet_paper(
     Other keyword arguments go to :class:`GoogLeNet`.
     """
     return _googlenet(
-        num_classes, in_channels=in_channels, aux_logits=aux_logits, kernel_5x5=5, norm_layer=None, lrn=lrn,
-        last_pool_kernel=3, **kwargs,
+        num_classes,
+        in_channels=in_channels,
+        aux_logits=aux_logits,
+        kernel_5x5=5,
+        norm_layer=None,
+        lrn=lrn,
+        last_pool_kernel=3,
+        **kwargs,
     )
 
 
@@ -570,7 +595,12 @@ def googlenet_cifar(num_classes: int = 10, in_channels: int = 3, aux_logits: boo
     branches; the Inception table is unchanged. Other keyword arguments go to :class:`GoogLeNet`.
     """
     return _googlenet(
-        num_classes, in_channels=in_channels, aux_logits=aux_logits, kernel_5x5=5, cifar_stem=True, last_pool_kernel=3,
+        num_classes,
+        in_channels=in_channels,
+        aux_logits=aux_logits,
+        kernel_5x5=5,
+        cifar_stem=True,
+        last_pool_kernel=3,
         **kwargs,
     )
 

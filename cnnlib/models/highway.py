@@ -48,7 +48,16 @@ from ._checks import check_input
 from .blocks import ConvNormAct, init_conv_bn_linear, same_padding
 from .registry import register_model
 
-__all__ = ["HIGHWAY_CIFAR", "HighwayConv2d", "HighwayLinear", "HighwayNet", "HighwayMLP", "init_weights", "highway19", "highway32"]
+__all__ = [
+    "HIGHWAY_CIFAR",
+    "HighwayConv2d",
+    "HighwayLinear",
+    "HighwayNet",
+    "HighwayMLP",
+    "init_weights",
+    "highway19",
+    "highway32",
+]
 
 # (channels, highway layers) per stage; each stage opens with one plain 3x3 conv to that width.
 HIGHWAY_CIFAR: dict[int, list[tuple[int, int]]] = {

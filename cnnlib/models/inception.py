@@ -276,7 +276,9 @@ class Inception3(nn.Module):
     ) -> None:
         super().__init__()
         if cifar and aux_logits:
-            raise ValueError("the CIFAR-scale Inception-v3 has no auxiliary head (its 17x17 grid is 15x15 here, too small for it)")
+            raise ValueError(
+                "the CIFAR-scale Inception-v3 has no auxiliary head (its 17x17 grid is 15x15 here, too small for it)"
+            )
         self.in_channels = in_channels
         self.aux_logits = aux_logits
         self.transform_input = transform_input
@@ -429,7 +431,9 @@ class ReductionA(nn.Module):
         super().__init__()
         self.branch0 = valid(in_channels, n, kernel_size=3, stride=2)
         self.branch1 = nn.Sequential(
-            BasicConv2d(in_channels, k, kernel_size=1), BasicConv2d(k, l, kernel_size=3), valid(l, m, kernel_size=3, stride=2)
+            BasicConv2d(in_channels, k, kernel_size=1),
+            BasicConv2d(k, l, kernel_size=3),
+            valid(l, m, kernel_size=3, stride=2),
         )
         self.branch2 = nn.MaxPool2d(3, stride=2)
 
@@ -499,7 +503,15 @@ class InceptionV4C(nn.Module):
         b1 = self.branch1_0(x)
         b2 = self.branch2_2(self.branch2_1(self.branch2_0(x)))
         return torch.cat(
-            [self.branch0(x), self.branch1_1a(b1), self.branch1_1b(b1), self.branch2_3a(b2), self.branch2_3b(b2), self.branch3(x)], 1
+            [
+                self.branch0(x),
+                self.branch1_1a(b1),
+                self.branch1_1b(b1),
+                self.branch2_3a(b2),
+                self.branch2_3b(b2),
+                self.branch3(x),
+            ],
+            1,
         )  # N x 1536 x 8 x 8
 
 
@@ -508,7 +520,9 @@ class InceptionV4(nn.Module):
 
     min_size = 75  # smallest input whose stride-2 valid convs and pools all have a window (found by trying sizes)
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, cifar: bool = False) -> None:
+    def __init__(
+        self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, cifar: bool = False
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         if cifar:
@@ -640,7 +654,9 @@ class Mixed7a(nn.Module):
         self.branch0 = nn.Sequential(BasicConv2d(1088, 256, kernel_size=1), valid(256, 384, kernel_size=3, stride=2))
         self.branch1 = nn.Sequential(BasicConv2d(1088, 256, kernel_size=1), valid(256, 288, kernel_size=3, stride=2))
         self.branch2 = nn.Sequential(
-            BasicConv2d(1088, 256, kernel_size=1), BasicConv2d(256, 288, kernel_size=3), valid(288, 320, kernel_size=3, stride=2)
+            BasicConv2d(1088, 256, kernel_size=1),
+            BasicConv2d(256, 288, kernel_size=3),
+            valid(288, 320, kernel_size=3, stride=2),
         )
         self.branch3 = nn.MaxPool2d(3, stride=2)
 
@@ -653,7 +669,9 @@ class InceptionResNetV2(nn.Module):
 
     min_size = 75  # found by trying sizes, as InceptionV4
 
-    def __init__(self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, cifar: bool = False) -> None:
+    def __init__(
+        self, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, cifar: bool = False
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         (a, n_a, s_a), (b, n_b, s_b), (c, n_c, s_c) = IRV2_BLOCKS
@@ -734,9 +752,7 @@ _META = dict(family="inception", scale="imagenet", input_size=(3, 299, 299), num
 # Every builder passes its other keyword arguments to the model's class.
 
 
-@register_model(
-    **_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER
-)
+@register_model(**_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER)
 def inception_v3(
     num_classes: int = 1000,
     in_channels: int = 3,
@@ -747,12 +763,18 @@ def inception_v3(
 ) -> Inception3:
     """Inception-v3 as torchvision: 23,834,568 parameters, 27,161,264 with ``aux_logits=True``."""
     return Inception3(
-        num_classes=num_classes, in_channels=in_channels, aux_logits=aux_logits, transform_input=transform_input,
-        dropout=dropout, **kwargs,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        aux_logits=aux_logits,
+        transform_input=transform_input,
+        dropout=dropout,
+        **kwargs,
     )
 
 
-@register_model(**_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.21", paper=_V4_PAPER)
+@register_model(
+    **_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.21", paper=_V4_PAPER
+)
 def inception_v4(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.2, **kwargs) -> InceptionV4:
     """Inception-v4 as timm's ``inception_v4``: 42,679,816 parameters."""
     return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, **kwargs)
@@ -769,7 +791,9 @@ def inception_resnet_v2(
 _CIFAR_META = {**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)}
 
 
-@register_model(**_CIFAR_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER)
+@register_model(
+    **_CIFAR_META, first_conv="Conv2d_1a_3x3.conv", classifier="fc", gradcam_layer="Mixed_7c", paper=_V3_PAPER
+)
 def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> Inception3:
     """Inception-v3 for 32 x 32 (21,638,954 parameters; our adaptation, not a published model).
 
@@ -783,7 +807,9 @@ def inception_v3_cifar(num_classes: int = 10, in_channels: int = 3, dropout: flo
     return Inception3(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True, **kwargs)
 
 
-@register_model(**_CIFAR_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.16", paper=_V4_PAPER)
+@register_model(
+    **_CIFAR_META, first_conv="features.0.conv", classifier="last_linear", gradcam_layer="features.16", paper=_V4_PAPER
+)
 def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2, **kwargs) -> InceptionV4:
     """Inception-v4 for 32 x 32 (40,563,594 parameters; our adaptation, not a published model).
 
@@ -795,7 +821,9 @@ def inception_v4_cifar(num_classes: int = 10, in_channels: int = 3, dropout: flo
     return InceptionV4(num_classes=num_classes, in_channels=in_channels, dropout=dropout, cifar=True, **kwargs)
 
 
-@register_model(**_CIFAR_META, first_conv="conv2d_1a.conv", classifier="classif", gradcam_layer="conv2d_7b", paper=_V4_PAPER)
+@register_model(
+    **_CIFAR_META, first_conv="conv2d_1a.conv", classifier="classif", gradcam_layer="conv2d_7b", paper=_V4_PAPER
+)
 def inception_resnet_v2_cifar(
     num_classes: int = 10, in_channels: int = 3, dropout: float = 0.2, **kwargs
 ) -> InceptionResNetV2:

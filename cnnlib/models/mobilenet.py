@@ -65,7 +65,11 @@ MOBILENET_V1_LAYERS: list[tuple[int, int]] = [
     (256, 2),
     (256, 1),
     (512, 2),
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1),  # the paper's "5x"
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),  # the paper's "5x"
     (1024, 2),
     (1024, 1),
 ]
@@ -102,40 +106,44 @@ def _bnecks(rows: list[tuple[int, int, int, bool, str, int]]) -> list[BneckConfi
 
 
 # MobileNetV3-Large, Table 1 (input of the first row: the 16-channel stem, stride 2).
-MOBILENET_V3_LARGE = _bnecks([
-    # k, exp, out, SE, NL, s
-    (3, 16, 16, False, "RE", 1),
-    (3, 64, 24, False, "RE", 2),
-    (3, 72, 24, False, "RE", 1),
-    (5, 72, 40, True, "RE", 2),
-    (5, 120, 40, True, "RE", 1),
-    (5, 120, 40, True, "RE", 1),
-    (3, 240, 80, False, "HS", 2),
-    (3, 200, 80, False, "HS", 1),
-    (3, 184, 80, False, "HS", 1),
-    (3, 184, 80, False, "HS", 1),
-    (3, 480, 112, True, "HS", 1),
-    (3, 672, 112, True, "HS", 1),
-    (5, 672, 160, True, "HS", 2),
-    (5, 960, 160, True, "HS", 1),
-    (5, 960, 160, True, "HS", 1),
-])  # then 1x1 conv to 960, pool, 1x1 ("fc") to 1280, fc to classes
+MOBILENET_V3_LARGE = _bnecks(
+    [
+        # k, exp, out, SE, NL, s
+        (3, 16, 16, False, "RE", 1),
+        (3, 64, 24, False, "RE", 2),
+        (3, 72, 24, False, "RE", 1),
+        (5, 72, 40, True, "RE", 2),
+        (5, 120, 40, True, "RE", 1),
+        (5, 120, 40, True, "RE", 1),
+        (3, 240, 80, False, "HS", 2),
+        (3, 200, 80, False, "HS", 1),
+        (3, 184, 80, False, "HS", 1),
+        (3, 184, 80, False, "HS", 1),
+        (3, 480, 112, True, "HS", 1),
+        (3, 672, 112, True, "HS", 1),
+        (5, 672, 160, True, "HS", 2),
+        (5, 960, 160, True, "HS", 1),
+        (5, 960, 160, True, "HS", 1),
+    ]
+)  # then 1x1 conv to 960, pool, 1x1 ("fc") to 1280, fc to classes
 
 # MobileNetV3-Small, Table 2.
-MOBILENET_V3_SMALL = _bnecks([
-    # k, exp, out, SE, NL, s
-    (3, 16, 16, True, "RE", 2),
-    (3, 72, 24, False, "RE", 2),
-    (3, 88, 24, False, "RE", 1),
-    (5, 96, 40, True, "HS", 2),
-    (5, 240, 40, True, "HS", 1),
-    (5, 240, 40, True, "HS", 1),
-    (5, 120, 48, True, "HS", 1),
-    (5, 144, 48, True, "HS", 1),
-    (5, 288, 96, True, "HS", 2),
-    (5, 576, 96, True, "HS", 1),
-    (5, 576, 96, True, "HS", 1),
-])  # then 1x1 conv to 576, pool, 1x1 ("fc") to 1024, fc to classes
+MOBILENET_V3_SMALL = _bnecks(
+    [
+        # k, exp, out, SE, NL, s
+        (3, 16, 16, True, "RE", 2),
+        (3, 72, 24, False, "RE", 2),
+        (3, 88, 24, False, "RE", 1),
+        (5, 96, 40, True, "HS", 2),
+        (5, 240, 40, True, "HS", 1),
+        (5, 240, 40, True, "HS", 1),
+        (5, 120, 48, True, "HS", 1),
+        (5, 144, 48, True, "HS", 1),
+        (5, 288, 96, True, "HS", 2),
+        (5, 576, 96, True, "HS", 1),
+        (5, 576, 96, True, "HS", 1),
+    ]
+)  # then 1x1 conv to 576, pool, 1x1 ("fc") to 1024, fc to classes
 
 
 def _first_stride_one(rows: list[BneckConfig]) -> list[BneckConfig]:
@@ -197,10 +205,20 @@ class InvertedResidualV3(nn.Module):
         if cfg.expanded != in_channels:
             layers.append(ConvNormAct(in_channels, cfg.expanded, 1, norm_layer=norm_layer, activation=act))
         layers.append(
-            ConvNormAct(cfg.expanded, cfg.expanded, cfg.kernel, stride=cfg.stride, groups=cfg.expanded, norm_layer=norm_layer, activation=act)
+            ConvNormAct(
+                cfg.expanded,
+                cfg.expanded,
+                cfg.kernel,
+                stride=cfg.stride,
+                groups=cfg.expanded,
+                norm_layer=norm_layer,
+                activation=act,
+            )
         )
         if cfg.se:  # SE on the expanded channels, squeezed 4x, gated by a hard sigmoid (Sec. 5.3)
-            layers.append(SqueezeExcitation(cfg.expanded, make_divisible(cfg.expanded // 4, 8), scale_activation=nn.Hardsigmoid))
+            layers.append(
+                SqueezeExcitation(cfg.expanded, make_divisible(cfg.expanded // 4, 8), scale_activation=nn.Hardsigmoid)
+            )
         layers.append(ConvNormAct(cfg.expanded, cfg.out, 1, norm_layer=norm_layer, activation=None))
         self.block = nn.Sequential(*layers)
         self.out_channels = cfg.out
@@ -327,7 +345,9 @@ class MobileNetV3(nn.Module):
         self.min_size = stem_stride * math.prod(b.stride for b in bnecks)
         norm = _bn_tf
         channels = 16
-        layers: list[nn.Module] = [ConvNormAct(in_channels, channels, 3, stride=stem_stride, norm_layer=norm, activation=nn.Hardswish)]
+        layers: list[nn.Module] = [
+            ConvNormAct(in_channels, channels, 3, stride=stem_stride, norm_layer=norm, activation=nn.Hardswish)
+        ]
         for cfg in bnecks:
             layers.append(InvertedResidualV3(channels, cfg, norm))
             channels = cfg.out
@@ -387,7 +407,9 @@ _CIFAR = dict(scale="cifar", input_size=(3, 32, 32), num_classes=10, test_size=(
 # Every builder passes its other keyword arguments (e.g. ``dropout``) to the model's class.
 
 
-@register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="fc", gradcam_layer="features.13", paper=_V1)
+@register_model(
+    family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="fc", gradcam_layer="features.13", paper=_V1
+)
 def mobilenet_v1(
     num_classes: int = 1000, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
 ) -> MobileNetV1:
@@ -400,7 +422,9 @@ def mobilenet_v1(
     return MobileNetV1(num_classes, width=width, in_channels=in_channels, **kwargs)
 
 
-@register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="fc", gradcam_layer="features.13", paper=_V1)
+@register_model(
+    family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="fc", gradcam_layer="features.13", paper=_V1
+)
 def mobilenet_v1_cifar(
     num_classes: int = 10, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
 ) -> MobileNetV1:
@@ -413,7 +437,14 @@ def mobilenet_v1_cifar(
     return MobileNetV1(num_classes, width=width, stem_stride=1, in_channels=in_channels, **kwargs)
 
 
-@register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="classifier.1", gradcam_layer="features.18", paper=_V2)
+@register_model(
+    family="mobilenet",
+    **_IMAGENET,
+    first_conv="features.0.0",
+    classifier="classifier.1",
+    gradcam_layer="features.18",
+    paper=_V2,
+)
 def mobilenet_v2(
     num_classes: int = 1000, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
 ) -> MobileNetV2:
@@ -426,7 +457,14 @@ def mobilenet_v2(
     return MobileNetV2(num_classes, width=width, in_channels=in_channels, **kwargs)
 
 
-@register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="classifier.1", gradcam_layer="features.18", paper=_V2)
+@register_model(
+    family="mobilenet",
+    **_CIFAR,
+    first_conv="features.0.0",
+    classifier="classifier.1",
+    gradcam_layer="features.18",
+    paper=_V2,
+)
 def mobilenet_v2_cifar(
     num_classes: int = 10, width: float = 1.0, in_channels: int = 3, width_mult: float | None = None, **kwargs
 ) -> MobileNetV2:
@@ -441,25 +479,53 @@ def mobilenet_v2_cifar(
     )
 
 
-@register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.12", paper=_V3)
+@register_model(
+    family="mobilenet",
+    **_IMAGENET,
+    first_conv="features.0.0",
+    classifier="classifier.3",
+    gradcam_layer="features.12",
+    paper=_V3,
+)
 def mobilenet_v3_small(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Small: 2,542,856 parameters (torchvision ``mobilenet_v3_small``, identical keys)."""
     return _mobilenet_v3("small", num_classes, in_channels, cifar=False, **kwargs)
 
 
-@register_model(family="mobilenet", **_IMAGENET, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.16", paper=_V3)
+@register_model(
+    family="mobilenet",
+    **_IMAGENET,
+    first_conv="features.0.0",
+    classifier="classifier.3",
+    gradcam_layer="features.16",
+    paper=_V3,
+)
 def mobilenet_v3_large(num_classes: int = 1000, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Large: 5,483,032 parameters (torchvision ``mobilenet_v3_large``, identical keys)."""
     return _mobilenet_v3("large", num_classes, in_channels, cifar=False, **kwargs)
 
 
-@register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.12", paper=_V3)
+@register_model(
+    family="mobilenet",
+    **_CIFAR,
+    first_conv="features.0.0",
+    classifier="classifier.3",
+    gradcam_layer="features.12",
+    paper=_V3,
+)
 def mobilenet_v3_small_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Small for 32x32: stride-1 stem and first bottleneck, 8x downsampling (4x4 final maps)."""
     return _mobilenet_v3("small", num_classes, in_channels, cifar=True, **kwargs)
 
 
-@register_model(family="mobilenet", **_CIFAR, first_conv="features.0.0", classifier="classifier.3", gradcam_layer="features.16", paper=_V3)
+@register_model(
+    family="mobilenet",
+    **_CIFAR,
+    first_conv="features.0.0",
+    classifier="classifier.3",
+    gradcam_layer="features.16",
+    paper=_V3,
+)
 def mobilenet_v3_large_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> MobileNetV3:
     """MobileNetV3-Large for 32x32: stride-1 stem and first stride-2 bottleneck, 8x downsampling (4x4 final maps)."""
     return _mobilenet_v3("large", num_classes, in_channels, cifar=True, **kwargs)

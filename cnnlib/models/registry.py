@@ -100,7 +100,10 @@ def model_info(name: str) -> ModelInfo:
         return _REGISTRY[name]
     except KeyError:
         raise UnknownModelError.for_name(
-            f"Unknown model {name!r}.", name, _REGISTRY, f"cnnlib.list_models() lists the {len(_REGISTRY)} registered names."
+            f"Unknown model {name!r}.",
+            name,
+            _REGISTRY,
+            f"cnnlib.list_models() lists the {len(_REGISTRY)} registered names.",
         ) from None
 
 

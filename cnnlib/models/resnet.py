@@ -309,7 +309,12 @@ def make_stage(
         downsample = make_shortcut(in_channels, out_channels, s, shortcut) if residual else None
         blocks.append(
             block(
-                in_channels, planes, s, downsample, residual=residual, stochastic_depth_prob=stochastic_depth_probs[i],
+                in_channels,
+                planes,
+                s,
+                downsample,
+                residual=residual,
+                stochastic_depth_prob=stochastic_depth_probs[i],
                 **block_kwargs,
             )
         )
@@ -418,7 +423,7 @@ class CifarResNet(nn.Module):
         # Huang et al. 2016, Eq. 4: survival p_l = 1 - l/L * (1 - p_L) for block l = 1..L, so block l is
         # dropped with probability l/L * (1 - p_L), where stochastic_depth_prob = 1 - p_L
         total = 3 * blocks_per_stage
-        drop = [(l / total) * stochastic_depth_prob for l in range(1, total + 1)]
+        drop = [(depth / total) * stochastic_depth_prob for depth in range(1, total + 1)]
         stages = []
         channels = stem_channels
         for i, (planes, (_, stride)) in enumerate(zip(stage_planes, CIFAR_STAGES)):
@@ -463,7 +468,15 @@ class PreActBasicBlock(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, *, preact_shortcut: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        preact_shortcut: bool = False,
+    ) -> None:
         super().__init__()
         self.preact_shortcut = preact_shortcut
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -488,7 +501,15 @@ class PreActBottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, *, preact_shortcut: bool = False) -> None:
+    def __init__(
+        self,
+        in_channels: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *,
+        preact_shortcut: bool = False,
+    ) -> None:
         super().__init__()
         self.preact_shortcut = preact_shortcut
         self.bn1 = nn.BatchNorm2d(in_channels)
@@ -748,7 +769,9 @@ def plain110(num_classes: int = 10, in_channels: int = 3, **kwargs) -> CifarResN
     return CifarResNet(18, num_classes=num_classes, in_channels=in_channels, residual=False, **kwargs)
 
 
-@register_model(**{**_CIFAR_META, "family": "stochastic_depth", "paper": "Huang et al. 2016, https://arxiv.org/abs/1603.09382"})
+@register_model(
+    **{**_CIFAR_META, "family": "stochastic_depth", "paper": "Huang et al. 2016, https://arxiv.org/abs/1603.09382"}
+)
 def resnet110_stochastic_depth(
     num_classes: int = 10, in_channels: int = 3, stochastic_depth_prob: float = 0.5, **kwargs
 ) -> CifarResNet:
@@ -795,7 +818,12 @@ def resnext29_cifar(
     )  # fmt: skip
 
 
-_PREACT_META = {**_CIFAR_META, "family": "preact_resnet", "first_conv": "conv1", "paper": "He et al. 2016, https://arxiv.org/abs/1603.05027"}
+_PREACT_META = {
+    **_CIFAR_META,
+    "family": "preact_resnet",
+    "first_conv": "conv1",
+    "paper": "He et al. 2016, https://arxiv.org/abs/1603.05027",
+}
 
 
 @register_model(**_PREACT_META)

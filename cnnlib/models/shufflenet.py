@@ -170,7 +170,11 @@ class ShuffleNetV1(nn.Module):
         for s, (out_channels, repeats) in enumerate(zip(SHUFFLENET_V1_CHANNELS[groups], STAGE_REPEATS)):
             units = []
             for i in range(repeats):
-                units.append(ShuffleUnitV1(channels, out_channels, groups, stride=2 if i == 0 else 1, group_first=(s, i) != (0, 0)))
+                units.append(
+                    ShuffleUnitV1(
+                        channels, out_channels, groups, stride=2 if i == 0 else 1, group_first=(s, i) != (0, 0)
+                    )
+                )
                 channels = out_channels
             stages.append(nn.Sequential(*units))
         self.stage2, self.stage3, self.stage4 = stages
@@ -211,17 +215,23 @@ class ShuffleNetV2(nn.Module):
         self.in_channels = in_channels
         self.min_size = 8 if cifar else 32
         self.conv1 = nn.Sequential(
-            nn.Conv2d(in_channels, stem, 3, 1 if cifar else 2, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU(inplace=True)
+            nn.Conv2d(in_channels, stem, 3, 1 if cifar else 2, 1, bias=False),
+            nn.BatchNorm2d(stem),
+            nn.ReLU(inplace=True),
         )
         self.maxpool = nn.Identity() if cifar else nn.MaxPool2d(3, stride=2, padding=1)
         channels = stem
         stages = []
         for out_channels, repeats in zip(stage_channels, STAGE_REPEATS):
-            units = [ShuffleUnitV2(channels, out_channels, 2)] + [ShuffleUnitV2(out_channels, out_channels, 1) for _ in range(repeats - 1)]
+            units = [ShuffleUnitV2(channels, out_channels, 2)] + [
+                ShuffleUnitV2(out_channels, out_channels, 1) for _ in range(repeats - 1)
+            ]
             stages.append(nn.Sequential(*units))
             channels = out_channels
         self.stage2, self.stage3, self.stage4 = stages
-        self.conv5 = nn.Sequential(nn.Conv2d(channels, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(
+            nn.Conv2d(channels, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True)
+        )
         self.fc = nn.Linear(last, num_classes)
         init_weights(self)
 
@@ -253,7 +263,9 @@ def init_weights(model: nn.Module) -> None:
 
 _V1 = "Zhang et al. 2017, https://arxiv.org/abs/1707.01083"
 _V2 = "Ma et al. 2018, https://arxiv.org/abs/1807.11164"
-_IMAGENET = dict(family="shufflenet", scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64))
+_IMAGENET = dict(
+    family="shufflenet", scale="imagenet", input_size=(3, 224, 224), num_classes=1000, test_size=(3, 64, 64)
+)
 # Every builder passes its other keyword arguments to the model's class.
 
 
@@ -265,7 +277,10 @@ def shufflenet_v1_g3(num_classes: int = 1000, in_channels: int = 3, **kwargs) ->
 
 @register_model(
     **{**_IMAGENET, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)},
-    first_conv="conv1.0", classifier="fc", gradcam_layer="stage4", paper=_V1,
+    first_conv="conv1.0",
+    classifier="fc",
+    gradcam_layer="stage4",
+    paper=_V1,
 )
 def shufflenet_v1_g3_cifar(num_classes: int = 10, in_channels: int = 3, **kwargs) -> ShuffleNetV1:
     """ShuffleNet v1 1.0x, g = 3, for 32x32: 914,338 parameters (our adaptation, not a published figure).
@@ -293,7 +308,10 @@ def shufflenet_v2_x1_0(num_classes: int = 1000, in_channels: int = 3, **kwargs) 
 
 @register_model(
     **{**_IMAGENET, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "test_size": (3, 32, 32)},
-    first_conv="conv1.0", classifier="fc", gradcam_layer="conv5", paper=_V2,
+    first_conv="conv1.0",
+    classifier="fc",
+    gradcam_layer="conv5",
+    paper=_V2,
 )
 def shufflenet_v2_cifar(num_classes: int = 10, width: float = 1.0, in_channels: int = 3, **kwargs) -> ShuffleNetV2:
     """ShuffleNet v2 for 32x32: stride-1 stem, no max-pool (8x downsampling, 4x4 final maps).

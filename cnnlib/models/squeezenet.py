@@ -86,7 +86,11 @@ class SqueezeNetConfig:
 SQUEEZENET_CONFIGS: dict[str, SqueezeNetConfig] = {
     # Table 1 of the paper
     "1_0": SqueezeNetConfig(
-        stem_channels=96, stem_kernel=7, stem_stride=2, stem_padding=0, min_size=21,
+        stem_channels=96,
+        stem_kernel=7,
+        stem_stride=2,
+        stem_padding=0,
+        min_size=21,
         layers=(
             M,
             FireSpec(squeeze=16, expand1x1=64, expand3x3=64),  # fire2
@@ -103,7 +107,11 @@ SQUEEZENET_CONFIGS: dict[str, SqueezeNetConfig] = {
     ),
     # SqueezeNet v1.1 (github.com/forresti/SqueezeNet, SqueezeNet_v1.1)
     "1_1": SqueezeNetConfig(
-        stem_channels=64, stem_kernel=3, stem_stride=2, stem_padding=0, min_size=17,
+        stem_channels=64,
+        stem_kernel=3,
+        stem_stride=2,
+        stem_padding=0,
+        min_size=17,
         layers=(
             M,
             FireSpec(squeeze=16, expand1x1=64, expand3x3=64),  # fire2
@@ -128,7 +136,9 @@ SQUEEZENET_CONFIGS["cifar"] = SqueezeNetConfig(
 class Fire(nn.Module):
     """Squeeze 1x1 (s) - ReLU, then concat[expand 1x1 (e1) - ReLU, expand 3x3 (e3) - ReLU]: e1 + e3 channels."""
 
-    def __init__(self, in_channels: int, *, squeeze_channels: int, expand1x1_channels: int, expand3x3_channels: int) -> None:
+    def __init__(
+        self, in_channels: int, *, squeeze_channels: int, expand1x1_channels: int, expand3x3_channels: int
+    ) -> None:
         super().__init__()
         self.squeeze = nn.Conv2d(in_channels, squeeze_channels, kernel_size=1)
         self.squeeze_activation = nn.ReLU(inplace=True)
@@ -155,7 +165,9 @@ class SqueezeNet(nn.Module):
         dropout: before conv10 (paper: 0.5 after fire9).
     """
 
-    def __init__(self, config: SqueezeNetConfig, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5) -> None:
+    def __init__(
+        self, config: SqueezeNetConfig, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.min_size = config.min_size
@@ -169,7 +181,10 @@ class SqueezeNet(nn.Module):
                 layers.append(nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True))
             else:
                 fire = Fire(
-                    c, squeeze_channels=spec.squeeze, expand1x1_channels=spec.expand1x1, expand3x3_channels=spec.expand3x3
+                    c,
+                    squeeze_channels=spec.squeeze,
+                    expand1x1_channels=spec.expand1x1,
+                    expand3x3_channels=spec.expand3x3,
                 )
                 layers.append(fire)
                 c = fire.out_channels

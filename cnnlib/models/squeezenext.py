@@ -76,7 +76,9 @@ SQNXT_STEM_CHANNELS = 64
 SQNXT_HEAD_CHANNELS = 128
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int | tuple[int, int] = 1, stride: int = 1) -> ConvNormAct:
+def _conv_bn_relu(
+    in_channels: int, out_channels: int, kernel_size: int | tuple[int, int] = 1, stride: int = 1
+) -> ConvNormAct:
     # bias before BN: redundant, but the reference implementation has it (and its parameter count counts it)
     return ConvNormAct(in_channels, out_channels, kernel_size, stride=stride, bias=True)
 
@@ -182,7 +184,11 @@ def init_weights(model: nn.Module) -> None:
 
 def _squeezenext(num_classes: int, in_channels: int, width: float, imagenet_stem: bool, **kwargs) -> SqueezeNext:
     return SqueezeNext(
-        SQNXT23_STAGES, num_classes=num_classes, in_channels=in_channels, width=width, imagenet_stem=imagenet_stem,
+        SQNXT23_STAGES,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        width=width,
+        imagenet_stem=imagenet_stem,
         **kwargs,
     )
 

@@ -19,7 +19,13 @@ import torch.nn as nn
 
 from .registry import model_info
 
-__all__ = ["TORCHVISION_EQUIVALENTS", "TorchvisionEquivalent", "load_torchvision_state", "register_torchvision_equivalent", "torchvision_equivalent"]
+__all__ = [
+    "TORCHVISION_EQUIVALENTS",
+    "TorchvisionEquivalent",
+    "load_torchvision_state",
+    "register_torchvision_equivalent",
+    "torchvision_equivalent",
+]
 
 KeyMap = Callable[[str], str]
 
@@ -62,5 +68,7 @@ def torchvision_equivalent(name: str) -> TorchvisionEquivalent:
     """How our ``name`` corresponds to torchvision's model; a clear error for a model torchvision lacks."""
     model_info(name)  # unknown names get the registry's clear error
     if name not in TORCHVISION_EQUIVALENTS:
-        raise KeyError(f"cnnlib's {name!r} has no torchvision counterpart; ones that do: {sorted(TORCHVISION_EQUIVALENTS)}")
+        raise KeyError(
+            f"cnnlib's {name!r} has no torchvision counterpart; ones that do: {sorted(TORCHVISION_EQUIVALENTS)}"
+        )
     return TORCHVISION_EQUIVALENTS[name]

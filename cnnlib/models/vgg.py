@@ -41,8 +41,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from ._checks import check_input
-from .blocks import init_conv_bn_linear, same_padding, scale_channels
 from .alexnet import local_response_norm
+from .blocks import init_conv_bn_linear, same_padding, scale_channels
 from .registry import register_model
 from .torchvision_compat import register_torchvision_equivalent
 
@@ -227,14 +227,28 @@ def init_weights(model: nn.Module) -> None:
 
 
 def _vgg(
-    cfg: str, batch_norm: bool, num_classes: int, name: str, in_channels: int = 3, dropout: float = 0.5,
-    head: str = "imagenet", width: float = 1.0, hidden: int | None = None, **kwargs,
+    cfg: str,
+    batch_norm: bool,
+    num_classes: int,
+    name: str,
+    in_channels: int = 3,
+    dropout: float = 0.5,
+    head: str = "imagenet",
+    width: float = 1.0,
+    hidden: int | None = None,
+    **kwargs,
 ) -> VGG:
     features = make_layers(cfgs[cfg], batch_norm=batch_norm, in_channels=in_channels, width=width)
     hidden = scale_channels(4096, width) if hidden is None else hidden
     return VGG(
-        features, num_classes=num_classes, dropout=dropout, head=head, in_channels=in_channels, name=name,
-        hidden=hidden, **kwargs,
+        features,
+        num_classes=num_classes,
+        dropout=dropout,
+        head=head,
+        in_channels=in_channels,
+        name=name,
+        hidden=hidden,
+        **kwargs,
     )
 
 
@@ -250,7 +264,14 @@ _META = dict(
     paper=_PAPER,
     test_size=(3, MIN_SIZE, MIN_SIZE),
 )
-_CIFAR_META = {**_META, "scale": "cifar", "input_size": (3, 32, 32), "num_classes": 10, "classifier": "classifier", "test_size": None}
+_CIFAR_META = {
+    **_META,
+    "scale": "cifar",
+    "input_size": (3, 32, 32),
+    "num_classes": 10,
+    "classifier": "classifier",
+    "test_size": None,
+}
 
 
 @register_model(**_META)
@@ -327,8 +348,13 @@ def vgg19_bn(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
 
 @register_model(**_CIFAR_META)
 def vgg11_bn_cifar(
-    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None,
-    dropout: float = 0.5, **kwargs,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    width: float = 1.0,
+    head: str = "cifar",
+    hidden: int | None = None,
+    dropout: float = 0.5,
+    **kwargs,
 ) -> VGG:
     """VGG-11 with batch norm for 3 x 32 x 32 images: 9,231,114 parameters for 10 classes.
 
@@ -348,8 +374,13 @@ def vgg11_bn_cifar(
 
 @register_model(**_CIFAR_META)
 def vgg16_bn_cifar(
-    num_classes: int = 10, in_channels: int = 3, width: float = 1.0, head: str = "cifar", hidden: int | None = None,
-    dropout: float = 0.5, **kwargs,
+    num_classes: int = 10,
+    in_channels: int = 3,
+    width: float = 1.0,
+    head: str = "cifar",
+    hidden: int | None = None,
+    dropout: float = 0.5,
+    **kwargs,
 ) -> VGG:
     """VGG-16 with batch norm for 3 x 32 x 32 images: 14,728,266 parameters for 10 classes.
 
@@ -363,7 +394,9 @@ def vgg16_bn_cifar(
 
 def _check_cifar_head(head: str) -> None:
     if head not in ("cifar", "fc"):
-        raise ValueError(f"a CIFAR VGG's head is 'cifar' (global average pool + one linear layer) or 'fc' (three FC layers), not {head!r}")
+        raise ValueError(
+            f"a CIFAR VGG's head is 'cifar' (global average pool + one linear layer) or 'fc' (three FC layers), not {head!r}"
+        )
 
 
 for _name in ("vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"):

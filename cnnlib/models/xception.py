@@ -48,7 +48,15 @@ from ._checks import check_input
 from .blocks import ConvNormAct, init_conv_bn_linear, same_padding
 from .registry import register_model
 
-__all__ = ["SeparableConv2d", "XceptionBlock", "XceptionBlockSpec", "XceptionConfig", "Xception", "xception", "xception_cifar"]
+__all__ = [
+    "SeparableConv2d",
+    "XceptionBlock",
+    "XceptionBlockSpec",
+    "XceptionConfig",
+    "Xception",
+    "xception",
+    "xception_cifar",
+]
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,9 @@ class SeparableConv2d(nn.Module):
     that an intermediate ReLU hurts). No bias: a BN always follows.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, bias: bool = False) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, bias: bool = False
+    ) -> None:
         super().__init__()
         self.depthwise = nn.Conv2d(
             in_channels, in_channels, kernel_size, stride, same_padding(kernel_size), groups=in_channels, bias=bias
@@ -149,7 +159,9 @@ class XceptionBlock(nn.Module):
             layers.append(nn.MaxPool2d(kernel_size=3, stride=spec.stride, padding=1))
         self.body = nn.Sequential(*layers)
         if spec.stride > 1 or spec.in_channels != spec.out_channels:
-            self.shortcut: nn.Module = ConvNormAct(spec.in_channels, spec.out_channels, 1, stride=spec.stride, activation=None)
+            self.shortcut: nn.Module = ConvNormAct(
+                spec.in_channels, spec.out_channels, 1, stride=spec.stride, activation=None
+            )
         else:
             self.shortcut = nn.Identity()
 
@@ -167,7 +179,9 @@ class Xception(nn.Module):
         dropout: before the classifier (the paper trained with 0.5 on ImageNet; Keras' model has none).
     """
 
-    def __init__(self, config: XceptionConfig, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0) -> None:
+    def __init__(
+        self, config: XceptionConfig, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0
+    ) -> None:
         super().__init__()
         self.in_channels = in_channels
         self.min_size = config.min_size
@@ -182,8 +196,12 @@ class Xception(nn.Module):
         e1, e2 = config.exit_channels
         self.exit_flow = nn.Sequential(
             *map(XceptionBlock, config.exit_flow),
-            SeparableConv2d(c, e1), nn.BatchNorm2d(e1), nn.ReLU(inplace=True),
-            SeparableConv2d(e1, e2), nn.BatchNorm2d(e2), nn.ReLU(inplace=True),
+            SeparableConv2d(c, e1),
+            nn.BatchNorm2d(e1),
+            nn.ReLU(inplace=True),
+            SeparableConv2d(e1, e2),
+            nn.BatchNorm2d(e2),
+            nn.ReLU(inplace=True),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)

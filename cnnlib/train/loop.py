@@ -34,7 +34,13 @@ __all__ = ["evaluate", "fit", "predict", "steps_per_epoch", "train_one_epoch", "
 def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = model.parameters()
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=config.momentum > 0,
+            weight_decay=config.weight_decay,
+        )
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
@@ -58,7 +64,9 @@ def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, epoch_
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total)))
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+        )
     if config.schedule == "onecycle":
         # linear warm-up from 0 to lr, then linear decay to 0 (the "one-cycle" triangle)
         return torch.optim.lr_scheduler.LambdaLR(
@@ -90,7 +98,9 @@ def train_one_epoch(
     seen = 0
     steps: list[dict[str, float]] = []
     window_loss, window_correct, window_seen = 0.0, 0, 0
-    for idx in iterate_batches(len(data), config.batch_size, shuffle=True, generator=generator, drop_last=len(data) >= config.batch_size):
+    for idx in iterate_batches(
+        len(data), config.batch_size, shuffle=True, generator=generator, drop_last=len(data) >= config.batch_size
+    ):
         xb = data.images[idx].to(device, non_blocking=True)
         yb = data.labels[idx].to(device, non_blocking=True)
         xb = augment_batch(xb, crop_padding=config.crop_padding, flip=config.flip, generator=generator)
@@ -112,7 +122,13 @@ def train_one_epoch(
             window_correct += batch_correct.item()
             window_seen += len(yb)
             if (seen // len(yb)) % config.log_every == 0:
-                steps.append({"step_in_epoch": seen // len(yb), "train_loss": window_loss / window_seen, "train_acc": window_correct / window_seen})
+                steps.append(
+                    {
+                        "step_in_epoch": seen // len(yb),
+                        "train_loss": window_loss / window_seen,
+                        "train_acc": window_correct / window_seen,
+                    }
+                )
                 window_loss, window_correct, window_seen = 0.0, 0, 0
         if progress is not None:
             progress.update(len(yb))
@@ -134,13 +150,17 @@ def predict(model: nn.Module, data: ImageTensors, speed: SpeedSettings | None = 
     reuse_freed_memory()
     outputs = []
     for idx in iterate_batches(len(data), batch_size, shuffle=False):
-        xb = normalize(data.images[idx].to(device), data.spec.mean, data.spec.std).contiguous(memory_format=memory_format)
+        xb = normalize(data.images[idx].to(device), data.spec.mean, data.spec.std).contiguous(
+            memory_format=memory_format
+        )
         with speed.autocast():
             outputs.append(model(xb).float().cpu())
     return torch.cat(outputs)
 
 
-def evaluate(model: nn.Module, data: ImageTensors, speed: SpeedSettings | None = None, batch_size: int = 1000) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, data: ImageTensors, speed: SpeedSettings | None = None, batch_size: int = 1000
+) -> dict[str, float]:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data``."""
     logits = predict(model, data, speed, batch_size)
     return {
@@ -180,11 +200,15 @@ def fit(
     model.to(device)
     state = None
     if resume is not None and Path(resume).is_file():
-        state = _load_state(Path(resume), config, model, train_data, restart_hint or f"delete {resume} to start the run again")
+        state = _load_state(
+            Path(resume), config, model, train_data, restart_hint or f"delete {resume} to start the run again"
+        )
     if state is not None:
         speed = _speed_from_record(state["history"]["speed"], device)  # keep the run's measured choice
     else:
-        speed = choose_speed_settings(model, train_data.shape, config.batch_size, device, config.precision, config.channels_last)
+        speed = choose_speed_settings(
+            model, train_data.shape, config.batch_size, device, config.precision, config.channels_last
+        )
     # Seeded after the speed rule: its timed steps draw dropout masks on the device's generator a
     # time-dependent number of times (fork_rng protects only the CPU's), and whether it measures at
     # all depends on its cache, so seeding first would make the run depend on both.
@@ -207,7 +231,14 @@ def fit(
     if state is not None:
         first_epoch, elapsed = _restore_state(state, model, optimizer, scheduler, generator, history)
     done_images = (first_epoch - 1) * epoch_steps * config.batch_size
-    bar = tqdm(total=config.epochs * epoch_steps * config.batch_size, initial=done_images, unit="img", unit_scale=True, disable=not progress, desc="training")
+    bar = tqdm(
+        total=config.epochs * epoch_steps * config.batch_size,
+        initial=done_images,
+        unit="img",
+        unit_scale=True,
+        disable=not progress,
+        desc="training",
+    )
     start = time.perf_counter() - elapsed
     try:
         for epoch in range(first_epoch, config.epochs + 1):
@@ -223,7 +254,17 @@ def fit(
             record["seconds"] = time.perf_counter() - t0
             history["epochs"].append(record)
             if resume is not None:
-                _save_state(Path(resume), model, optimizer, scheduler, generator, history, epoch, time.perf_counter() - start, train_data)
+                _save_state(
+                    Path(resume),
+                    model,
+                    optimizer,
+                    scheduler,
+                    generator,
+                    history,
+                    epoch,
+                    time.perf_counter() - start,
+                    train_data,
+                )
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", test_acc=f"{record.get('test_acc', float('nan')):.4f}")
     finally:
         bar.close()

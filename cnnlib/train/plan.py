@@ -53,26 +53,39 @@ class TrainingPlan:
         requested = _epochs(self.requested_epochs)
         if not self.reduced:
             takes = "takes" if self.requested_epochs == 1 else "take"
-            return (f"Budget: {requested} {takes} about {self.estimated_seconds:.0f} s of training and evaluation here "
-                    f"at {rate}, within the training budget of {self.budget_seconds:.0f} s: the full recipe runs.")
+            return (
+                f"Budget: {requested} {takes} about {self.estimated_seconds:.0f} s of training and evaluation here "
+                f"at {rate}, within the training budget of {self.budget_seconds:.0f} s: the full recipe runs."
+            )
         what = _epochs(self.config.epochs)
         if len(self.train_data) < self.requested_images:
             what += f" on {len(self.train_data):,} of the {self.requested_images:,} training images"
-        over = ("; that is still over the budget: this machine is slower than the course is sized for"
-                if self.estimated_seconds > 1.05 * self.budget_seconds else "")
+        over = (
+            "; that is still over the budget: this machine is slower than the course is sized for"
+            if self.estimated_seconds > 1.05 * self.budget_seconds
+            else ""
+        )
         these = "this epoch" if self.config.epochs == 1 else f"these {self.config.epochs} epochs"
-        return (f"Budget: {requested} would take about {self.full_seconds:.0f} s of training and evaluation here at "
-                f"{rate}, over the training budget of {self.budget_seconds:.0f} s, so this run trains {what} (about "
-                f"{self.estimated_seconds:.0f} s{over}). The learning rate's warm-up and decay are rescaled to {these}: "
-                f"a shorter run, not the start of the longer one. Results below are for this shorter run.")
+        return (
+            f"Budget: {requested} would take about {self.full_seconds:.0f} s of training and evaluation here at "
+            f"{rate}, over the training budget of {self.budget_seconds:.0f} s, so this run trains {what} (about "
+            f"{self.estimated_seconds:.0f} s{over}). The learning rate's warm-up and decay are rescaled to {these}: "
+            f"a shorter run, not the start of the longer one. Results below are for this shorter run."
+        )
 
 
 def _epochs(n: int) -> str:
     return f"{n} epoch{'s' * (n != 1)}"
 
 
-def _loop_rates(model: nn.Module, train_data: ImageTensors, test_data: ImageTensors | None, config: TrainConfig,
-                speed: SpeedSettings, min_seconds: float = 0.5) -> tuple[float, float | None]:
+def _loop_rates(
+    model: nn.Module,
+    train_data: ImageTensors,
+    test_data: ImageTensors | None,
+    config: TrainConfig,
+    speed: SpeedSettings,
+    min_seconds: float = 0.5,
+) -> tuple[float, float | None]:
     """Images per second of the real training loop and evaluation pass, on a throwaway copy of ``model``."""
     device = torch.device(speed.device)
     probe = copy.deepcopy(model).to(device)
@@ -129,7 +142,9 @@ def plan_training(
         raise ValueError(f"budget_seconds and min_steps must be positive, not {budget_seconds} and {min_steps}")
     device = torch.device(device) if device is not None else pick_device()
     reuse_freed_memory()  # as fit() does before it measures
-    speed = choose_speed_settings(model.to(device), train_data.shape, config.batch_size, device, config.precision, config.channels_last)
+    speed = choose_speed_settings(
+        model.to(device), train_data.shape, config.batch_size, device, config.precision, config.channels_last
+    )
     train_rate, eval_rate = _loop_rates(model, train_data, test_data, config, speed)
     evaluation = len(test_data) / eval_rate if test_data is not None and eval_rate else 0.0
 

@@ -38,7 +38,17 @@ def _data_identity(data: ImageTensors) -> str:
     return f"{data.spec.name}/{data.split} {len(data)} images; {source}; {data.notes}"
 
 
-def _save_state(path: Path, model, optimizer, scheduler, generator: torch.Generator, history: dict, epoch: int, elapsed: float, data: ImageTensors) -> None:
+def _save_state(
+    path: Path,
+    model,
+    optimizer,
+    scheduler,
+    generator: torch.Generator,
+    history: dict,
+    epoch: int,
+    elapsed: float,
+    data: ImageTensors,
+) -> None:
     """Write everything needed to continue after ``epoch`` (atomically: an interruption leaves the old file)."""
     state = {
         "format": RESUME_FORMAT,
@@ -64,7 +74,9 @@ def read_resume_file(path: str | os.PathLike) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file: torch raises many kinds of error
-        raise ValueError(f"{path} cannot be read as a resume file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        raise ValueError(
+            f"{path} cannot be read as a resume file ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise ValueError(f"{path} is not a resume file of format {RESUME_FORMAT}")
     return state
@@ -87,9 +99,13 @@ def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTe
         raise ValueError(f"{exc}; {again}") from None
     if state["config"] != asdict(config):
         changed = config_differences(state["config"], config)
-        raise ValueError(f"{path} belongs to a run with another config (it differs in {changed}); {again}, or restore the old config")
+        raise ValueError(
+            f"{path} belongs to a run with another config (it differs in {changed}); {again}, or restore the old config"
+        )
     if state.get("model_identity", _model_identity(model)) != _model_identity(model):
-        raise ValueError(f"{path} belongs to a run of another model (its layers or settings differ from this one's); {again}")
+        raise ValueError(
+            f"{path} belongs to a run of another model (its layers or settings differ from this one's); {again}"
+        )
     if state.get("data_identity", _data_identity(data)) != _data_identity(data):
         raise ValueError(
             f"{path} was trained on {state['data_identity']!r}, this run has {_data_identity(data)!r}: continuing on other "
@@ -103,7 +119,9 @@ def _speed_from_record(record: dict[str, Any], device: torch.device) -> SpeedSet
     return SpeedSettings(str(device), dtype, bool(record["channels_last"]), record.get("measured_img_per_s", {}))
 
 
-def _restore_state(state: dict[str, Any], model, optimizer, scheduler, generator: torch.Generator, history: dict) -> tuple[int, float]:
+def _restore_state(
+    state: dict[str, Any], model, optimizer, scheduler, generator: torch.Generator, history: dict
+) -> tuple[int, float]:
     """Put a saved training state into the given objects; return (next epoch, seconds already trained)."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -114,6 +132,8 @@ def _restore_state(state: dict[str, Any], model, optimizer, scheduler, generator
     saved = state["history"]
     history.update({k: v for k, v in saved.items() if k != "hardware"})
     history["started_utc"] = saved.get("started_utc")  # None: a state file written before runs recorded their start
-    history["resumed"] = saved.get("resumed", []) + [{"after_epoch": state["epoch"], "utc": utc_now(), "hardware": history["hardware"]}]
+    history["resumed"] = saved.get("resumed", []) + [
+        {"after_epoch": state["epoch"], "utc": utc_now(), "hardware": history["hardware"]}
+    ]
     history["hardware"] = saved["hardware"]
     return state["epoch"] + 1, float(state["elapsed"])

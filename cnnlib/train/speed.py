@@ -70,7 +70,13 @@ class _TrainingProbe:
 
 
 def measure_training_speed(
-    model: nn.Module, x: Tensor, y: Tensor, settings: SpeedSettings, min_steps: int = 3, min_seconds: float = 0.5, warmup: int = 2
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    settings: SpeedSettings,
+    min_steps: int = 3,
+    min_seconds: float = 0.5,
+    warmup: int = 2,
 ) -> float:
     """Images per second of SGD steps on the batch ``(x, y)`` in the steady state (a copy of ``model`` is trained).
 
@@ -173,7 +179,9 @@ def choose_speed_settings(
     # the choice is among the candidates timed in the rounds: a dropped one's figure is a single step
     best = max(timed, key=rates.__getitem__)
     best_fp32 = max((i for i in timed if candidates[i].autocast_dtype is None), default=best, key=rates.__getitem__)
-    chosen = dataclasses.replace(candidates[best if rates[best] >= min_gain * rates[best_fp32] else best_fp32], measured=measured)
+    chosen = dataclasses.replace(
+        candidates[best if rates[best] >= min_gain * rates[best_fp32] else best_fp32], measured=measured
+    )
     _SPEED_CACHE[key] = chosen
     return chosen
 

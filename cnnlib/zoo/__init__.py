@@ -30,7 +30,16 @@ any machine; the per-epoch figures are those of the training run itself.
 
 from __future__ import annotations
 
-from .build import CI_SUBSET_SIZE, FP16_TOLERANCE, architecture_fingerprint, ci_subset, load, load_dataset, probe_outputs, train
+from .build import (
+    CI_SUBSET_SIZE,
+    FP16_TOLERANCE,
+    architecture_fingerprint,
+    ci_subset,
+    load,
+    load_dataset,
+    probe_outputs,
+    train,
+)
 from .entries import CIFAR_RECIPE, ENTRIES, MNIST_RECIPE, UnknownEntryError, ZooEntry, entry
 from .report import results_table, training_machines, write_results_table
 from .store import AlreadyTrainedError, NotTrainedError, partial_run, read_log, refuse_to_overwrite, trained, zoo_dir

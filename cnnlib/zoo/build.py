@@ -21,7 +21,14 @@ import torch.nn as nn
 from .. import data as cdata
 from ..analysis.activations import eval_mode
 from ..analysis.summary import count_mult_adds, count_parameters
-from ..checkpoint import CheckpointError, CheckpointMismatchError, load_checkpoint, read_checksum, save_checkpoint, state_layout
+from ..checkpoint import (
+    CheckpointError,
+    CheckpointMismatchError,
+    load_checkpoint,
+    read_checksum,
+    save_checkpoint,
+    state_layout,
+)
 from ..io import atomic_write
 from ..models import get_model
 from ..provenance import provenance
@@ -39,7 +46,16 @@ from .store import (
     zoo_dir,
 )
 
-__all__ = ["CI_SUBSET_SIZE", "FP16_TOLERANCE", "architecture_fingerprint", "ci_subset", "load", "load_dataset", "probe_outputs", "train"]
+__all__ = [
+    "CI_SUBSET_SIZE",
+    "FP16_TOLERANCE",
+    "architecture_fingerprint",
+    "ci_subset",
+    "load",
+    "load_dataset",
+    "probe_outputs",
+    "train",
+]
 
 CI_SUBSET_SIZE = 2000
 FP16_TOLERANCE = 0.001  # float16 storage is used only if it moves test accuracy by at most 0.1 point
@@ -67,7 +83,9 @@ def ci_subset(ds: cdata.ImageTensors, n: int | None = None) -> cdata.ImageTensor
     flat = ds.images.reshape(len(ds), -1).numpy()
     keys = [hashlib.blake2b(row.tobytes(), digest_size=8).digest() for row in flat]
     idx = torch.tensor(sorted(sorted(range(len(keys)), key=keys.__getitem__)[:n]))
-    return replace(ds, images=ds.images[idx], labels=ds.labels[idx], notes=ds.notes + (f"CI subset of {n} (content-hashed)",))
+    return replace(
+        ds, images=ds.images[idx], labels=ds.labels[idx], notes=ds.notes + (f"CI subset of {n} (content-hashed)",)
+    )
 
 
 # --------------------------------------------------------------------------- identity of a model
@@ -143,7 +161,13 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
     dev = pick_device(device)
     wall = time.perf_counter()
     history = fit(
-        model, train_ds, test_ds, e.config, device=dev, progress=progress, resume=resume,
+        model,
+        train_ds,
+        test_ds,
+        e.config,
+        device=dev,
+        progress=progress,
+        resume=resume,
         restart_hint=f"start again with `python -m cnnlib.zoo train {name} --fresh`",
     )
     model = model.cpu().float().to(memory_format=torch.contiguous_format).eval()
@@ -169,7 +193,15 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
         model_kwargs=e.model_kwargs,
         config=e.config,
         storage_dtype=stored_dtype if stored_dtype != torch.float32 else None,
-        extra={"zoo": {"entry": name, "version": e.version, "fingerprint": fingerprint, "probe_outputs": probe, "input_shape": test_ds.shape}},
+        extra={
+            "zoo": {
+                "entry": name,
+                "version": e.version,
+                "fingerprint": fingerprint,
+                "probe_outputs": probe,
+                "input_shape": test_ds.shape,
+            }
+        },
     )
     last = history["epochs"][-1]
     log = {
@@ -193,7 +225,9 @@ def train(name: str, *, fresh: bool = False, progress: bool = True, device: str 
         "finished_utc": utc_now(),
         "train_seconds": round(history["train_seconds"], 1),
         "wall_seconds_this_call": round(time.perf_counter() - wall, 1),
-        "epochs": [{k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()} for rec in history["epochs"]],
+        "epochs": [
+            {k: (round(v, 6) if isinstance(v, float) else v) for k, v in rec.items()} for rec in history["epochs"]
+        ],
         "final": {
             "train_loss_augmented": last["train_loss"],
             "train_acc_augmented": last["train_acc"],
@@ -236,12 +270,16 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     path = _checkpoint_path(name)
     if not path.is_file() or not _log_path(name).is_file():
         missing = path if not path.is_file() else _log_path(name)
-        raise NotTrainedError(f"The zoo entry {name!r} has not been trained here ({missing} is missing). {_retrain_hint(name, replace_existing=False)}")
+        raise NotTrainedError(
+            f"The zoo entry {name!r} has not been trained here ({missing} is missing). {_retrain_hint(name, replace_existing=False)}"
+        )
     log = read_log(name)
     sha = log["checkpoint"]["sha256"]
     side = read_checksum(path)
     if side is not None and side != sha:
-        raise CheckpointError(f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}")
+        raise CheckpointError(
+            f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}"
+        )
 
     def same_entry(meta: dict[str, Any]) -> None:  # checked before the weights are loaded, so a new version says so
         zoo = meta.get("zoo") or {}
@@ -265,7 +303,9 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     try:
         model, meta = load_checkpoint(path, model, expected_model=e.model, sha256=sha, check=same_entry)
     except CheckpointMismatchError as exc:
-        raise CheckpointError(f"{changed}: its weights' names or shapes differ ({exc.detail[:300]}). {_retrain_hint(name)}") from None
+        raise CheckpointError(
+            f"{changed}: its weights' names or shapes differ ({exc.detail[:300]}). {_retrain_hint(name)}"
+        ) from None
     except CheckpointError as exc:
         raise CheckpointError(f"{exc} {_retrain_hint(name)}") from None
     zoo = meta["zoo"]
@@ -274,11 +314,17 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
         raise CheckpointError(f"{path} has no probe outputs to check the architecture against. {_retrain_hint(name)}")
     got = probe_outputs(model, tuple(zoo["input_shape"]))
     # allclose is False for NaN: an architecture that now outputs NaN is refused too
-    if got.shape != expected.shape or not torch.allclose(got, expected, rtol=0, atol=1e-3 * (1 + expected.abs().max().item())):
-        raise CheckpointError(f"{changed}: on the same input it computes other outputs than when it was stored. {_retrain_hint(name)}")
+    if got.shape != expected.shape or not torch.allclose(
+        got, expected, rtol=0, atol=1e-3 * (1 + expected.abs().max().item())
+    ):
+        raise CheckpointError(
+            f"{changed}: on the same input it computes other outputs than when it was stored. {_retrain_hint(name)}"
+        )
     if fused:
         if not _has_branches_to_fuse(model):
-            raise ValueError(f"fused=True applies to RepVGG entries; {name!r} ({e.model}) has no multi-branch blocks to fuse")
+            raise ValueError(
+                f"fused=True applies to RepVGG entries; {name!r} ({e.model}) has no multi-branch blocks to fuse"
+            )
         model = _fuse(model)
     return model.to(device).eval(), log
 

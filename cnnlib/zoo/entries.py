@@ -67,7 +67,9 @@ CIFAR_RECIPE = TrainConfig(
 )
 
 
-def _cifar(name: str, model: str, chapters: tuple[str, ...], purpose: str, target: float | None = 0.85, **changes: Any) -> ZooEntry:
+def _cifar(
+    name: str, model: str, chapters: tuple[str, ...], purpose: str, target: float | None = 0.85, **changes: Any
+) -> ZooEntry:
     kwargs = changes.pop("model_kwargs", {})
     return ZooEntry(name, model, "cifar10", replace(CIFAR_RECIPE, **changes), chapters, purpose, kwargs, target=target)
 
@@ -85,29 +87,96 @@ _ENTRIES = [
     ),
     _cifar("resnet20", "resnet20", ("05", "06", "10"), "degradation experiment: the shallow ResNet", target=0.90),
     _cifar("plain20", "plain20", ("05", "06"), "degradation experiment: ResNet-20 without its shortcuts"),
-    _cifar("resnet56", "resnet56", ("05", "06"), "degradation experiment: the deep ResNet (must beat resnet20)", target=0.90),
-    _cifar("plain56", "plain56", ("05", "06"), "degradation experiment: the deep plain net (He et al. Fig. 6: trains worse than plain20)", target=None),
+    _cifar(
+        "resnet56",
+        "resnet56",
+        ("05", "06"),
+        "degradation experiment: the deep ResNet (must beat resnet20)",
+        target=0.90,
+    ),
+    _cifar(
+        "plain56",
+        "plain56",
+        ("05", "06"),
+        "degradation experiment: the deep plain net (He et al. Fig. 6: trains worse than plain20)",
+        target=None,
+    ),
     # One CIFAR-10 model per later chapter. Narrowed (``width``) and given fewer epochs where the
     # published width would take a day on 2 CPU cores (measured; see each model's docstring).
     _cifar(
-        "alexnet_cifar", "alexnet_cifar", ("02",), "AlexNet-style net (no batch norm, dropout): 10-crop test-time augmentation",
-        model_kwargs={"width": 0.5}, lr=0.04,  # no BN: the shared 0.2 would diverge; AlexNet itself used 0.01 at batch 128
+        "alexnet_cifar",
+        "alexnet_cifar",
+        ("02",),
+        "AlexNet-style net (no batch norm, dropout): 10-crop test-time augmentation",
+        model_kwargs={"width": 0.5},
+        lr=0.04,  # no BN: the shared 0.2 would diverge; AlexNet itself used 0.01 at batch 128
         # The course's default 85 %: cuda-convnet's AlexNet-style CIFAR-10 net (layers-18pct) reached 18 % test
         # error *without* augmentation; nothing published says the family cannot reach 15 % with crops and flips.
     ),
-    _cifar("vgg11_bn_cifar", "vgg11_bn_cifar", ("03", "06", "10"), "VGG-11 with BN: per-layer compute, lesion study, interpretation", model_kwargs={"width": 0.5}),
-    _cifar("inception_small", "inception_small_cifar", ("04",), "the small Inception of Zhang et al. 2017", model_kwargs={"width": 0.5}, epochs=20),
+    _cifar(
+        "vgg11_bn_cifar",
+        "vgg11_bn_cifar",
+        ("03", "06", "10"),
+        "VGG-11 with BN: per-layer compute, lesion study, interpretation",
+        model_kwargs={"width": 0.5},
+    ),
+    _cifar(
+        "inception_small",
+        "inception_small_cifar",
+        ("04",),
+        "the small Inception of Zhang et al. 2017",
+        model_kwargs={"width": 0.5},
+        epochs=20,
+    ),
     _cifar("preact_resnet20", "preact_resnet20", ("05",), "pre-activation ResNet-20 beside ResNet-20"),
     _cifar("se_resnet20", "se_resnet20", ("07",), "ResNet-20 with squeeze-and-excitation: the channel weights"),
-    _cifar("resnext29", "resnext29_cifar", ("07",), "ResNeXt-29 (8x4d) at half width: grouped convolutions", model_kwargs={"width": 0.5}, epochs=15),
-    _cifar("densenet_bc40", "densenet_bc_cifar", ("07",), "DenseNet-BC (L = 40, k = 12): dense blocks and transitions", model_kwargs={"depth": 40}, epochs=15),
-    _cifar("mobilenet_v2", "mobilenet_v2_cifar", ("08",), "MobileNetV2 (width 0.5): inverted residuals", model_kwargs={"width_mult": 0.5}, epochs=20),
-    _cifar("shufflenet_v2", "shufflenet_v2_cifar", ("08",), "ShuffleNetV2 (0.5x): channel split and shuffle", model_kwargs={"width": 0.5}),
     _cifar(
-        "efficientnet_b0", "efficientnet_b0_cifar", ("08",), "EfficientNet-B0 scaled down (width and depth 0.5): MBConv + SE",
-        model_kwargs={"width_mult": 0.5, "depth_mult": 0.5}, epochs=20,
+        "resnext29",
+        "resnext29_cifar",
+        ("07",),
+        "ResNeXt-29 (8x4d) at half width: grouped convolutions",
+        model_kwargs={"width": 0.5},
+        epochs=15,
     ),
-    _cifar("repvgg_a0", "repvgg_a0_cifar", ("09",), "RepVGG-A0 (width 0.5), trained multi-branch; fused at load with reparameterized()", model_kwargs={"width": 0.5}, epochs=20),
+    _cifar(
+        "densenet_bc40",
+        "densenet_bc_cifar",
+        ("07",),
+        "DenseNet-BC (L = 40, k = 12): dense blocks and transitions",
+        model_kwargs={"depth": 40},
+        epochs=15,
+    ),
+    _cifar(
+        "mobilenet_v2",
+        "mobilenet_v2_cifar",
+        ("08",),
+        "MobileNetV2 (width 0.5): inverted residuals",
+        model_kwargs={"width_mult": 0.5},
+        epochs=20,
+    ),
+    _cifar(
+        "shufflenet_v2",
+        "shufflenet_v2_cifar",
+        ("08",),
+        "ShuffleNetV2 (0.5x): channel split and shuffle",
+        model_kwargs={"width": 0.5},
+    ),
+    _cifar(
+        "efficientnet_b0",
+        "efficientnet_b0_cifar",
+        ("08",),
+        "EfficientNet-B0 scaled down (width and depth 0.5): MBConv + SE",
+        model_kwargs={"width_mult": 0.5, "depth_mult": 0.5},
+        epochs=20,
+    ),
+    _cifar(
+        "repvgg_a0",
+        "repvgg_a0_cifar",
+        ("09",),
+        "RepVGG-A0 (width 0.5), trained multi-branch; fused at load with reparameterized()",
+        model_kwargs={"width": 0.5},
+        epochs=20,
+    ),
 ]
 
 ENTRIES: dict[str, ZooEntry] = {e.name: e for e in _ENTRIES}
@@ -119,5 +188,8 @@ def entry(name: str) -> ZooEntry:
         return ENTRIES[name]
     except KeyError:
         raise UnknownEntryError.for_name(
-            f"The zoo has no entry {name!r}.", name, ENTRIES, f"`python -m cnnlib.zoo list` shows the {len(ENTRIES)} entries."
+            f"The zoo has no entry {name!r}.",
+            name,
+            ENTRIES,
+            f"`python -m cnnlib.zoo list` shows the {len(ENTRIES)} entries.",
         ) from None

@@ -17,7 +17,9 @@ Section = Callable[[], list[str]]  # lines of Markdown appended below the table 
 
 def _duration(seconds: float) -> str:
     minutes = seconds / 60
-    return f"{minutes:.1f} min" if minutes < 10 else (f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h")
+    return (
+        f"{minutes:.1f} min" if minutes < 10 else (f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h")
+    )
 
 
 def training_machines(log: dict[str, Any]) -> list[dict[str, Any]]:
@@ -27,6 +29,7 @@ def training_machines(log: dict[str, Any]) -> list[dict[str, Any]]:
     ``first`` and ``last`` (epoch numbers, 1-based) and ``fastest_s`` (its fastest epoch, in seconds).
     A run that changed machines has several; epoch times are only comparable within one.
     """
+
     def cpu(hardware: str) -> str:
         return re.sub(r"\((R|TM)\)", "", hardware.split(";")[0]).strip()
 
@@ -51,7 +54,9 @@ def _machines_cell(log: dict[str, Any]) -> str:
     precision = (log.get("speed") or {}).get("autocast_dtype", "?")
     if len(stretches) == 1:
         return f"{precision}; {stretches[0]['cpu']} (fastest {stretches[0]['fastest_s']:.0f} s)"
-    return f"{precision}; " + "; ".join(f"{s['cpu']} (epochs {s['first']}–{s['last']}, fastest {s['fastest_s']:.0f} s)" for s in stretches)
+    return f"{precision}; " + "; ".join(
+        f"{s['cpu']} (epochs {s['first']}–{s['last']}, fastest {s['fastest_s']:.0f} s)" for s in stretches
+    )
 
 
 def _ms(value: float | None, digits: int) -> str:
@@ -73,12 +78,14 @@ def results_table(sections: Sequence[Section] = ()) -> str:
         log = read_log(name)
         target = f"≥ {e.target:.0%}" if e.target else "—"
         if log is None:
-            rows.append(f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | | | | | not trained yet | {target} | {e.config.epochs} | | |")
+            rows.append(
+                f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | | | | | not trained yet | {target} | {e.config.epochs} | | |"
+            )
             continue
-        l = lat["entries"].get(name, {})
+        latency = lat["entries"].get(name, {})
         rows.append(
             f"| {name} | `{e.model}` | {e.dataset} | {', '.join(e.chapters)} | {log['parameters']:,} | {log['mult_adds'] / 1e6:,.1f} M "
-            f"| {_ms(l.get('batch1_ms'), 2)} | {_ms(l.get('batch64_ms'), 1)} | {log['stored']['test_acc']:.2%} | {target} "
+            f"| {_ms(latency.get('batch1_ms'), 2)} | {_ms(latency.get('batch64_ms'), 1)} | {log['stored']['test_acc']:.2%} | {target} "
             f"| {len(log['epochs'])} | {_duration(log['train_seconds'])} | {_machines_cell(log)} |"
         )
     head = [
@@ -99,7 +106,8 @@ def results_table(sections: Sequence[Section] = ()) -> str:
         rounds = " or ".join(str(n) for n in sorted({m.get("passes", 1) for m in measured}))
         head.append(
             f"Latency: float32, eval mode: the median time of repeated forward passes, taken in {rounds} rounds through the entries "
-            f"measured together (all of them with `--bench`); each entry keeps its lowest round, since other load on the machine only adds time; measured {when[0][:10]}" + (f" to {when[-1][:10]}" if when[-1][:10] != when[0][:10] else "")
+            f"measured together (all of them with `--bench`); each entry keeps its lowest round, since other load on the machine only adds time; measured {when[0][:10]}"
+            + (f" to {when[-1][:10]}" if when[-1][:10] != when[0][:10] else "")
             + f" on {' / '.join(hardware)}; each entry's time and load average are in latency.json."
         )
     extra = [line for section in sections for line in section()]

@@ -54,7 +54,17 @@ def _resume_path(name: str) -> Path:
     return zoo_dir() / "resume" / f"{name}.pt"
 
 
-LOG_KEYS = ("version", "recipe", "parameters", "mult_adds", "train_seconds", "epochs", "stored", "checkpoint", "hardware")
+LOG_KEYS = (
+    "version",
+    "recipe",
+    "parameters",
+    "mult_adds",
+    "train_seconds",
+    "epochs",
+    "stored",
+    "checkpoint",
+    "hardware",
+)
 
 
 def read_log(name: str) -> dict[str, Any] | None:
@@ -83,6 +93,7 @@ def read_log(name: str) -> dict[str, Any] | None:
 
 def _malformed_fields(log: dict[str, Any]) -> list[str]:
     """What, in a log that has every key, does not have the form the zoo reads (empty if nothing)."""
+
     def number(v: Any) -> bool:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -100,15 +111,24 @@ def _malformed_fields(log: dict[str, Any]) -> list[str]:
         for key in ("test_images", "ci_subset_size"):
             if not (isinstance(stored.get(key), int) and stored[key] > 0):
                 wrong.append(f"stored.{key} is not a positive whole number")
-    if not (isinstance(epochs, list) and epochs and all(isinstance(ep, dict) and number(ep.get("train_acc")) and number(ep.get("seconds")) for ep in epochs)):
+    if not (
+        isinstance(epochs, list)
+        and epochs
+        and all(isinstance(ep, dict) and number(ep.get("train_acc")) and number(ep.get("seconds")) for ep in epochs)
+    ):
         wrong.append("epochs is not a list of epoch records with train_acc and seconds")
     if not (number(log["parameters"]) and number(log["mult_adds"]) and number(log["train_seconds"])):
         wrong.append("parameters, mult_adds or train_seconds is not a number")
     resumed = log.get("resumed", [])
     if not isinstance(log["hardware"], str):
         wrong.append("hardware is not a line of text")
-    if not (isinstance(resumed, list) and all(isinstance(r, dict) and isinstance(r.get("after_epoch"), int)
-                                               and isinstance(r.get("hardware"), str) for r in resumed)):
+    if not (
+        isinstance(resumed, list)
+        and all(
+            isinstance(r, dict) and isinstance(r.get("after_epoch"), int) and isinstance(r.get("hardware"), str)
+            for r in resumed
+        )
+    ):
         wrong.append("resumed is not a list of records with after_epoch and hardware")
     return wrong
 

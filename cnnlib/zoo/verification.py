@@ -46,7 +46,9 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
-def verify(names: list[str] | None = None, subset: bool | None = None, tolerance: float = TOLERANCE) -> list[Verification]:
+def verify(
+    names: list[str] | None = None, subset: bool | None = None, tolerance: float = TOLERANCE
+) -> list[Verification]:
     """Re-check the checksum and re-evaluate the checkpoint of each trained entry (default: all).
 
     ``subset=None`` evaluates on the fixed 2,000-image subset when ``$CI`` is set and on the
@@ -74,9 +76,16 @@ def verify(names: list[str] | None = None, subset: bool | None = None, tolerance
         if key not in cache:
             cache[key] = load_dataset(e, "test")
         if len(cache[key]) != log["stored"]["test_images"]:
-            results.append(Verification(name, False, f"the {e.dataset} test set here has {len(cache[key])} images, the log was measured on "
-                                                     f"{log['stored']['test_images']}: another or a partial copy of the dataset "
-                                                     f"({cache[key].source})", logged))
+            results.append(
+                Verification(
+                    name,
+                    False,
+                    f"the {e.dataset} test set here has {len(cache[key])} images, the log was measured on "
+                    f"{log['stored']['test_images']}: another or a partial copy of the dataset "
+                    f"({cache[key].source})",
+                    logged,
+                )
+            )
             continue
         ds = ci_subset(cache[key], size) if subset else cache[key]
         measured = _eval_fp32(model, ds)["acc"]
@@ -84,11 +93,19 @@ def verify(names: list[str] | None = None, subset: bool | None = None, tolerance
         what = f"{'CI subset' if subset else 'test set'} of {len(ds)}: measured {measured:.2%}, log {logged:.2%}"
         what += "" if ok else f" (differs by more than {tolerance:.1%})"
         if _has_branches_to_fuse(model):  # RepVGG: the deployed (fused) form must predict what the trained one does
-            agree = (predict(_fuse(model), ds, batch_size=500).argmax(1) == predict(model, ds, batch_size=500).argmax(1)).float().mean().item()
+            agree = (
+                (predict(_fuse(model), ds, batch_size=500).argmax(1) == predict(model, ds, batch_size=500).argmax(1))
+                .float()
+                .mean()
+                .item()
+            )
             fused_ok = agree >= 1 - FUSED_TOLERANCE
             ok = ok and fused_ok
             what += f"; fused form predicts the same class for {agree:.2%}" + (
-                "" if fused_ok else f" (less than {1 - FUSED_TOLERANCE:.1%}: the fusion does not compute the trained function)")
+                ""
+                if fused_ok
+                else f" (less than {1 - FUSED_TOLERANCE:.1%}: the fusion does not compute the trained function)"
+            )
         results.append(Verification(name, ok, what, logged, measured, len(ds)))
     return results
 
@@ -140,7 +157,9 @@ def measure_latencies(names: list[str] | None = None, passes: int = 3) -> dict[s
         for name, model in models.items():
             times = fastest[name]
             times["batch1_ms"] = min(times["batch1_ms"], measure_latency(model, shapes[name], 1, warmup=5, repeats=30))
-            times["batch64_ms"] = min(times["batch64_ms"], measure_latency(model, shapes[name], 64, warmup=2, repeats=7))
+            times["batch64_ms"] = min(
+                times["batch64_ms"], measure_latency(model, shapes[name], 64, warmup=2, repeats=7)
+            )
     try:
         load_average = [round(v, 2) for v in os.getloadavg()]
     except OSError:

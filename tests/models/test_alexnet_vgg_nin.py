@@ -11,7 +11,8 @@ import torch.nn as nn
 
 import cnnlib
 from cnnlib.models import alexnet as alexnet_module
-from cnnlib.models import build_on_meta, vgg as vgg_module
+from cnnlib.models import build_on_meta
+from cnnlib.models import vgg as vgg_module
 from cnnlib.testing import assert_close_up_to_rounding, randomise_batch_norm
 
 
@@ -84,8 +85,16 @@ def test_alexnet_paper_layer_table_matches_the_seed():
         x = layer(x)
         if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
             shapes.append(tuple(x.shape[1:]))
-    assert shapes == [(96, 55, 55), (96, 27, 27), (256, 27, 27), (256, 13, 13), (384, 13, 13), (384, 13, 13),
-                      (256, 13, 13), (256, 6, 6)]
+    assert shapes == [
+        (96, 55, 55),
+        (96, 27, 27),
+        (256, 27, 27),
+        (256, 13, 13),
+        (384, 13, 13),
+        (384, 13, 13),
+        (256, 13, 13),
+        (256, 6, 6),
+    ]
 
 
 def test_zfnet_map_sizes_follow_fig_3():
@@ -141,13 +150,17 @@ def test_lrn_module_equals_the_papers_formula():
     # the module (average pool of squares, times alpha * n) and the loop round differently; each output sums
     # n = 5 squares, then a power and a division add a few roundings: terms = 5 (safety 8 covers the rest)
     assert_close_up_to_rounding(lrn(a), paper_lrn(a), terms=5, what="LRN module and the paper's formula")
-    assert not torch.allclose(lrn(a), a / 2.0**0.75)  # not just the constant k term: the sum moves outputs by up to 11 %
+    assert not torch.allclose(
+        lrn(a), a / 2.0**0.75
+    )  # not just the constant k term: the sum moves outputs by up to 11 %
 
 
 def test_lrn_on_and_off():
     off = cnnlib.get_model("alexnet_paper").eval()
     on = cnnlib.get_model("alexnet_paper", lrn=True).eval()
-    lrn_after = [type(on.features[i - 1]).__name__ for i, m in enumerate(on.features) if isinstance(m, nn.LocalResponseNorm)]
+    lrn_after = [
+        type(on.features[i - 1]).__name__ for i, m in enumerate(on.features) if isinstance(m, nn.LocalResponseNorm)
+    ]
     assert lrn_after == ["ReLU", "ReLU"]  # after the ReLUs of conv1 and conv2, before pooling (Sec. 3.3)
     assert not any(isinstance(m, nn.LocalResponseNorm) for m in off.modules())
     convs_on = [m for m in on.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
@@ -158,7 +171,9 @@ def test_lrn_on_and_off():
     with torch.no_grad():
         assert not torch.allclose(on(x), off(x))  # LRN on 50x inputs changes the logits by O(1), far more than rounding
     zf = build_on_meta("zfnet", lrn=True)
-    after = [type(zf.features[i - 1]).__name__ for i, m in enumerate(zf.features) if isinstance(m, nn.LocalResponseNorm)]
+    after = [
+        type(zf.features[i - 1]).__name__ for i, m in enumerate(zf.features) if isinstance(m, nn.LocalResponseNorm)
+    ]
     assert after == ["MaxPool2d", "MaxPool2d"]  # ZFNet normalises after pooling (Fig. 3 caption)
     vgg = build_on_meta("vgg11_lrn")
     assert isinstance(vgg.features[2], nn.LocalResponseNorm)  # A-LRN: right after conv3-64 and its ReLU
@@ -256,7 +271,9 @@ def test_nin_cifar_class_maps_and_global_average_pooling():
         maps = model.class_maps(model.forward_features(x))
         assert maps.shape == (2, 10, 8, 8)
         # logits are the maps' averages; AdaptiveAvgPool2d and mean may sum the 8 x 8 values in another order
-        assert_close_up_to_rounding(model(x), maps.mean((2, 3)), terms=8 * 8, what="NiN logits and the class maps' means")
+        assert_close_up_to_rounding(
+            model(x), maps.mean((2, 3)), terms=8 * 8, what="NiN logits and the class maps' means"
+        )
     assert not any(isinstance(m, nn.Linear) for m in model.modules())  # no fully connected layer at all
 
 

@@ -15,8 +15,15 @@ from cnnlib.models.blocks import ConvNormAct, StochasticDepth, make_divisible, s
 @pytest.mark.parametrize(
     "kernel_size, dilation, padding",
     [
-        (1, 1, 0), (3, 1, 1), (5, 1, 2), (7, 1, 3), (3, 2, 2), (3, 3, 3), (5, 2, 4),
-        ((1, 7), 1, (0, 3)), ((3, 1), (2, 1), (2, 0)),
+        (1, 1, 0),
+        (3, 1, 1),
+        (5, 1, 2),
+        (7, 1, 3),
+        (3, 2, 2),
+        (3, 3, 3),
+        (5, 2, 4),
+        ((1, 7), 1, (0, 3)),
+        ((3, 1), (2, 1), (2, 0)),
     ],  # fmt: skip
 )
 def test_same_padding_keeps_the_size_of_a_stride_1_convolution(kernel_size, dilation, padding):

@@ -78,7 +78,9 @@ def test_separable_conv_equals_depthwise_then_pointwise():
     )
     # a grouped convolution and 8 single-channel ones may sum in other orders: the 3 * 3 + 8 terms of both layers
     expected = nn.functional.conv2d(depthwise, sep.pointwise.weight)
-    assert_close_up_to_rounding(sep(x), expected, terms=accumulated_terms(sep), what="separable conv and depthwise then pointwise")
+    assert_close_up_to_rounding(
+        sep(x), expected, terms=accumulated_terms(sep), what="separable conv and depthwise then pointwise"
+    )
 
 
 def test_xception_has_36_conv_layers_and_the_papers_flows():

@@ -60,10 +60,16 @@ def test_googlenet_aux_heads_equal_torchvision_in_training_mode():
     out, ref = ours(x), theirs(x)
     assert isinstance(out, gn.GoogLeNetOutputs)
     terms = accumulated_terms(theirs)  # rounding through the whole network (an upper bound for the auxiliary heads)
-    assert_close_up_to_rounding(out.logits, ref.logits, terms=terms, what="GoogLeNet main logits, ours and torchvision's")
+    assert_close_up_to_rounding(
+        out.logits, ref.logits, terms=terms, what="GoogLeNet main logits, ours and torchvision's"
+    )
     # torchvision's tuple order is (main, aux2, aux1)
-    assert_close_up_to_rounding(out.aux1, ref.aux_logits1, terms=terms, what="GoogLeNet aux1 logits, ours and torchvision's")
-    assert_close_up_to_rounding(out.aux2, ref.aux_logits2, terms=terms, what="GoogLeNet aux2 logits, ours and torchvision's")
+    assert_close_up_to_rounding(
+        out.aux1, ref.aux_logits1, terms=terms, what="GoogLeNet aux1 logits, ours and torchvision's"
+    )
+    assert_close_up_to_rounding(
+        out.aux2, ref.aux_logits2, terms=terms, what="GoogLeNet aux2 logits, ours and torchvision's"
+    )
 
 
 def test_inception_v3_aux_head_equals_torchvision_in_training_mode():
@@ -75,8 +81,12 @@ def test_inception_v3_aux_head_equals_torchvision_in_training_mode():
     out, ref = ours(x), theirs(x)
     assert isinstance(out, inc.InceptionOutputs)
     terms = accumulated_terms(theirs)  # rounding through the whole network (an upper bound for the auxiliary head)
-    assert_close_up_to_rounding(out.logits, ref.logits, terms=terms, what="Inception-v3 main logits, ours and torchvision's")
-    assert_close_up_to_rounding(out.aux_logits, ref.aux_logits, terms=terms, what="Inception-v3 aux logits, ours and torchvision's")
+    assert_close_up_to_rounding(
+        out.logits, ref.logits, terms=terms, what="Inception-v3 main logits, ours and torchvision's"
+    )
+    assert_close_up_to_rounding(
+        out.aux_logits, ref.aux_logits, terms=terms, what="Inception-v3 aux logits, ours and torchvision's"
+    )
 
 
 def test_googlenet_aux_outputs_and_loss():
@@ -85,7 +95,9 @@ def test_googlenet_aux_outputs_and_loss():
     out = model.train()(x)
     assert isinstance(out, gn.GoogLeNetOutputs) and all(t.shape == (2, 5) for t in out)
     loss = gn.googlenet_loss(out, target)
-    expected = F.cross_entropy(out.logits, target) + 0.3 * (F.cross_entropy(out.aux1, target) + F.cross_entropy(out.aux2, target))
+    expected = F.cross_entropy(out.logits, target) + 0.3 * (
+        F.cross_entropy(out.aux1, target) + F.cross_entropy(out.aux2, target)
+    )
     assert torch.equal(loss, expected)  # exact: googlenet_loss runs these very operations in this order
     loss.backward()
     assert model.aux1.fc2.weight.grad is not None and model.aux2.fc2.weight.grad is not None

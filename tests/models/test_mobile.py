@@ -184,7 +184,9 @@ def test_from_torchvision_says_which_weights_it_loaded(torchvision_offline):
 
 
 def test_pretrained_weights_offline_without_a_mirror_copy_give_a_clear_error(torchvision_offline, monkeypatch):
-    with pytest.raises(RuntimeError, match=r"(?s)No pretrained weights for mobilenet_v3_small.*network is unreachable.*mirror"):
+    with pytest.raises(
+        RuntimeError, match=r"(?s)No pretrained weights for mobilenet_v3_small.*network is unreachable.*mirror"
+    ):
         from_torchvision("mobilenet_v3_small", weights="DEFAULT")
     with pytest.raises(FileNotFoundError, match="no pretrained weights for efficientnet_b0"):
         from_torchvision("efficientnet_b0", weights="mirror")
@@ -206,5 +208,7 @@ def test_pretrained_mobilenet_v2_classifies_imagenette():
     logits = predict(model, val, batch_size=64)
     target = torch.tensor(data.IMAGENETTE_IMAGENET_INDEX)[val.labels]
     top1 = (logits.argmax(1) == target).float().mean().item()
-    print(f"MobileNetV2 ({source}) top-1 on {len(val)} Imagenette val images: {100 * top1:.1f} % (published 72.2 % on all 3,925)")
+    print(
+        f"MobileNetV2 ({source}) top-1 on {len(val)} Imagenette val images: {100 * top1:.1f} % (published 72.2 % on all 3,925)"
+    )
     assert top1 >= 0.68

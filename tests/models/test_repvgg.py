@@ -103,7 +103,12 @@ def test_fuse_conv_bn_is_the_eval_mode_bn_of_the_conv():
     x = torch.randn(2, 4, 5, 5)
     expected = bn(conv(x))
     # folding BN into the kernel rounds each product differently: rounding of the conv's 4 * 3 * 3 terms
-    assert_close_up_to_rounding(nn.functional.conv2d(x, kernel, bias, padding=1), expected, terms=4 * 3 * 3, what="conv with folded BN and conv then BN")
+    assert_close_up_to_rounding(
+        nn.functional.conv2d(x, kernel, bias, padding=1),
+        expected,
+        terms=4 * 3 * 3,
+        what="conv with folded BN and conv then BN",
+    )
 
 
 def test_padded_1x1_and_identity_kernels():
@@ -148,7 +153,9 @@ def test_block_fusion_is_exact_up_to_float_rounding():
     give_bns_statistics(block, (16, 6, 7, 7), dtype=torch.float64)
     x = torch.randn(3, 6, 7, 7, dtype=torch.float64)
     expected = block(x)
-    assert_close_up_to_rounding(block.reparameterize()(x), expected, terms=6 * 3 * 3, what="float64 fused and multi-branch block")
+    assert_close_up_to_rounding(
+        block.reparameterize()(x), expected, terms=6 * 3 * 3, what="float64 fused and multi-branch block"
+    )
 
 
 @pytest.mark.parametrize("name, size", [("repvgg_a0_cifar", 32), ("repvgg_a0", 64)])
@@ -163,7 +170,9 @@ def test_whole_model_fused_equals_multi_branch(name, size):
         assert fused.is_fused
         # rounding accumulates through all the layers: the summed fan-in of the multi-branch network
         terms = accumulated_terms(model)
-        assert_close_up_to_rounding(fused.forward_features(x), expected_features, terms=terms, what=f"{name} fused and multi-branch features")
+        assert_close_up_to_rounding(
+            fused.forward_features(x), expected_features, terms=terms, what=f"{name} fused and multi-branch features"
+        )
         assert_close_up_to_rounding(fused(x), expected, terms=terms, what=f"{name} fused and multi-branch logits")
         assert expected.abs().max() > 1e-2  # not a trivially zero output
 
@@ -201,7 +210,9 @@ def test_fusing_twice_is_a_no_op_and_training_mode_fuses_the_eval_function():
         model.reparameterize()
         assert all(torch.equal(once[k], v) for k, v in model.state_dict().items())
         # without BNs, train and eval mode compute the same function
-        assert_close_up_to_rounding(model(x), expected, terms=terms, what="model fused in training mode and the multi-branch model in eval mode")
+        assert_close_up_to_rounding(
+            model(x), expected, terms=terms, what="model fused in training mode and the multi-branch model in eval mode"
+        )
         assert torch.equal(model.eval()(x), model.train()(x))  # exact: the same operations, with no BN left to differ
 
 

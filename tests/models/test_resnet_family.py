@@ -179,7 +179,9 @@ def test_squeeze_excitation_equals_the_seed_selayer():
         block.fc1.bias.zero_(), block.fc2.bias.zero_()  # the seed's layers have no bias
         x = torch.randn(2, 256, 5, 5)
         # 1x1 convolutions against nn.Linear (other kernels): rounding of the 5 x 5 average and both layers' sums
-        assert_close_up_to_rounding(block(x), seed(x), terms=5 * 5 + accumulated_terms(seed), what="our SE block and the seed's SELayer")
+        assert_close_up_to_rounding(
+            block(x), seed(x), terms=5 * 5 + accumulated_terms(seed), what="our SE block and the seed's SELayer"
+        )
 
 
 def test_se_sits_on_the_residual_branch():
@@ -195,7 +197,9 @@ def test_se_sits_on_the_residual_branch():
         x = torch.randn(1, 3, 64, 64)
         # the SE scales are 1.0, so this is likely exact; compared up to rounding through the whole network, so
         # that a sigmoid that rounds to 1 - 2^-24 on some CPU does not fail it
-        assert_close_up_to_rounding(plain_se(x), res(x), terms=accumulated_terms(res), what="SE-ResNet-50 with unit scales and ResNet-50")
+        assert_close_up_to_rounding(
+            plain_se(x), res(x), terms=accumulated_terms(res), what="SE-ResNet-50 with unit scales and ResNet-50"
+        )
 
 
 def test_resnext_uses_grouped_3x3():
@@ -224,7 +228,9 @@ def test_gradient_through_f_of_x_plus_x():
     (grad_y,) = torch.autograd.grad((unit(x) * g).sum(), x)
     (grad_f,) = torch.autograd.grad((branch(x) * g).sum(), x)
     # autograd may sum the two paths' gradients in another order: rounding of the branch's two convolutions
-    assert_close_up_to_rounding(grad_y, grad_f + g, terms=accumulated_terms(unit), what="gradient of x + F(x) and dL/dy F'(x) + dL/dy")
+    assert_close_up_to_rounding(
+        grad_y, grad_f + g, terms=accumulated_terms(unit), what="gradient of x + F(x) and dL/dy F'(x) + dL/dy"
+    )
     assert not torch.allclose(grad_f, torch.zeros_like(grad_f))  # F's own gradient is O(1), not rounding noise
 
 
@@ -296,7 +302,9 @@ def test_stochastic_depth_eval_is_the_expectation_scaled_network():
         a, b = sd(x), sd(x)
         assert torch.equal(a, b)  # deterministic
         # scaling the branch's output by p_l and scaling its BN's gamma and beta by p_l round differently
-        assert_close_up_to_rounding(a, ref(x), terms=accumulated_terms(ref), what="stochastic depth in eval mode and the p_l-scaled ResNet-110")
+        assert_close_up_to_rounding(
+            a, ref(x), terms=accumulated_terms(ref), what="stochastic depth in eval mode and the p_l-scaled ResNet-110"
+        )
         sd.train()
         torch.manual_seed(1)
         drop = sd(x)
@@ -328,8 +336,12 @@ def test_highway_conv_gate_formula_on_a_tiny_input():
     t = torch.sigmoid(x - 2)
     expected = h * t + x * (1 - t)
     # the layer may order the gate formula's products and sums otherwise: rounding of its two 1x1 convolutions
-    assert_close_up_to_rounding(layer(x), expected, terms=accumulated_terms(layer), what="highway layer and h t + x (1 - t)")
-    assert torch.allclose(layer.transform_gate(x), t)  # 1 * x - 2 is exact, then the same sigmoid; rtol 1e-5 is ~100 ulps
+    assert_close_up_to_rounding(
+        layer(x), expected, terms=accumulated_terms(layer), what="highway layer and h t + x (1 - t)"
+    )
+    assert torch.allclose(
+        layer.transform_gate(x), t
+    )  # 1 * x - 2 is exact, then the same sigmoid; rtol 1e-5 is ~100 ulps
     assert layer.last_gate_mean.shape == (1,) and layer.last_gate_mean.item() == pytest.approx(t.mean().item())
     # T = 0 carries, T = 1 transforms
     assert torch.equal(highway(h, torch.zeros_like(t), x), x) and torch.equal(highway(h, torch.ones_like(t), x), h)
@@ -341,7 +353,9 @@ def test_highway_linear_and_mlp_gates():
     t = torch.sigmoid(layer.gate(x))
     # the layer may order the gate formula's products and sums otherwise: rounding of its two linear layers
     expected = torch.relu(layer.transform(x)) * t + x * (1 - t)
-    assert_close_up_to_rounding(layer(x), expected, terms=accumulated_terms(layer), what="highway linear layer and its formula")
+    assert_close_up_to_rounding(
+        layer(x), expected, terms=accumulated_terms(layer), what="highway linear layer and its formula"
+    )
     mlp = HighwayMLP(num_highway_layers=4, width=8, gate_bias=-3.0)
     with torch.no_grad():
         for m in mlp.modules():
@@ -390,6 +404,15 @@ def test_bad_options_are_refused():
 
 
 def test_registry_lists_the_family():
-    assert {"resnet18", "resnet152", "plain34", "resnext50_32x4d", "se_resnet50"} <= set(cnnlib.list_models(scale="imagenet"))
+    assert {"resnet18", "resnet152", "plain34", "resnext50_32x4d", "se_resnet50"} <= set(
+        cnnlib.list_models(scale="imagenet")
+    )
     assert {"resnet110", "preact_resnet164", "highway19", "resnext29_cifar"} <= set(cnnlib.list_models(scale="cifar"))
-    assert set(cnnlib.models.TORCHVISION_EQUIVALENTS) >= {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d"}
+    assert set(cnnlib.models.TORCHVISION_EQUIVALENTS) >= {
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "resnext50_32x4d",
+    }

@@ -40,8 +40,11 @@ def check_topk_accuracy(fn: Callable[[Tensor, Tensor, int], float]) -> bool:
         got = float(got.item() if isinstance(got, Tensor) else got)
         assert abs(got - expected) < 1e-6, (
             f"{logits.shape[0]} images, {logits.shape[1]} classes, k={k}: expected {expected:.4f}, got {got:.4f}. "
-            + ("Hint: return a fraction in [0, 1], not a percentage or a count." if got > 1 else
-               "Hint: an image counts as correct when its target is among the k *largest* logits (torch.topk gives their indices).")
+            + (
+                "Hint: return a fraction in [0, 1], not a percentage or a count."
+                if got > 1
+                else "Hint: an image counts as correct when its target is among the k *largest* logits (torch.topk gives their indices)."
+            )
         )
     return _passed(f"{len(cases)} cases (up to 1,000 classes, k from 1 to the number of classes) agree with torch.topk")
 

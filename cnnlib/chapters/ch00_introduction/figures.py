@@ -17,12 +17,12 @@ import torch.nn as nn
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ...data import ImageTensors, normalize
 from ...analysis.metrics import top_predictions
+from ...data import ImageTensors, normalize
 from ...data.imagenet import imagenet_classes, imagenette_targets
-from .ilsvrc import IlsvrcResult
 from ...viz import STYLE, figure, to_display
 from ...widgets import index_slider_explorer
+from .ilsvrc import IlsvrcResult
 
 __all__ = [
     "plot_cost_split",
@@ -47,12 +47,25 @@ def plot_ilsvrc_history(winners: Sequence[IlsvrcResult], human: IlsvrcResult | N
     for bar, w in zip(bars, winners):
         depth = f"\n{w.depth} layers" if w.depth else ""
         label = f"{round(w.top5_error, 2):g} %"  # at most two decimals (SENet's 2.251 % shows as 2.25 %)
-        ax.annotate(f"{label}\n{w.team}{depth}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=8,
-                    bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.5})
+        ax.annotate(
+            f"{label}\n{w.team}{depth}",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            bbox={"fc": "white", "ec": "none", "alpha": 0.85, "pad": 0.5},
+        )
     if human is not None:
-        ax.axhline(human.top5_error, color=_COLORS[1], ls="--", lw=1.5, zorder=0,
-                   label=f"human: {human.top5_error:g} % (one trained annotator, Russakovsky et al. 2015)")
+        ax.axhline(
+            human.top5_error,
+            color=_COLORS[1],
+            ls="--",
+            lw=1.5,
+            zorder=0,
+            label=f"human: {human.top5_error:g} % (one trained annotator, Russakovsky et al. 2015)",
+        )
         ax.legend(loc="upper right", fontsize=9)
     ax.set_xticks(years)
     ax.set_ylim(0, max(errors) * 1.3)
@@ -64,8 +77,9 @@ def plot_ilsvrc_history(winners: Sequence[IlsvrcResult], human: IlsvrcResult | N
     return fig
 
 
-def plot_top5(image: Tensor, logits: Tensor, true_index: int | None = None, classes: Sequence[str] | None = None,
-              title: str = "") -> Figure:
+def plot_top5(
+    image: Tensor, logits: Tensor, true_index: int | None = None, classes: Sequence[str] | None = None, title: str = ""
+) -> Figure:
     """One photo and the model's five most probable classes as horizontal bars (the true class in green)."""
     preds = top_predictions(logits, 5, classes)
     names = classes or imagenet_classes()
@@ -94,15 +108,22 @@ def plot_cost_split(splits: Mapping[str, Mapping[str, Mapping[str, float]]]) -> 
     """For each model, the share of parameters and of multiply-adds in convolutions, dense layers and the rest."""
     fig, axes = figure(ncols=2, figsize=(10, 0.7 * len(splits) + 2.0), sharey=True)
     names = list(splits)
-    parts = (("conv", "convolutions", _COLORS[0]), ("dense", "dense (fully connected)", _COLORS[1]), ("other", "other (BN, ...)", "#bdbdbd"))
-    for ax, key, label in ((axes[0, 0], "params_share", "share of parameters (%)"), (axes[0, 1], "mult_adds_share", "share of multiply-adds (%)")):
+    parts = (
+        ("conv", "convolutions", _COLORS[0]),
+        ("dense", "dense (fully connected)", _COLORS[1]),
+        ("other", "other (BN, ...)", "#bdbdbd"),
+    )
+    for ax, key, label in (
+        (axes[0, 0], "params_share", "share of parameters (%)"),
+        (axes[0, 1], "mult_adds_share", "share of multiply-adds (%)"),
+    ):
         left = np.zeros(len(names))
         for part, legend, color in parts:
             values = np.array([100 * splits[n][key][part] for n in names])
             ax.barh(names, values, left=left, color=color, label=legend)
-            for y, (l, v) in enumerate(zip(left, values)):
+            for y, (start, v) in enumerate(zip(left, values)):
                 if v >= 6:
-                    ax.annotate(f"{v:.0f}", (l + v / 2, y), ha="center", va="center", fontsize=8, color="white")
+                    ax.annotate(f"{v:.0f}", (start + v / 2, y), ha="center", va="center", fontsize=8, color="white")
             left += values
         ax.set_xlim(0, 100)
         ax.set_xlabel(label)
@@ -116,11 +137,15 @@ def plot_cost_split(splits: Mapping[str, Mapping[str, Mapping[str, float]]]) -> 
     return fig
 
 
-def plot_text_convolution(tokens: Sequence[str], embeddings: Tensor, features: Tensor, pooled: Tensor, kernel_size: int) -> Figure:
+def plot_text_convolution(
+    tokens: Sequence[str], embeddings: Tensor, features: Tensor, pooled: Tensor, kernel_size: int
+) -> Figure:
     """The L x D embedding matrix, the C x (L - k + 1) feature map and its max-over-time vector, side by side."""
     emb = embeddings.detach().numpy()
     feat = features.detach().numpy()
-    fig, axes = figure(ncols=3, figsize=(11, 4.2), gridspec_kw={"width_ratios": [emb.shape[1], feat.shape[1] * 0.55, 1.7]})
+    fig, axes = figure(
+        ncols=3, figsize=(11, 4.2), gridspec_kw={"width_ratios": [emb.shape[1], feat.shape[1] * 0.55, 1.7]}
+    )
     lim = float(np.abs(emb).max())
     axes[0, 0].imshow(emb, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
     axes[0, 0].set_yticks(range(len(tokens)), tokens)
@@ -149,12 +174,22 @@ def plot_text_convolution(tokens: Sequence[str], embeddings: Tensor, features: T
     return fig
 
 
-def plot_spectrogram(maps: Mapping[str, Tensor], seconds: float, sample_rate: int | None = None, waveform: Tensor | None = None,
-                     fmax: float | None = None, title: str = "") -> Figure:
+def plot_spectrogram(
+    maps: Mapping[str, Tensor],
+    seconds: float,
+    sample_rate: int | None = None,
+    waveform: Tensor | None = None,
+    fmax: float | None = None,
+    title: str = "",
+) -> Figure:
     """The waveform (optional) above one image per map (frequency bands x time frames), sharing the time axis."""
     rows = len(maps) + (waveform is not None)
-    fig, axes = figure(nrows=rows, figsize=(9, 1.5 + 2.1 * len(maps)), sharex=True,
-                        gridspec_kw={"height_ratios": ([0.6] if waveform is not None else []) + [1] * len(maps)})
+    fig, axes = figure(
+        nrows=rows,
+        figsize=(9, 1.5 + 2.1 * len(maps)),
+        sharex=True,
+        gridspec_kw={"height_ratios": ([0.6] if waveform is not None else []) + [1] * len(maps)},
+    )
     row = 0
     if waveform is not None:
         t = np.arange(len(waveform)) / (sample_rate or 1)
@@ -166,8 +201,15 @@ def plot_spectrogram(maps: Mapping[str, Tensor], seconds: float, sample_rate: in
         arr = m.detach().numpy()
         diverging = arr.min() < 0 < arr.max() and "dB" not in label
         lim = float(np.abs(arr).max())
-        image = ax.imshow(arr, origin="lower", aspect="auto", extent=(0, seconds, 0, arr.shape[0]),
-                          cmap="RdBu_r" if diverging else "magma", vmin=-lim if diverging else None, vmax=lim if diverging else None)
+        image = ax.imshow(
+            arr,
+            origin="lower",
+            aspect="auto",
+            extent=(0, seconds, 0, arr.shape[0]),
+            cmap="RdBu_r" if diverging else "magma",
+            vmin=-lim if diverging else None,
+            vmax=lim if diverging else None,
+        )
         ax.set_ylabel("mel band")
         ax.set_title(label, fontsize=10)
         ax.grid(False)
@@ -185,9 +227,13 @@ def _top5_figure(model: nn.Module, data: ImageTensors, index: int) -> Figure:
     with torch.no_grad():
         logits = model(x)[0].float().cpu()
     true_index = int(imagenette_targets(data)[index])
-    return plot_top5(data.images[index], logits, true_index, title=f"{data.split} image #{index}: top-5 of 1,000 classes")
+    return plot_top5(
+        data.images[index], logits, true_index, title=f"{data.split} image #{index}: top-5 of 1,000 classes"
+    )
 
 
 def top5_explorer(model: nn.Module, data: ImageTensors, index: int = 0):
     """Pick an Imagenette photo with a slider and see the ImageNet classifier's five best guesses."""
-    return index_slider_explorer(lambda i: _top5_figure(model, data, i), len(data), index, "photo #", "pick another photo")
+    return index_slider_explorer(
+        lambda i: _top5_figure(model, data, i), len(data), index, "photo #", "pick another photo"
+    )

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["HUMAN_TOP5_ERROR", "ILSVRC_CLASSIFICATION", "ILSVRC_WINNERS", "IMAGENET", "RUSSAKOVSKY_2015", "IlsvrcResult"]
+__all__ = [
+    "HUMAN_TOP5_ERROR",
+    "ILSVRC_CLASSIFICATION",
+    "ILSVRC_WINNERS",
+    "IMAGENET",
+    "RUSSAKOVSKY_2015",
+    "IlsvrcResult",
+]
 
 RUSSAKOVSKY_2015 = (
     "Russakovsky et al., ImageNet Large Scale Visual Recognition Challenge, IJCV 115(3), 2015, "

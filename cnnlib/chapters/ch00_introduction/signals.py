@@ -72,7 +72,9 @@ def conv1d_over_words(embeddings: Tensor, conv: nn.Conv1d) -> Tensor:
         raise ValueError(f"embeddings must be L x D (words x embedding size), got shape {tuple(embeddings.shape)}")
     length, dim = embeddings.shape
     if dim != conv.in_channels:
-        raise ValueError(f"embeddings have {dim} dimensions but the convolution expects {conv.in_channels} input channels")
+        raise ValueError(
+            f"embeddings have {dim} dimensions but the convolution expects {conv.in_channels} input channels"
+        )
     padding = conv.padding[0] if isinstance(conv.padding, tuple) else 0  # "same" padding never runs short
     if length + 2 * padding < conv.kernel_size[0]:
         raise ValueError(f"{length} words are fewer than the kernel size {conv.kernel_size[0]}")
@@ -114,7 +116,9 @@ def mel_filterbank(n_mels: int, n_fft: int, sample_rate: int, f_min: float = 0.0
     if n_mels < 1 or n_fft < 2 or sample_rate <= 0:
         raise ValueError(f"need n_mels >= 1, n_fft >= 2, sample_rate > 0; got {n_mels}, {n_fft}, {sample_rate}")
     if not 0 <= f_min < f_max <= sample_rate / 2:
-        raise ValueError(f"need 0 <= f_min < f_max <= sample_rate / 2 = {sample_rate / 2}; got f_min={f_min}, f_max={f_max}")
+        raise ValueError(
+            f"need 0 <= f_min < f_max <= sample_rate / 2 = {sample_rate / 2}; got f_min={f_min}, f_max={f_max}"
+        )
     bins_hz = torch.linspace(0, sample_rate / 2, n_fft // 2 + 1, dtype=torch.float64)  # frequency of each FFT bin
     edges = mel_to_hz(torch.linspace(hz_to_mel(f_min).item(), hz_to_mel(f_max).item(), n_mels + 2, dtype=torch.float64))
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]  # n_mels x 1 each
@@ -135,7 +139,13 @@ def power_spectrogram(signal: Tensor, n_fft: int = 512, hop_length: int = 128) -
 
 
 def mel_spectrogram(
-    signal: Tensor, sample_rate: int, n_fft: int = 512, hop_length: int = 128, n_mels: int = 64, f_min: float = 0.0, f_max: float | None = None
+    signal: Tensor,
+    sample_rate: int,
+    n_fft: int = 512,
+    hop_length: int = 128,
+    n_mels: int = 64,
+    f_min: float = 0.0,
+    f_max: float | None = None,
 ) -> Tensor:
     """Mel power spectrogram ``n_mels x frames``: the mel filterbank applied to the power spectrogram."""
     power = power_spectrogram(signal, n_fft, hop_length)
@@ -167,7 +177,7 @@ def synthetic_audio(sample_rate: int = 16_000, seconds: float = 2.0, seed: int =
     t = torch.arange(n, dtype=torch.float64) / sample_rate
     gen = torch.Generator().manual_seed(seed)
     x = torch.zeros(n, dtype=torch.float64)
-    x[: sample_rate] += 0.5 * chirp(300.0, 3000.0, 1.0, sample_rate).double()[: min(n, sample_rate)]
+    x[:sample_rate] += 0.5 * chirp(300.0, 3000.0, 1.0, sample_rate).double()[: min(n, sample_rate)]
     x += 0.4 * torch.sin(2 * math.pi * 440.0 * t) * (t >= 0.4)
     x += 0.3 * torch.sin(2 * math.pi * 1500.0 * t) * (t >= 1.2)
     click = int(0.005 * sample_rate)

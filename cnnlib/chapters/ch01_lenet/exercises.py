@@ -14,8 +14,8 @@ from typing import Callable, Mapping
 import torch
 import torch.nn as nn
 
-from ...models import get_model
 from ...analysis.summary import layer_table
+from ...models import get_model
 from .. import passed as _passed
 
 __all__ = ["check_conv_output_size", "check_lenet_parameter_counts", "check_lenet28"]
@@ -23,7 +23,11 @@ __all__ = ["check_conv_output_size", "check_lenet_parameter_counts", "check_lene
 
 def check_conv_output_size(fn: Callable[..., int]) -> bool:
     """Exercise 01.1: ``fn(size, kernel, stride=1, padding=0)`` must give the output size of ``nn.Conv2d``/pooling."""
-    cases = [c for c in itertools.product([5, 28, 32, 227], [1, 2, 3, 5, 11], [1, 2, 4], [0, 1, 2]) if c[1] <= c[0] + 2 * c[3]]
+    cases = [
+        c
+        for c in itertools.product([5, 28, 32, 227], [1, 2, 3, 5, 11], [1, 2, 4], [0, 1, 2])
+        if c[1] <= c[0] + 2 * c[3]
+    ]
     for size, k, s, p in cases:
         expected = nn.Conv2d(1, 1, k, stride=s, padding=p)(torch.zeros(1, 1, size, size)).shape[-1]
         got = fn(size, k, stride=s, padding=p)
@@ -73,5 +77,7 @@ def check_lenet28(model: nn.Module) -> bool:
             model(x)
     finally:
         hook.remove()
-    assert shapes[0] == (6, 28, 28), f"C1 outputs {shapes[0]}; LeNet-5's C1 outputs 6@28x28 (pad the convolution, not the image)"
+    assert shapes[0] == (6, 28, 28), (
+        f"C1 outputs {shapes[0]}; LeNet-5's C1 outputs 6@28x28 (pad the convolution, not the image)"
+    )
     return _passed("28x28 input, 10 outputs, 61,706 parameters, C1 is 6@28x28 as in the original")

@@ -41,8 +41,12 @@ def check_lrn(fn: Callable[..., Tensor]) -> bool:
         if not torch.allclose(got, expected, rtol=1e-4, atol=1e-6):
             hint = "Hint: the sum runs over the n channels centred on channel i (i - n//2 ... i + n//2), clipped to 0 ... C-1, at the same pixel; square the activations; alpha multiplies the sum, not the mean."
             worst = (got - expected).abs().max().item()
-            raise AssertionError(f"C={c}, n={n}, k={k}, alpha={alpha}, beta={beta}: largest difference from nn.LocalResponseNorm {worst:.3g}. {hint}")
-    return _passed(f"{len(cases)} settings of (C, n, k, alpha, beta) agree with nn.LocalResponseNorm(n, alpha * n, beta, k)")
+            raise AssertionError(
+                f"C={c}, n={n}, k={k}, alpha={alpha}, beta={beta}: largest difference from nn.LocalResponseNorm {worst:.3g}. {hint}"
+            )
+    return _passed(
+        f"{len(cases)} settings of (C, n, k, alpha, beta) agree with nn.LocalResponseNorm(n, alpha * n, beta, k)"
+    )
 
 
 def check_two_tower_conv(cls: Callable[..., nn.Module]) -> bool:

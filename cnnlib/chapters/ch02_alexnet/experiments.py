@@ -17,11 +17,11 @@ import torch.nn as nn
 
 from ... import data as cdata
 from ...analysis.metrics import first_crossing
+from ...experiments import experiment
 from ...models import get_model
 from ...models.alexnet import Fig1CNN
 from ...runtime import seed_everything
 from ...train import TrainConfig, choose_speed_settings, evaluate, fit, train_one_epoch
-from ...experiments import experiment
 
 __all__ = ["ErrorRace"]
 
@@ -56,11 +56,20 @@ class ErrorRace:
             raise ValueError(f"{len(train)} training images do not fill one batch of {batch_size}")
         log_every = max(1, self.steps_per_epoch // windows_per_epoch)
         self.config = TrainConfig(
-            batch_size=batch_size, lr=lr, optimizer="sgd", momentum=0.9, weight_decay=0.0, schedule="constant", seed=seed,
-            precision="fp32", log_every=log_every,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer="sgd",
+            momentum=0.9,
+            weight_decay=0.0,
+            schedule="constant",
+            seed=seed,
+            precision="fp32",
+            log_every=log_every,
         )
         self.generator = seed_everything(seed)
-        self.speed = choose_speed_settings(model, train.shape, batch_size, torch.device("cpu"), "fp32", channels_last=False)
+        self.speed = choose_speed_settings(
+            model, train.shape, batch_size, torch.device("cpu"), "fp32", channels_last=False
+        )
         # plain momentum as in the paper (v <- 0.9 v - lr * grad), not TrainConfig's Nesterov default
         self.optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: 1.0)
@@ -75,13 +84,17 @@ class ErrorRace:
         """Train until the target is reached (checked after each epoch) or ``max_epochs`` have been run in all."""
         while self.epochs < max_epochs and self.steps_to_target is None:
             t0 = time.perf_counter()
-            result = train_one_epoch(self.model, self.train, self.optimizer, self.scheduler, self.config, self.speed, self.generator)
+            result = train_one_epoch(
+                self.model, self.train, self.optimizer, self.scheduler, self.config, self.speed, self.generator
+            )
             for window in result["steps"]:
-                self.curve.append({
-                    "step": self.epochs * self.steps_per_epoch + window["step_in_epoch"],
-                    "train_error": 1 - window["train_acc"],
-                    "train_loss": window["train_loss"],
-                })
+                self.curve.append(
+                    {
+                        "step": self.epochs * self.steps_per_epoch + window["step_in_epoch"],
+                        "train_error": 1 - window["train_acc"],
+                        "train_loss": window["train_loss"],
+                    }
+                )
             self.epochs += 1
             self.seconds += time.perf_counter() - t0
         return self
@@ -152,7 +165,9 @@ def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
     curve_test = test.subset(2000, seed=0)  # per-epoch test curve on a fixed subset (cheap); final on all 10,000
     # lr 0.05 and 30 epochs: enough for the plain net to fit all 2,000 images (a first try with lr 0.01 and
     # 15 epochs left every variant under 26 % accuracy: underfitting, no gap to regularise).
-    base = TrainConfig(epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, schedule="onecycle", seed=0, precision="fp32")
+    base = TrainConfig(
+        epochs=30, batch_size=64, lr=0.05, weight_decay=5e-4, schedule="onecycle", seed=0, precision="fp32"
+    )
     model_kwargs: dict[str, Any] = {"width": 0.25, "hidden": 256}
     if quick:
         train, test, curve_test = train.subset(128), test.subset(128), test.subset(64)

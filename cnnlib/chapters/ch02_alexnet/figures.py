@@ -21,7 +21,13 @@ def example_channel_profile() -> torch.Tensor:
     return a
 
 
-def plot_lrn(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta: float = LRN_BETA, profile: torch.Tensor | None = None) -> Figure:
+def plot_lrn(
+    k: float = LRN_K,
+    n: int = LRN_SIZE,
+    alpha: float = LRN_ALPHA,
+    beta: float = LRN_BETA,
+    profile: torch.Tensor | None = None,
+) -> Figure:
     """Left: a channel profile before and after LRN (:func:`cnnlib.models.alexnet.lrn_formula`), both
     divided by ``k ** beta`` so that "no damping" means equal bars. Right: the output of one channel
     as its own activation grows, for several levels of activity in its neighbours."""
@@ -31,11 +37,15 @@ def plot_lrn(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta
     idx = torch.arange(len(a))
     ax1.bar(idx - 0.2, a / k**beta, width=0.4, label="input a / k^β (no damping)", color="#bbbbbb")
     ax1.bar(idx + 0.2, b, width=0.4, label="output b", color="#c0392b")
-    ax1.set(xlabel="channel i", ylabel="response", title=f"LRN across channels (k={k:g}, n={n}, α={alpha:.0e}, β={beta:g})")
+    ax1.set(
+        xlabel="channel i", ylabel="response", title=f"LRN across channels (k={k:g}, n={n}, α={alpha:.0e}, β={beta:g})"
+    )
     ax1.set_xticks(idx[::2].tolist())
     ax1.legend(fontsize=8, loc="upper right")
     for ch in (5, 12):  # the centre of the group and the isolated channel: how much is kept
-        ax1.annotate(f"{(b[ch] * k**beta / a[ch]).item():.0%}", (ch + 0.2, b[ch].item()), ha="center", va="bottom", fontsize=8)
+        ax1.annotate(
+            f"{(b[ch] * k**beta / a[ch]).item():.0%}", (ch + 0.2, b[ch].item()), ha="center", va="bottom", fontsize=8
+        )
     own = torch.linspace(0, 300, 200)
     for neighbours in (0.0, 100.0, 200.0, 300.0):
         # n channels: the centre one at `own`, its n - 1 window neighbours at `neighbours`; read the centre back
@@ -44,7 +54,9 @@ def plot_lrn(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, beta
         out = lrn_formula(acts.view(len(own), n, 1, 1), n=n, k=k, alpha=alpha, beta=beta)[:, n // 2, 0, 0]
         ax2.plot(own, out, label=f"neighbours at {neighbours:g}")
     ax2.plot(own, own / k**beta, "k--", lw=1, label="no damping (a / k^β)")
-    ax2.set(xlabel="own activation a_i", ylabel="output b_i", title="One channel's response, by its neighbours' activity")
+    ax2.set(
+        xlabel="own activation a_i", ylabel="output b_i", title="One channel's response, by its neighbours' activity"
+    )
     ax2.legend(fontsize=8)
     return fig
 
@@ -56,10 +68,14 @@ def lrn_explorer(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, 
     controls = {
         "k": widgets.FloatSlider(value=k, min=0.5, max=4.0, step=0.5, description="k", continuous_update=False),
         "n": widgets.IntSlider(value=n, min=1, max=9, step=2, description="n", continuous_update=False),
-        "alpha": widgets.FloatLogSlider(value=alpha, base=10, min=-6, max=-2, step=0.25, description="α", continuous_update=False),
+        "alpha": widgets.FloatLogSlider(
+            value=alpha, base=10, min=-6, max=-2, step=0.25, description="α", continuous_update=False
+        ),
         "beta": widgets.FloatSlider(value=beta, min=0.25, max=1.5, step=0.05, description="β", continuous_update=False),
     }
-    return controls_explorer(plot_lrn, controls, rows=[["k", "n"], ["alpha", "beta"]], note="move the sliders to change the LRN constants")
+    return controls_explorer(
+        plot_lrn, controls, rows=[["k", "n"], ["alpha", "beta"]], note="move the sliders to change the LRN constants"
+    )
 
 
 # Static figures of the chapter's stored experiments (they take results, never train).
@@ -80,8 +96,12 @@ def plot_error_race(result: dict) -> Figure:
         if reached:
             ax.plot([reached / spe], [result["target_error"]], "o", color=color)
     ax.axhline(result["target_error"], color="gray", ls=":", lw=1)
-    ax.set(xlabel="epochs (passes over the 50,000 training images)", ylabel="training error (running, per 0.1 epoch)",
-           title="Four-layer CNN on CIFAR-10: ReLU vs tanh (after Krizhevsky et al. 2012, Fig. 1)", ylim=(0, 0.9))
+    ax.set(
+        xlabel="epochs (passes over the 50,000 training images)",
+        ylabel="training error (running, per 0.1 epoch)",
+        title="Four-layer CNN on CIFAR-10: ReLU vs tanh (after Krizhevsky et al. 2012, Fig. 1)",
+        ylim=(0, 0.9),
+    )
     ax.legend()
     return fig
 
@@ -92,14 +112,19 @@ def plot_generalisation_gap(result: dict) -> Figure:
     names = list(runs)
     fig, ax = plt.subplots(figsize=(7.5, 3.8), constrained_layout=True)
     x = torch.arange(len(names)).float()
-    for offset, key, label, color in ((-0.2, "train_acc", "training images (measured without dropout or augmentation)", "#bbbbbb"),
-                                      (0.2, "test_acc", f"test images ({result['test_images']:,})", "#c0392b")):
+    for offset, key, label, color in (
+        (-0.2, "train_acc", "training images (measured without dropout or augmentation)", "#bbbbbb"),
+        (0.2, "test_acc", f"test images ({result['test_images']:,})", "#c0392b"),
+    ):
         values = [100 * runs[n][key] for n in names]
         bars = ax.bar(x + offset, values, width=0.4, label=label, color=color)
         for bar, v in zip(bars, values):
             ax.annotate(f"{v:.1f}", (bar.get_x() + bar.get_width() / 2, v), ha="center", va="bottom", fontsize=9)
     ax.set_xticks(x.tolist(), [f"{n}\ngap {100 * runs[n]['gap']:.1f} pts" for n in names])
-    ax.set(ylabel="accuracy (%)", ylim=(0, 105),
-           title=f"Small AlexNet on {result['train_images']:,} CIFAR-10 images: dropout and augmentation")
+    ax.set(
+        ylabel="accuracy (%)",
+        ylim=(0, 105),
+        title=f"Small AlexNet on {result['train_images']:,} CIFAR-10 images: dropout and augmentation",
+    )
     ax.legend(fontsize=8, loc="upper right")
     return fig

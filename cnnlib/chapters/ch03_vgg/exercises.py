@@ -8,10 +8,10 @@ from typing import Callable, Mapping, Sequence
 import torch
 import torch.nn as nn
 
-from ...models import get_model
-from ...models.vgg import cfgs
 from ...analysis.receptive_field import LayerSpec, receptive_field
 from ...analysis.summary import count_parameters
+from ...models import get_model
+from ...models.vgg import cfgs
 from .. import passed as _passed
 
 __all__ = ["check_receptive_field_size", "check_vgg_block", "check_vgg16_classifier_counts"]
@@ -26,7 +26,16 @@ def _vgg16_on_meta() -> nn.Module:
 def check_receptive_field_size(fn: Callable[[Sequence[tuple[int, int]]], int]) -> bool:
     """Exercise 03.1: ``fn([(kernel, stride), ...])`` must give the receptive field of the last layer's units."""
     rng = random.Random(0)
-    cases: list[list[tuple[int, int]]] = [[(3, 1)], [(3, 1)] * 2, [(3, 1)] * 3, [(5, 1)], [(7, 1)], [(2, 2)], [(3, 1), (2, 2), (3, 1)], [(11, 4), (3, 2), (5, 1)]]
+    cases: list[list[tuple[int, int]]] = [
+        [(3, 1)],
+        [(3, 1)] * 2,
+        [(3, 1)] * 3,
+        [(5, 1)],
+        [(7, 1)],
+        [(2, 2)],
+        [(3, 1), (2, 2), (3, 1)],
+        [(11, 4), (3, 2), (5, 1)],
+    ]
     for _ in range(40):
         cases.append([(rng.choice([1, 2, 3, 5, 7]), rng.choice([1, 1, 2])) for _ in range(rng.randint(1, 8))])
     for layers in cases:
@@ -36,14 +45,18 @@ def check_receptive_field_size(fn: Callable[[Sequence[tuple[int, int]]], int]) -
             f"layers (kernel, stride) = {layers}: the receptive field is {expected}, your function gives {got}. "
             "Hint: each layer adds (kernel - 1) x jump pixels, where jump is the product of the strides of the layers before it."
         )
-    return _passed(f"{len(cases)} stacks of (kernel, stride) layers, including VGG's 3×3 cascades and AlexNet's first layers")
+    return _passed(
+        f"{len(cases)} stacks of (kernel, stride) layers, including VGG's 3×3 cascades and AlexNet's first layers"
+    )
 
 
 def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
     """Exercise 03.2: ``fn(in_channels, out_channels, num_convs)`` -> one VGG stage (convs + ReLUs, then a 2x2 max pool)."""
     for c_in, c_out, n in [(3, 64, 2), (64, 128, 1), (128, 256, 3), (3, 8, 4)]:
         block = fn(c_in, c_out, n)
-        assert isinstance(block, nn.Module), f"fn({c_in}, {c_out}, {n}) returned {type(block).__name__}, not an nn.Module"
+        assert isinstance(block, nn.Module), (
+            f"fn({c_in}, {c_out}, {n}) returned {type(block).__name__}, not an nn.Module"
+        )
         convs = [m for m in block.modules() if isinstance(m, nn.Conv2d)]
         assert len(convs) == n, f"fn({c_in}, {c_out}, {n}) has {len(convs)} convolutions; a stage has num_convs = {n}"
         assert all(m.kernel_size == (3, 3) for m in convs), "VGG's convolutions are all 3×3"
@@ -51,7 +64,9 @@ def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
         assert len(relus) == n, f"{len(relus)} ReLUs for {n} convolutions: each convolution is followed by its own ReLU"
         expected = c_in * c_out * 9 + (n - 1) * c_out * c_out * 9 + n * c_out  # weights + biases
         got = count_parameters(block)
-        assert got == expected, f"fn({c_in}, {c_out}, {n}) has {got:,} parameters, expected {expected:,} (3×3 kernels with biases)"
+        assert got == expected, (
+            f"fn({c_in}, {c_out}, {n}) has {got:,} parameters, expected {expected:,} (3×3 kernels with biases)"
+        )
         x = torch.randn(2, c_in, 16, 16)
         with torch.no_grad():
             y = block.eval()(x)
@@ -67,8 +82,12 @@ def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
         elif v != "END":
             c_out, n = v, n + 1
     vgg16 = _vgg16_on_meta()
-    assert sum(count_parameters(s) for s in stages) == count_parameters(vgg16.features), "stacked for configuration D, your stages should match VGG-16's features"
-    return _passed(f"shapes, 3×3 kernels, one ReLU per convolution, and the five stages of configuration D have VGG-16's {count_parameters(vgg16.features):,} convolutional parameters")
+    assert sum(count_parameters(s) for s in stages) == count_parameters(vgg16.features), (
+        "stacked for configuration D, your stages should match VGG-16's features"
+    )
+    return _passed(
+        f"shapes, 3×3 kernels, one ReLU per convolution, and the five stages of configuration D have VGG-16's {count_parameters(vgg16.features):,} convolutional parameters"
+    )
 
 
 def check_vgg16_classifier_counts(answer: Mapping[str, int]) -> bool:
@@ -88,5 +107,9 @@ def check_vgg16_classifier_counts(answer: Mapping[str, int]) -> bool:
         )
     share = sum(truth.values()) / count_parameters(model)
     if "share" in answer:
-        assert abs(answer["share"] - share) < 0.005, f"share: you have {answer['share']:.3f}, the FC layers hold {share:.3f} of VGG-16's parameters"
-    return _passed(f"FC6 + FC7 + FC8 = {sum(truth.values()):,} parameters, {100 * share:.1f} % of VGG-16's {count_parameters(model):,}")
+        assert abs(answer["share"] - share) < 0.005, (
+            f"share: you have {answer['share']:.3f}, the FC layers hold {share:.3f} of VGG-16's parameters"
+        )
+    return _passed(
+        f"FC6 + FC7 + FC8 = {sum(truth.values()):,} parameters, {100 * share:.1f} % of VGG-16's {count_parameters(model):,}"
+    )

@@ -40,11 +40,15 @@ def _config(quick: bool, epochs: int, batch_size: int):
     )  # fmt: skip
 
 
-@experiment("vgg_heads", chapter="03", description="VGG-11-BN (width 0.25) on CIFAR-10: three-FC head vs global average pooling + one linear layer")
+@experiment(
+    "vgg_heads",
+    chapter="03",
+    description="VGG-11-BN (width 0.25) on CIFAR-10: three-FC head vs global average pooling + one linear layer",
+)
 def vgg_heads(quick: bool = False) -> dict[str, Any]:
     from ... import data
-    from ...models import get_model
     from ...analysis.summary import count_mult_adds, count_parameters
+    from ...models import get_model
     from ...train import evaluate, fit
 
     train = data.load("cifar10", "train").subset(64 if quick else HEADS_TRAIN_IMAGES, seed=0)
@@ -83,26 +87,36 @@ def vgg_heads(quick: bool = False) -> dict[str, Any]:
     }
 
 
-@experiment("vgg_transfer", chapter="03", description="Imagenette, 1,000 training photos: frozen ImageNet MobileNetV2 + linear probe vs a small VGG from scratch")
+@experiment(
+    "vgg_transfer",
+    chapter="03",
+    description="Imagenette, 1,000 training photos: frozen ImageNet MobileNetV2 + linear probe vs a small VGG from scratch",
+)
 def vgg_transfer(quick: bool = False) -> dict[str, Any]:
     from ... import data
+    from ...analysis.summary import count_parameters
+    from ...analysis.transfer import extract_features, fit_linear_probe, probe_accuracy, resize_images
     from ...data import IMAGENETTE_IMAGENET_INDEX
     from ...models import get_model
     from ...pretrained import from_torchvision
-    from ...analysis.summary import count_parameters
     from ...train import evaluate, fit
-    from ...analysis.transfer import extract_features, fit_linear_probe, probe_accuracy, resize_images
 
     train = data.load("imagenette", "train")
     val = data.load("imagenette", "val").subset(10 if quick else TRANSFER_VAL_IMAGES, seed=0)
     if quick:
         train = train.subset(10, seed=0)
-    result: dict[str, Any] = {"train_images": len(train), "val_images": len(val), "data_source": {"train": train.source, "val": val.source}}
+    result: dict[str, Any] = {
+        "train_images": len(train),
+        "val_images": len(val),
+        "data_source": {"train": train.source, "val": val.source},
+    }
 
     # 1. Pretrained features, extracted once; a linear probe on them.
     # Online: torchvision's official weights; offline: the course mirror's copy. A quick run goes
     # straight to the mirror when there is one (no network time-out in the tests).
-    pretrained, weights = from_torchvision("mobilenet_v2", weights="mirror" if quick and data.mirror_dir() else "DEFAULT")
+    pretrained, weights = from_torchvision(
+        "mobilenet_v2", weights="mirror" if quick and data.mirror_dir() else "DEFAULT"
+    )
     t0 = time.perf_counter()
     f_train = extract_features(pretrained, train)
     f_val = extract_features(pretrained, val)

@@ -14,7 +14,13 @@ from matplotlib.patches import Rectangle
 from ...analysis.receptive_field import LayerSpec, receptive_field, stack
 from ...widgets import controls_explorer
 
-__all__ = ["drawn_stage_depths", "plot_layer_shares", "plot_receptive_field_growth", "receptive_field_explorer", "stack_with_pools"]
+__all__ = [
+    "drawn_stage_depths",
+    "plot_layer_shares",
+    "plot_receptive_field_growth",
+    "receptive_field_explorer",
+    "stack_with_pools",
+]
 
 
 def plot_receptive_field_growth(stacks: Mapping[str, Sequence[LayerSpec]], title: str = "", ax=None) -> Figure:
@@ -67,22 +73,30 @@ def _explorer_figure(kernel: int, layers: int, pool_every: int) -> Figure:
     rows = receptive_field(specs)
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [1.3, 1]})
     label = f"{layers} × {kernel}×{kernel}" + (f", 2×2 pool every {pool_every}" if pool_every else "")
-    plot_receptive_field_growth({label: specs, f"{layers} × 3×3 (VGG, no pool)": stack(3, layers)}, title="Growth with depth", ax=ax1)
+    plot_receptive_field_growth(
+        {label: specs, f"{layers} × 3×3 (VGG, no pool)": stack(3, layers)}, title="Growth with depth", ax=ax1
+    )
     # Right: the nested squares one unit of each convolution sees, centred on the same input pixel.
     final = rows[-1].size
     cmap = plt.get_cmap("viridis")
     convs = [r for r in rows if r.kind == "conv"]
     for i, r in enumerate(reversed(convs)):
         colour = cmap(1 - (len(convs) - 1 - i) / max(1, len(convs) - 1) * 0.9)
-        ax2.add_patch(Rectangle((-r.size / 2, -r.size / 2), r.size, r.size, facecolor=colour, edgecolor="white", lw=0.8))
+        ax2.add_patch(
+            Rectangle((-r.size / 2, -r.size / 2), r.size, r.size, facecolor=colour, edgecolor="white", lw=0.8)
+        )
     ax2.add_patch(Rectangle((-0.5, -0.5), 1, 1, facecolor="red"))
     half = final / 2 + 1
     ax2.set_xlim(-half, half)
     ax2.set_ylim(-half, half)
     ax2.set_aspect("equal")
     ax2.set_xlabel("input pixels")
-    ax2.set_title(f"What one unit sees: {final}×{final} pixels\n(darker = later layer; red = centre pixel)", fontsize=10)
-    weights = f"weights {layers * kernel * kernel}·C²" + ("" if pool_every else f" (one {final}×{final} convolution: {final * final}·C²)")
+    ax2.set_title(
+        f"What one unit sees: {final}×{final} pixels\n(darker = later layer; red = centre pixel)", fontsize=10
+    )
+    weights = f"weights {layers * kernel * kernel}·C²" + (
+        "" if pool_every else f" (one {final}×{final} convolution: {final * final}·C²)"
+    )
     fig.suptitle(f"{label}: receptive field {final}×{final}, jump {rows[-1].jump} px; {weights}", fontsize=10)
     fig.tight_layout()
     return fig
@@ -95,10 +109,15 @@ def receptive_field_explorer(kernel: int = 3, layers: int = 3, pool_every: int =
     controls = {
         "kernel": widgets.IntSlider(value=kernel, min=1, max=7, step=2, description="kernel", continuous_update=False),
         "layers": widgets.IntSlider(value=layers, min=1, max=12, description="layers", continuous_update=False),
-        "pool_every": widgets.IntSlider(value=pool_every, min=0, max=4, description="pool every", continuous_update=False),
+        "pool_every": widgets.IntSlider(
+            value=pool_every, min=0, max=4, description="pool every", continuous_update=False
+        ),
     }
-    return controls_explorer(_explorer_figure, controls,
-                             note="kernel size, number of stacked convolutions, a 2×2 pool every few layers (0 = none)")
+    return controls_explorer(
+        _explorer_figure,
+        controls,
+        note="kernel size, number of stacked convolutions, a 2×2 pool every few layers (0 = none)",
+    )
 
 
 def plot_layer_shares(table, layers: Mapping[str, str], title: str = "") -> Figure:
@@ -146,8 +165,10 @@ def drawn_stage_depths(svg: str | Path) -> dict[str, list[tuple[int, int]]]:
             raise ValueError(f"{group.get('data-name')}: stages {sorted(stages)} are not numbered 1, 2, ...")
         for number, channels in stages.items():
             if len(set(channels)) != 1:
-                raise ValueError(f"{group.get('data-name')}, stage {number}: convolutions with different widths {channels}")
+                raise ValueError(
+                    f"{group.get('data-name')}, stage {number}: convolutions with different widths {channels}"
+                )
         networks[group.get("data-name")] = [(len(stages[n]), stages[n][0]) for n in sorted(stages)]
     if not networks:
-        raise ValueError(f"{svg}: no <g class=\"network\"> in the drawing")
+        raise ValueError(f'{svg}: no <g class="network"> in the drawing')
     return networks

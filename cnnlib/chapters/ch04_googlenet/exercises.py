@@ -12,15 +12,20 @@ from typing import Callable, Mapping
 import torch
 import torch.nn as nn
 
-from ...models.googlenet import INCEPTIONS, InceptionModule
 from ...analysis.summary import count_mult_adds
+from ...models.googlenet import INCEPTIONS, InceptionModule
 from .. import passed as _passed
 
 __all__ = ["check_inception_module", "check_inception_cost"]
 
 _GRID = {"3": 28, "4": 14, "5": 7}  # grid size of each Table 1 Inception module at 224 px
 _ORDER = ("ch1x1", "ch3x3", "ch5x5", "pool_proj")
-_REACH = {"ch1x1": 0, "ch3x3": 1, "ch5x5": 2, "pool_proj": 1}  # how far (in pixels) one input pixel reaches in each branch
+_REACH = {
+    "ch1x1": 0,
+    "ch3x3": 1,
+    "ch5x5": 2,
+    "pool_proj": 1,
+}  # how far (in pixels) one input pixel reaches in each branch
 _WHY = {
     "ch1x1": "a 1x1 conv only sees its own pixel",
     "ch3x3": "a 1x1 reduce then a 3x3 conv (padding 1) see one pixel around",
@@ -39,7 +44,9 @@ def _reference(widths: Mapping[str, int]) -> InceptionModule:
 
 def _branch_reach(module: nn.Module, widths: Mapping[str, int], size: int = 13) -> dict[str, int]:
     """For each channel block of the output: how far a change of one input pixel spreads (Chebyshev distance)."""
-    x = torch.randn(1, widths["in_channels"], size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(
+        1, widths["in_channels"], size, size, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
     bumped = x.clone()
     centre = size // 2
     bumped[0, :, centre, centre] += 50.0  # large, so the pixel also wins every max-pool window it is in
@@ -89,8 +96,12 @@ def check_inception_module(module_class: type[nn.Module]) -> bool:
 def _check_inception_module(module_class: type[nn.Module]) -> bool:
     configs = [
         dict(in_channels=192, ch1x1=64, ch3x3_reduce=96, ch3x3=128, ch5x5_reduce=16, ch5x5=32, pool_proj=32),  # (3a)
-        dict(in_channels=528, ch1x1=256, ch3x3_reduce=160, ch3x3=320, ch5x5_reduce=32, ch5x5=128, pool_proj=128),  # (4e)
-        dict(in_channels=7, ch1x1=3, ch3x3_reduce=2, ch3x3=5, ch5x5_reduce=4, ch5x5=6, pool_proj=9),  # every width different
+        dict(
+            in_channels=528, ch1x1=256, ch3x3_reduce=160, ch3x3=320, ch5x5_reduce=32, ch5x5=128, pool_proj=128
+        ),  # (4e)
+        dict(
+            in_channels=7, ch1x1=3, ch3x3_reduce=2, ch3x3=5, ch5x5_reduce=4, ch5x5=6, pool_proj=9
+        ),  # every width different
     ]
     for widths in configs:
         try:
@@ -129,8 +140,10 @@ def _check_inception_module(module_class: type[nn.Module]) -> bool:
             f"changes outputs up to {reach[key]} pixels away; expected {_REACH[key]} ({_WHY[key]}). Hint: check the kernel "
             "sizes, the paddings and the order of concatenation: 1x1, 3x3, 5x5, pool."
         )
-    return _passed("output shapes, parameter counts for (3a), (4e) and an odd module, and the reach of every branch "
-                   "(1x1: 0, 3x3: 1, 5x5: 2, pool: 1 pixel) in the order 1x1, 3x3, 5x5, pool")
+    return _passed(
+        "output shapes, parameter counts for (3a), (4e) and an odd module, and the reach of every branch "
+        "(1x1: 0, 3x3: 1, 5x5: 2, pool: 1 pixel) in the order 1x1, 3x3, 5x5, pool"
+    )
 
 
 def check_inception_cost(fn: Callable[..., Mapping[str, int]]) -> bool:
@@ -141,15 +154,21 @@ def check_inception_cost(fn: Callable[..., Mapping[str, int]]) -> bool:
         size = _GRID[cfg.name[0]]
         widths = dict(in_channels=cfg.in_channels, **cfg.branch_channels())
         reference = _reference(widths)
-        truth = {"params": sum(p.numel() for p in reference.parameters()), "mult_adds": count_mult_adds(reference, (cfg.in_channels, size, size))}
+        truth = {
+            "params": sum(p.numel() for p in reference.parameters()),
+            "mult_adds": count_mult_adds(reference, (cfg.in_channels, size, size)),
+        }
         got = fn(**widths, size=size)
         missing = sorted(set(truth) - set(got))
         assert not missing, f"return a dict with the keys 'params' and 'mult_adds'; missing {missing}"
         for key, expected in truth.items():
             assert got[key] == expected, (
                 f"inception ({cfg.name}) on {cfg.in_channels}x{size}x{size}: your {key} {got[key]:,}, the module has {expected:,}. "
-                + ("Hint: a conv has (in x k x k + 1) x out parameters; sum the six convs." if key == "params" else
-                   "Hint: a conv computes in x k x k multiply-adds per output value: in x k x k x out x H x W; "
-                   "biases and max pooling count no multiply-adds.")
+                + (
+                    "Hint: a conv has (in x k x k + 1) x out parameters; sum the six convs."
+                    if key == "params"
+                    else "Hint: a conv computes in x k x k multiply-adds per output value: in x k x k x out x H x W; "
+                    "biases and max pooling count no multiply-adds."
+                )
             )
     return _passed("parameters and multiply-adds of all nine Inception modules of Table 1 agree with the real modules")

@@ -8,16 +8,20 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
 from ...analysis.costs import BRANCHES, ModuleCosts, module_costs
-from .table1 import GoogLeNetTable
 from ...models.googlenet import INCEPTIONS
 from ...viz import STYLE, figure
 from ...widgets import controls_explorer
+from .table1 import GoogLeNetTable
 
 __all__ = ["plot_module_costs", "inception_module_designer", "plot_googlenet_overview"]
 
 _SIZES = {"3": 28, "4": 14, "5": 7}  # grid of the Inception modules of Table 1 at 224 px
-_BRANCH_LABELS = {"1x1": "1×1 branch", "3x3": "3×3 branch (+ its 1×1 reduce)", "5x5": "5×5 branch (+ its 1×1 reduce)",
-                  "pool": "pool branch (+ its 1×1 projection)"}
+_BRANCH_LABELS = {
+    "1x1": "1×1 branch",
+    "3x3": "3×3 branch (+ its 1×1 reduce)",
+    "5x5": "5×5 branch (+ its 1×1 reduce)",
+    "pool": "pool branch (+ its 1×1 projection)",
+}
 
 
 def plot_module_costs(costs: ModuleCosts, title: str = ""):
@@ -25,7 +29,9 @@ def plot_module_costs(costs: ModuleCosts, title: str = ""):
     fig, axes = figure(ncols=2, figsize=(10, 4.2))
     colors = STYLE["axes.prop_cycle"].by_key()["color"]
     kinds = {"naive\n(Fig. 2a)": costs.naive, "with 1×1\nreductions\n(Fig. 2b)": costs.reduced}
-    for ax, (field, unit, scale) in zip(axes.flat, [("params", "parameters (thousands)", 1e3), ("mult_adds", "multiply-adds (millions)", 1e6)]):
+    for ax, (field, unit, scale) in zip(
+        axes.flat, [("params", "parameters (thousands)", 1e3), ("mult_adds", "multiply-adds (millions)", 1e6)]
+    ):
         for x, (kind, branches) in enumerate(kinds.items()):
             bottom = 0.0
             for j, branch in enumerate(BRANCHES):
@@ -41,8 +47,11 @@ def plot_module_costs(costs: ModuleCosts, title: str = ""):
         ax.grid(axis="x", visible=False)
     axes.flat[0].legend(fontsize=8, loc="upper right")
     ratio = costs.naive_total.mult_adds / costs.reduced_total.mult_adds
-    fig.suptitle(title or f"Inception module on {costs.in_channels} input channels: the naive one costs {ratio:.1f}× the multiply-adds",
-                 fontweight="bold")
+    fig.suptitle(
+        title
+        or f"Inception module on {costs.in_channels} input channels: the naive one costs {ratio:.1f}× the multiply-adds",
+        fontweight="bold",
+    )
     fig.tight_layout()
     return fig
 
@@ -64,22 +73,45 @@ def inception_module_designer(module: str = "3a"):
         return {"in_channels": cfg.in_channels, **cfg.branch_channels(), "size": _SIZES[name[0]]}
 
     start = values(module)
-    names = {"in_channels": "input ch.", "ch1x1": "#1×1", "ch3x3_reduce": "#3×3 reduce", "ch3x3": "#3×3",
-             "ch5x5_reduce": "#5×5 reduce", "ch5x5": "#5×5", "pool_proj": "pool proj", "size": "grid H=W"}
+    names = {
+        "in_channels": "input ch.",
+        "ch1x1": "#1×1",
+        "ch3x3_reduce": "#3×3 reduce",
+        "ch3x3": "#3×3",
+        "ch5x5_reduce": "#5×5 reduce",
+        "ch5x5": "#5×5",
+        "pool_proj": "pool proj",
+        "size": "grid H=W",
+    }
     sliders = {
-        key: widgets.IntSlider(value=start[key], min=1 if key != "size" else 3, max=1024 if key != "size" else 56,
-                               description=label, continuous_update=False, style={"description_width": "90px"})
+        key: widgets.IntSlider(
+            value=start[key],
+            min=1 if key != "size" else 3,
+            max=1024 if key != "size" else 56,
+            description=label,
+            continuous_update=False,
+            style={"description_width": "90px"},
+        )
         for key, label in names.items()
     }
     preset = widgets.Dropdown(options=list(presets), value=module, description="Table 1")
-    box = controls_explorer(lambda **v: plot_module_costs(module_costs(**v)), sliders,
-                            rows=[list(names)[:4], list(names)[4:]], above=[preset],
-                            note="change the widths or load another module of Table 1; the bars are counted on real PyTorch modules")
+    box = controls_explorer(
+        lambda **v: plot_module_costs(module_costs(**v)),
+        sliders,
+        rows=[list(names)[:4], list(names)[4:]],
+        above=[preset],
+        note="change the widths or load another module of Table 1; the bars are counted on real PyTorch modules",
+    )
     preset.observe(lambda change: box.set_values(values(change["new"])), names="value")
     return box
 
 
-_KIND_COLORS = {"convolution": 0, "inception": 1, "aux": 2, "linear": 3}  # indices into the style's colour cycle; the rest grey
+_KIND_COLORS = {
+    "convolution": 0,
+    "inception": 1,
+    "aux": 2,
+    "linear": 3,
+}  # indices into the style's colour cycle; the rest grey
 
 
 def plot_googlenet_overview(table: GoogLeNetTable, aux_after: Sequence[str] = ("4a", "4d"), title: str = ""):
@@ -96,13 +128,27 @@ def plot_googlenet_overview(table: GoogLeNetTable, aux_after: Sequence[str] = ("
         h, w, c = row.output
         height = 0.8 + 1.2 * c / top
         color = colors[_KIND_COLORS[kind]] if kind in _KIND_COLORS else "0.8"
-        ax.add_patch(FancyBboxPatch((i - 0.38, -height / 2), 0.76, height, boxstyle="round,pad=0.02", color=color, alpha=0.85, lw=0))
-        name = label.replace("inception ", "").strip("()") if kind == "inception" else label.replace("convolution", "conv")
+        ax.add_patch(
+            FancyBboxPatch(
+                (i - 0.38, -height / 2), 0.76, height, boxstyle="round,pad=0.02", color=color, alpha=0.85, lw=0
+            )
+        )
+        name = (
+            label.replace("inception ", "").strip("()") if kind == "inception" else label.replace("convolution", "conv")
+        )
         detail = f"{row.paper.patch}" if row.paper.patch else ""
         if label == "convolution" and row.paper.depth == 2:
             detail = "1×1 + 3×3"
-        ax.text(i, 0, f"{name}\n{detail}".strip(), rotation=90, ha="center", va="center", fontsize=8,
-                color="white" if kind in ("inception", "convolution", "linear") else "black")
+        ax.text(
+            i,
+            0,
+            f"{name}\n{detail}".strip(),
+            rotation=90,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if kind in ("inception", "convolution", "linear") else "black",
+        )
         ax.text(i, -1.15, f"{c}", ha="center", va="top", fontsize=8)
         if (h, w) != grid_seen:
             ax.text(i, -1.45, f"{h}×{w}", ha="center", va="top", fontsize=8, color="0.3")
@@ -118,8 +164,14 @@ def plot_googlenet_overview(table: GoogLeNetTable, aux_after: Sequence[str] = ("
     for k, name in enumerate(aux_after, start=1):
         x, y = positions[name], 1.45 + 0.45 * (len(aux_after) - k)
         ax.annotate("", (x, y), (x, 1.05), arrowprops=dict(arrowstyle="->", color=aux_color, lw=1.2))
-        ax.text(x + 0.1, y, f"auxiliary classifier {k} (training only, loss × 0.3): avg pool 5×5/3 → 1×1 conv 128 → FC 1024 → FC 1000",
-                fontsize=8, va="center", color=aux_color)
+        ax.text(
+            x + 0.1,
+            y,
+            f"auxiliary classifier {k} (training only, loss × 0.3): avg pool 5×5/3 → 1×1 conv 128 → FC 1024 → FC 1000",
+            fontsize=8,
+            va="center",
+            color=aux_color,
+        )
     ax.text(-0.6, -1.15, "channels", ha="right", va="top", fontsize=8)
     ax.text(-0.6, -1.45, "grid", ha="right", va="top", fontsize=8, color="0.3")
     ax.set_xlim(-1.6, len(table.rows) - 0.4)

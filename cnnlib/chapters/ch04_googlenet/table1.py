@@ -23,7 +23,15 @@ from ...analysis.summary import layer_table
 from ...models.googlenet import INCEPTIONS, GoogLeNet
 from ...viz import STYLE, figure
 
-__all__ = ["TABLE_1", "GoogLeNetTable", "MeasuredRow", "PaperRow", "googlenet_table", "plot_branch_ablation", "table1_module_costs"]
+__all__ = [
+    "TABLE_1",
+    "GoogLeNetTable",
+    "MeasuredRow",
+    "PaperRow",
+    "googlenet_table",
+    "plot_branch_ablation",
+    "table1_module_costs",
+]
 
 K = 1024  # Table 1's "K" in the params column is 1024 weights: (3a) has 163,328 weights = 159.5K
 M = 10**6  # Table 1's "M" in the ops column is 10^6 multiply-adds: (3a) 163,328 x 28 x 28 = 128.0M
@@ -128,26 +136,61 @@ class GoogLeNetTable:
         for r in self.rows:
             p = r.paper
             shape = lambda s: "x".join(map(str, s))  # noqa: E731
-            out.append((
-                p.label, p.patch, shape(p.output), "" if r.output == p.output else shape(r.output),
-                num(p.params_k, "{:g}K"), num(r.params_k, "{:.1f}K") if r.weights else "",
-                num(p.ops_m, "{:g}M"), num(r.ops_m, "{:.1f}M") if r.mult_adds else "",
-                "" if r.agrees else "differs",
-            ))
-        out.append(("total", "", "", "", f"{self.paper_params_k:,.0f}K", f"{self.weights / K:,.0f}K",
-                    f"{self.paper_ops_m:,.0f}M", f"{self.total_mult_adds / M:,.0f}M", ""))
+            out.append(
+                (
+                    p.label,
+                    p.patch,
+                    shape(p.output),
+                    "" if r.output == p.output else shape(r.output),
+                    num(p.params_k, "{:g}K"),
+                    num(r.params_k, "{:.1f}K") if r.weights else "",
+                    num(p.ops_m, "{:g}M"),
+                    num(r.ops_m, "{:.1f}M") if r.mult_adds else "",
+                    "" if r.agrees else "differs",
+                )
+            )
+        out.append(
+            (
+                "total",
+                "",
+                "",
+                "",
+                f"{self.paper_params_k:,.0f}K",
+                f"{self.weights / K:,.0f}K",
+                f"{self.paper_ops_m:,.0f}M",
+                f"{self.total_mult_adds / M:,.0f}M",
+                "",
+            )
+        )
         return out
 
-    _HEADER = ("type", "patch/stride", "output (paper)", "output (ours, if other)", "params (paper)", "params (ours)",
-               "ops (paper)", "ops (ours)", "")
+    _HEADER = (
+        "type",
+        "patch/stride",
+        "output (paper)",
+        "output (ours, if other)",
+        "params (paper)",
+        "params (ours)",
+        "ops (paper)",
+        "ops (ours)",
+        "",
+    )
 
     def to_text(self) -> str:
         lines = [self._HEADER] + self._lines()
         widths = [max(len(line[i]) for line in lines) for i in range(len(self._HEADER))]
         fmt = lambda line: "  ".join(c.rjust(w) if i >= 4 else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths)))  # noqa: E731
         rule = "-" * (sum(widths) + 2 * len(widths))
-        return "\n".join([f"{self.model}: Table 1 of Szegedy et al. 2014 (params in K = 1024 weights, ops in M multiply-adds)",
-                          fmt(lines[0]), rule, *map(fmt, lines[1:-1]), rule, fmt(lines[-1])])
+        return "\n".join(
+            [
+                f"{self.model}: Table 1 of Szegedy et al. 2014 (params in K = 1024 weights, ops in M multiply-adds)",
+                fmt(lines[0]),
+                rule,
+                *map(fmt, lines[1:-1]),
+                rule,
+                fmt(lines[-1]),
+            ]
+        )
 
     def __repr__(self) -> str:
         return self.to_text()
@@ -162,9 +205,13 @@ class GoogLeNetTable:
                 for j, c in enumerate(line)
             )
             body.append(f"<tr{style}>{cells}</tr>")
-        caption = (f"{html.escape(self.model)} beside Table 1 of Szegedy et al. 2014 "
-                   "(params: K = 1024 weights, biases not counted; ops: M = 10<sup>6</sup> multiply-adds, 224×224 input)")
-        return f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        caption = (
+            f"{html.escape(self.model)} beside Table 1 of Szegedy et al. 2014 "
+            "(params: K = 1024 weights, biases not counted; ops: M = 10<sup>6</sup> multiply-adds, 224×224 input)"
+        )
+        return (
+            f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
 
 
 def _weights(module: nn.Module) -> int:
@@ -175,22 +222,28 @@ def _weights(module: nn.Module) -> int:
 def googlenet_table(model: GoogLeNet) -> GoogLeNetTable:
     """Measure every row of Table 1 on ``model`` (a GoogLeNet with the ImageNet stem) for one 3x224x224 image."""
     if not isinstance(model, GoogLeNet):
-        raise TypeError(f"googlenet_table needs a cnnlib GoogLeNet (e.g. get_model('googlenet_paper')), got {type(model).__name__}")
+        raise TypeError(
+            f"googlenet_table needs a cnnlib GoogLeNet (e.g. get_model('googlenet_paper')), got {type(model).__name__}"
+        )
     if model.cifar_stem:
-        raise ValueError("Table 1 describes the ImageNet network; this GoogLeNet has the CIFAR stem (use 'googlenet_paper' or 'googlenet')")
+        raise ValueError(
+            "Table 1 describes the ImageNet network; this GoogLeNet has the CIFAR stem (use 'googlenet_paper' or 'googlenet')"
+        )
     table = layer_table(model, (model.in_channels, 224, 224), leaves_only=False, depth=1)
     modules = dict(model.named_modules())
     rows = []
     for paper in TABLE_1:
         last = table[paper.modules[-1]]
         c, h, w = last.output_shape if len(last.output_shape) == 3 else (last.output_shape[0], 1, 1)
-        rows.append(MeasuredRow(
-            paper=paper,
-            output=(h, w, c),
-            weights=sum(_weights(modules[n]) for n in paper.modules),
-            params=sum(table[n].params for n in paper.modules),
-            mult_adds=sum(table[n].mult_adds for n in paper.modules),
-        ))
+        rows.append(
+            MeasuredRow(
+                paper=paper,
+                output=(h, w, c),
+                weights=sum(_weights(modules[n]) for n in paper.modules),
+                params=sum(table[n].params for n in paper.modules),
+                mult_adds=sum(table[n].mult_adds for n in paper.modules),
+            )
+        )
     return GoogLeNetTable(type(model).__name__, tuple(rows), table.total_params, table.total_mult_adds)
 
 
@@ -207,8 +260,12 @@ def table1_module_costs(name: str) -> ModuleCosts:
     raise KeyError(f"no Inception module {name!r} in Table 1; modules: {[c.name for c in INCEPTIONS]}")
 
 
-def plot_branch_ablation(result: Ablation, labels: Mapping[str, str] | None = None, branch_names: Mapping[str, str] | None = None,
-                         title: str = ""):
+def plot_branch_ablation(
+    result: Ablation,
+    labels: Mapping[str, str] | None = None,
+    branch_names: Mapping[str, str] | None = None,
+    title: str = "",
+):
     """Grouped bars: accuracy lost (points) when each branch of each block is silenced; channels printed on the bars."""
     import numpy as np
 
@@ -233,7 +290,9 @@ def plot_branch_ablation(result: Ablation, labels: Mapping[str, str] | None = No
     ax.set_xticks(x, [(labels or {}).get(b, b) for b in blocks], rotation=0, fontsize=9)
     ax.set_ylabel("accuracy lost (points)")
     ax.set_xlabel("block (grey numbers: output channels of the silenced branch)")
-    ax.set_title(title or f"Silencing one branch at a time (baseline {100 * result.baseline:.1f} %, {result.images} test images)")
+    ax.set_title(
+        title or f"Silencing one branch at a time (baseline {100 * result.baseline:.1f} %, {result.images} test images)"
+    )
     ax.axhline(0, color="black", lw=0.8)
     ax.legend(fontsize=8)
     fig.tight_layout()

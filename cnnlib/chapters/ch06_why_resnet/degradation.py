@@ -31,8 +31,12 @@ def degradation_summary() -> list[dict[str, Any]]:
     rows = []
     for name, depth in DEGRADATION_QUARTET.items():
         log = read_log(name)
-        row: dict[str, Any] = {"name": name, "depth": depth, "shortcuts": name.startswith("resnet"),
-                               "published_test_error": PUBLISHED_TEST_ERROR.get(name)}
+        row: dict[str, Any] = {
+            "name": name,
+            "depth": depth,
+            "shortcuts": name.startswith("resnet"),
+            "published_test_error": PUBLISHED_TEST_ERROR.get(name),
+        }
         if log is None:
             row.update(train_error_last_epoch=None, train_error_clean=None, test_error=None)
         else:
@@ -47,6 +51,7 @@ def degradation_summary() -> list[dict[str, Any]]:
 
 def degradation_section() -> list[str]:
     """The report as Markdown lines: the quartet's table and, per pair, whether depth raised the training error."""
+
     def fmt(v: float | None) -> str:
         return "—" if v is None else f"{v:.2f} %"
 
@@ -72,7 +77,9 @@ def degradation_section() -> list[str]:
         a, b = by_name[shallow], by_name[deep]
         if a["train_error_last_epoch"] is None or b["train_error_last_epoch"] is None:
             missing = " and ".join(n for n in (shallow, deep) if by_name[n]["train_error_last_epoch"] is None)
-            lines.append(f"- {deep} vs {shallow}: waits for {missing} (`python -m cnnlib.zoo train {missing.split(' and ')[0]}`).")
+            lines.append(
+                f"- {deep} vs {shallow}: waits for {missing} (`python -m cnnlib.zoo train {missing.split(' and ')[0]}`)."
+            )
             continue
         diff = b["train_error_last_epoch"] - a["train_error_last_epoch"]
         found = "higher" if diff > 0.005 else "lower" if diff < -0.005 else "the same"
