@@ -10,17 +10,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import cnnlib
+from cnnlib import build_on_meta
 from cnnlib.analysis import costs as cost_analysis
 from cnnlib.analysis import lesion
 from cnnlib.chapters.ch04_googlenet import table1 as ch04_table1
 from cnnlib.data import DATASETS, ImageTensors, normalize
 from cnnlib.testing import assert_close_up_to_rounding
-
-
-def on_meta(name: str, **kwargs) -> nn.Module:
-    with torch.device("meta"):
-        return cnnlib.get_model(name, **kwargs)
-
 
 # ---------------------------------------------------------------------------------------------
 # Table 1
@@ -28,7 +23,7 @@ def on_meta(name: str, **kwargs) -> nn.Module:
 
 @pytest.fixture(scope="module")
 def table1():
-    return ch04_table1.googlenet_table(on_meta("googlenet_paper"))
+    return ch04_table1.googlenet_table(build_on_meta("googlenet_paper"))
 
 
 def test_table1_rows_agree_except_the_papers_typos(table1):
@@ -75,13 +70,13 @@ def test_table1_refuses_other_models():
     with pytest.raises(TypeError, match="GoogLeNet"):
         ch04_table1.googlenet_table(nn.Linear(2, 2))
     with pytest.raises(ValueError, match="CIFAR stem"):
-        ch04_table1.googlenet_table(on_meta("googlenet_cifar"))
+        ch04_table1.googlenet_table(build_on_meta("googlenet_cifar"))
 
 
 def test_googlenet_variant_totals_equal_torchvision_metadata():
     from cnnlib.analysis.summary import count_mult_adds, count_parameters
 
-    tv = on_meta("googlenet")
+    tv = build_on_meta("googlenet")
     assert (
         count_parameters(tv) == 6_624_904 and round(count_mult_adds(tv, (3, 224, 224)) / 1e9, 3) == 1.498
     )  # REFERENCES.md

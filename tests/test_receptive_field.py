@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 
 import cnnlib
+from cnnlib import build_on_meta
 from cnnlib.analysis.receptive_field import (
     LayerSpec,
     best_single_conv,
@@ -48,7 +49,7 @@ def test_dilation_enlarges_the_kernel():
 
 def test_vgg16_published_receptive_fields():
     # Hand-derived (and widely tabulated): conv1_2 5, pool1 6, conv2_2 14, conv3_3 40, conv4_3 92, conv5_3 196, pool5 212
-    rows = {r.name: r for r in receptive_field(layer_specs(_on_meta("vgg16")))}
+    rows = {r.name: r for r in receptive_field(layer_specs(build_on_meta("vgg16")))}
     assert [
         rows[n].size
         for n in ("features.2", "features.4", "features.7", "features.14", "features.21", "features.28", "features.30")
@@ -57,9 +58,9 @@ def test_vgg16_published_receptive_fields():
 
 
 def test_layer_specs_reads_models_and_stops_at_the_head():
-    specs = layer_specs(_on_meta("vgg11_lrn"))  # LRN is element-wise: skipped
+    specs = layer_specs(build_on_meta("vgg11_lrn"))  # LRN is element-wise: skipped
     assert len(specs) == 8 + 5 and specs[0].kind == "conv" and specs[-1].kind == "pool"
-    assert sizes(layer_specs(_on_meta("alexnet")))[-1] == 195
+    assert sizes(layer_specs(build_on_meta("alexnet")))[-1] == 195
 
 
 def test_unknown_layers_and_bad_values_are_refused():
@@ -120,15 +121,10 @@ def test_gradient_measurement_on_a_vgg_stage_and_its_guards():
         empirical_receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Flatten()), (1, 16, 16))
 
 
-def _on_meta(name):
-    with torch.device("meta"):
-        return cnnlib.get_model(name)
-
-
 def test_residual_shortcuts_are_not_chained_into_the_main_path():
     # ResNet-18 by hand: conv1 7/2 -> 7; maxpool 3/2 -> 11; layer1 4 x 3x3 at jump 4 -> 43; layer2 stride 2 -> 51,
     # + 3 x 3x3 at jump 8 -> 99; layer3 -> 115, 211; layer4 -> 243, 435 (jump 32). A chained 1x1/2 shortcut would double the jump.
-    rows = receptive_field(_on_meta("resnet18"))
+    rows = receptive_field(build_on_meta("resnet18"))
     assert (rows[-1].size, rows[-1].jump) == (435, 32)
     assert not any("downsample" in r.name for r in rows)
 

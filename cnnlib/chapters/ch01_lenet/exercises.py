@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 import torch
 import torch.nn as nn
 
+from ...analysis.activations import forward_hooks
 from ...analysis.summary import layer_table
 from ...models import get_model
 from .. import passed as _passed
@@ -71,12 +72,8 @@ def check_lenet28(model: nn.Module) -> bool:
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert convs, "no nn.Conv2d found: build the network from convolutions"
     shapes = []
-    hook = convs[0].register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        hook.remove()
+    with forward_hooks({convs[0]: lambda m, i, o: shapes.append(tuple(o.shape[1:]))}), torch.no_grad():
+        model(x)
     assert shapes[0] == (6, 28, 28), (
         f"C1 outputs {shapes[0]}; LeNet-5's C1 outputs 6@28x28 (pad the convolution, not the image)"
     )

@@ -10,17 +10,11 @@ import torch.nn as nn
 
 from ...analysis.receptive_field import LayerSpec, receptive_field
 from ...analysis.summary import count_parameters
-from ...models import get_model
+from ...models import build_on_meta
 from ...models.vgg import cfgs
 from .. import passed as _passed
 
 __all__ = ["check_receptive_field_size", "check_vgg_block", "check_vgg16_classifier_counts"]
-
-
-def _vgg16_on_meta() -> nn.Module:
-    """VGG-16 without allocating its 138 M weights (shapes and counts only)."""
-    with torch.device("meta"):
-        return get_model("vgg16")
 
 
 def check_receptive_field_size(fn: Callable[[Sequence[tuple[int, int]]], int]) -> bool:
@@ -81,7 +75,7 @@ def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
             c_in, n = c_out, 0
         elif v != "END":
             c_out, n = v, n + 1
-    vgg16 = _vgg16_on_meta()
+    vgg16 = build_on_meta("vgg16")
     assert sum(count_parameters(s) for s in stages) == count_parameters(vgg16.features), (
         "stacked for configuration D, your stages should match VGG-16's features"
     )
@@ -92,7 +86,7 @@ def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
 
 def check_vgg16_classifier_counts(answer: Mapping[str, int]) -> bool:
     """Exercise 03.3: parameters of VGG-16's FC6, FC7, FC8 (1000 classes) and their share of the whole network."""
-    model = _vgg16_on_meta()
+    model = build_on_meta("vgg16")
     truth = {
         "FC6": count_parameters(model.classifier[0]),
         "FC7": count_parameters(model.classifier[3]),
