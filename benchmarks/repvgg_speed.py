@@ -3,7 +3,7 @@
 (1) Speed-up: RepVGG-A0 at 224 px and its CIFAR variant at 32 px, multi-branch (train-time form,
     eval mode) against the re-parameterised plain stack of 3x3 convolutions, batch 1 and 32,
     CPU, float32, ``torch.inference_mode``; a few warm-up runs, then the median of several
-    timed runs. Also the multiply-adds of each form (``cnnlib.summary.count_mult_adds``; the
+    timed runs. Also the multiply-adds of each form (``cnnlib.analysis.summary.count_mult_adds``; the
     paper reports 1.36 G for the fused A0 at 224 px, REFERENCES.md) and the largest output
     difference between the two forms (BN statistics from one pass on random images).
 (2) Compute density (seed 002, RepVGG paper Table 1): one k x k convolution, stride 1, for

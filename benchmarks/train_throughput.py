@@ -156,7 +156,7 @@ def main() -> None:
     args = parser.parse_args()
 
     use_all_cores(args.threads)
-    device = cnnlib.train.pick_device()
+    device = cnnlib.runtime.pick_device()
     print(hardware_summary(device))
     reuse_freed_memory()  # as fit() does before the rule measures
     speed = choose_speed_settings(cnnlib.get_model("resnet20"), (3, 32, 32), args.batch_size, device)

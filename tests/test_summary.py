@@ -1,4 +1,4 @@
-"""cnnlib.summary: the LeNet-5 table, number by number, and agreement with torchinfo's own count."""
+"""cnnlib.analysis.summary: the LeNet-5 table, number by number, and agreement with torchinfo's own count."""
 
 import pytest
 import torchinfo

@@ -1,4 +1,4 @@
-"""Feature extraction and the linear probe (cnnlib.transfer)."""
+"""Feature extraction and the linear probe (cnnlib.analysis.transfer)."""
 
 import pytest
 import torch

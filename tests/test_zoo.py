@@ -761,3 +761,19 @@ def test_chapter_01_quotes_the_zoo_lenet5_log_correctly():
     assert f"below the test error from epoch {first_below}" in text.replace("\n", " ")
     assert all(b < a for a, b in zip(test_err, test_err[1:])), "the lecture says the test error falls in every epoch"
     assert len(log["epochs"]) == 8 and "zoo's 8-epoch run" in text
+
+
+def test_entries_use_todays_keyword_names_and_old_checkpoints_still_match():
+    """The entries pass ``width`` (one width keyword); checkpoints stored with ``width_mult`` still load."""
+    assert not [(n, k) for n, e in zoo.ENTRIES.items() for k in e.model_kwargs if k in zoo.build.RENAMED_KWARGS]
+    assert zoo.build._current_names({"width_mult": 0.5, "depth_mult": 0.5}) == {"width": 0.5, "depth_mult": 0.5}
+    if (REAL_ZOO / "mobilenet_v2.pt").is_file():
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)  # the entry no longer passes the deprecated name
+            model, log = zoo.load("mobilenet_v2")
+        assert (
+            log["model_kwargs"] == {"width_mult": 0.5}
+            and sum(p.numel() for p in model.parameters()) == log["parameters"]
+        )

@@ -120,7 +120,7 @@ def module_costs(
     """Per-branch costs of the naive and the reduced Inception module on ``in_channels`` maps of ``size`` x ``size``.
 
     Both are built as real modules (convs with biases, no batch norm, as in the 2014 paper) on the
-    meta device and counted by :func:`cnnlib.summary.layer_table`. The naive module has no
+    meta device and counted by :func:`cnnlib.analysis.summary.layer_table`. The naive module has no
     reductions and no pool projection: its pool branch passes all ``in_channels`` maps through.
     """
     _check_widths(

@@ -7,7 +7,7 @@ branches: a 1x1 conv, a 1x1 "reduce" conv then a 3x3 conv, a 1x1 reduce then a
 5x5 conv, and a 3x3 max pool then a 1x1 "pool proj" conv. Parameters (K = 1024
 weights, biases not counted) and ops (M = 10^6 multiply-adds) as the paper
 prints them; ``tests/models/test_googlenet_inception.py`` reproduces both
-columns with ``cnnlib.summary.layer_table`` on ``googlenet_paper``.
+columns with ``cnnlib.analysis.summary.layer_table`` on ``googlenet_paper``.
 
     type            patch/stride  output      #1x1 #3x3red #3x3 #5x5red #5x5 poolproj  params  ops
     convolution     7x7/2         112x112x64                                           2.7K*   34M*

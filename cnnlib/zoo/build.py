@@ -118,6 +118,16 @@ def probe_outputs(model: nn.Module, input_shape: tuple[int, int, int]) -> torch.
         return model(x.to(next(model.parameters()).device)).float().cpu()
 
 
+# Keyword arguments renamed since a checkpoint was stored: old name -> new name (same meaning, same model).
+# MobileNetV2 and EfficientNet-B0 were trained with ``width_mult``, now ``width`` like every other builder.
+RENAMED_KWARGS = {"width_mult": "width"}
+
+
+def _current_names(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A stored checkpoint's model kwargs under today's names (:data:`RENAMED_KWARGS`)."""
+    return {RENAMED_KWARGS.get(key, key): value for key, value in kwargs.items()}
+
+
 def _build(e: ZooEntry) -> nn.Module:
     return get_model(e.model, **e.model_kwargs)
 
@@ -290,7 +300,7 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
                 f"{path} was trained for version {zoo.get('version')} of the entry {name!r}; the zoo now defines version "
                 f"{e.version} (its model or recipe changed)."
             )
-        if meta["model_kwargs"] != e.model_kwargs:
+        if _current_names(meta["model_kwargs"]) != e.model_kwargs:
             raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}.")
         if meta.get("config") != asdict(e.config):
             raise CheckpointError(

@@ -151,7 +151,7 @@ _ENTRIES = [
         "mobilenet_v2_cifar",
         ("08",),
         "MobileNetV2 (width 0.5): inverted residuals",
-        model_kwargs={"width_mult": 0.5},
+        model_kwargs={"width": 0.5},
         epochs=20,
     ),
     _cifar(
@@ -166,7 +166,7 @@ _ENTRIES = [
         "efficientnet_b0_cifar",
         ("08",),
         "EfficientNet-B0 scaled down (width and depth 0.5): MBConv + SE",
-        model_kwargs={"width_mult": 0.5, "depth_mult": 0.5},
+        model_kwargs={"width": 0.5, "depth_mult": 0.5},
         epochs=20,
     ),
     _cifar(

@@ -123,7 +123,7 @@ def receptive_field_explorer(kernel: int = 3, layers: int = 3, pool_every: int =
 def plot_layer_shares(table, layers: Mapping[str, str], title: str = "") -> Figure:
     """Share of the network's multiply-adds and of its parameters in each named layer (grouped bars).
 
-    ``table`` is a :class:`cnnlib.summary.LayerTable`; ``layers`` maps a label ("conv1_1") to a row name ("features.0").
+    ``table`` is a :class:`cnnlib.analysis.summary.LayerTable`; ``layers`` maps a label ("conv1_1") to a row name ("features.0").
     """
     import numpy as np
 

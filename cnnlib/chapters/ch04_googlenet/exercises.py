@@ -2,7 +2,7 @@
 
 Each checker takes the student's answer, raises ``AssertionError`` with a hint when it is
 wrong, and prints what was verified when it is right. The reference answers come from
-PyTorch itself (cnnlib's ``InceptionModule`` counted by ``cnnlib.summary``).
+PyTorch itself (cnnlib's ``InceptionModule`` counted by ``cnnlib.analysis.summary``).
 """
 
 from __future__ import annotations
