@@ -18,7 +18,7 @@ from torch import Tensor
 
 __all__ = [
     "STYLE",
-    "confusion_matrix",
+    "figure",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
@@ -26,7 +26,7 @@ __all__ = [
     "plot_steps",
     "plot_bars",
     "show_images",
-    "top_confusions",
+    "to_display",
 ]
 
 STYLE = {
@@ -47,6 +47,7 @@ STYLE = {
 
 
 def figure(**kwargs) -> tuple[Figure, np.ndarray]:
+    """``plt.subplots(squeeze=False, **kwargs)`` in the course's style: every figure of the course starts here."""
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(squeeze=False, **kwargs)
     return fig, axes
@@ -238,15 +239,6 @@ def plot_feature_maps(
     return fig
 
 
-def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
-    """``num_classes x num_classes`` counts; row = true class, column = predicted class."""
-    labels = torch.as_tensor(labels).long().cpu()
-    predictions = torch.as_tensor(predictions).long().cpu()
-    return torch.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(
-        num_classes, num_classes
-    )
-
-
 def plot_confusion_matrix(
     cm: Tensor, classes: Sequence[str], title: str = "Confusion matrix", hide_diagonal: bool = False
 ) -> Figure:
@@ -276,15 +268,6 @@ def plot_confusion_matrix(
     fig.colorbar(im, ax=ax, label="images")
     fig.tight_layout()
     return fig
-
-
-def top_confusions(cm: Tensor, classes: Sequence[str], k: int = 5) -> list[tuple[str, str, int]]:
-    """The ``k`` largest off-diagonal cells as (true class, predicted class, count)."""
-    cm = torch.as_tensor(cm).clone()
-    cm.fill_diagonal_(0)
-    values, flat = cm.flatten().topk(k)
-    n = cm.shape[0]
-    return [(classes[int(i) // n], classes[int(i) % n], int(v)) for v, i in zip(values, flat) if v > 0]
 
 
 def plot_bars(

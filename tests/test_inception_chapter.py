@@ -13,9 +13,9 @@ import cnnlib
 from cnnlib import build_on_meta
 from cnnlib.analysis import costs as cost_analysis
 from cnnlib.analysis import lesion
+from cnnlib.chapters.ch04_googlenet import figures as ch04_figures
 from cnnlib.chapters.ch04_googlenet import table1 as ch04_table1
 from cnnlib.data import DATASETS, ImageTensors, normalize
-from cnnlib.testing import assert_close_up_to_rounding
 
 # ---------------------------------------------------------------------------------------------
 # Table 1
@@ -135,34 +135,6 @@ def test_factorization_savings_are_the_papers():
         cost_analysis.factorization_costs(channels=0)
 
 
-@pytest.mark.parametrize("k1, k2, bias", [(3, 3, True), ((1, 7), (7, 1), False), ((1, 3), (3, 1), True), (1, 5, True)])
-def test_compose_convs_equals_the_stack(k1, k2, bias):
-    torch.manual_seed(0)
-    a, b = nn.Conv2d(4, 3, k1, bias=bias), nn.Conv2d(3, 5, k2, bias=bias)
-    single = cost_analysis.compose_convs(a, b)
-    x = torch.randn(2, 4, 15, 15)
-    k1, k2 = nn.modules.utils._pair(k1), nn.modules.utils._pair(k2)
-    with (
-        torch.no_grad()
-    ):  # the composed kernel is rounded, and the routes sum in other orders: the single conv's fan-in
-        terms = 4 * (k1[0] + k2[0] - 1) * (k1[1] + k2[1] - 1)
-        assert_close_up_to_rounding(single(x), b(a(x)), terms=terms, what="composed convolution and the stack of two")
-    assert single.kernel_size == (k1[0] + k2[0] - 1, k1[1] + k2[1] - 1)
-
-
-def test_compose_convs_rank_and_errors():
-    a, b = nn.Conv2d(1, 1, (1, 7), bias=False), nn.Conv2d(1, 1, (7, 1), bias=False)
-    assert torch.linalg.matrix_rank(cost_analysis.compose_convs(a, b).weight.detach()[0, 0]) == 1
-    with pytest.raises(ValueError, match="padding"):
-        cost_analysis.compose_convs(nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3))
-    with pytest.raises(ValueError, match="stride"):
-        cost_analysis.compose_convs(nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3))
-    with pytest.raises(ValueError, match="outputs 2 channels"):
-        cost_analysis.compose_convs(nn.Conv2d(1, 2, 3), nn.Conv2d(3, 1, 3))
-    with pytest.raises(TypeError):
-        cost_analysis.compose_convs(nn.Linear(1, 1), nn.Conv2d(1, 1, 3))
-
-
 # ---------------------------------------------------------------------------------------------
 # Branch ablation (on an untrained small Inception, as the zoo's entry)
 
@@ -268,7 +240,7 @@ def test_plot_branch_ablation(small):
     result = lesion.ablate(
         small, _data(8), blocks={"features.0": ["branch1", "branch2"], "features.2": ["branch1", "branch2"]}
     )
-    fig = ch04_table1.plot_branch_ablation(result, labels={"features.0": "I0", "features.2": "D2"})
+    fig = ch04_figures.plot_branch_ablation(result, labels={"features.0": "I0", "features.2": "D2"})
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["I0", "D2"] and ax.get_ylabel() == "accuracy lost (points)"
     plt.close(fig)

@@ -201,3 +201,32 @@ def test_best_single_conv_recovers_a_linear_stack_but_not_a_relu_stack():
     assert unexplained_relu > 0.05
     with pytest.raises(ValueError, match="valid 5x5"):
         best_single_conv(nn.Sequential(*convs), 5, x)
+
+
+# Chapter 04: two convolutions with nothing between them are one (factorised kernels), with or without bias.
+
+
+@pytest.mark.parametrize("k1, k2, bias", [(3, 3, True), ((1, 7), (7, 1), False), ((1, 3), (3, 1), True), (1, 5, True)])
+def test_compose_two_convolutions_equals_the_stack(k1, k2, bias):
+    torch.manual_seed(0)
+    a, b = nn.Conv2d(4, 3, k1, bias=bias), nn.Conv2d(3, 5, k2, bias=bias)
+    single = compose_convolutions([a, b])
+    x = torch.randn(2, 4, 15, 15)
+    k1, k2 = nn.modules.utils._pair(k1), nn.modules.utils._pair(k2)
+    with (
+        torch.no_grad()
+    ):  # the composed kernel is rounded, and the routes sum in other orders: the single conv's fan-in
+        terms = 4 * (k1[0] + k2[0] - 1) * (k1[1] + k2[1] - 1)
+        assert_close_up_to_rounding(single(x), b(a(x)), terms=terms, what="composed convolution and the stack of two")
+    assert single.kernel_size == (k1[0] + k2[0] - 1, k1[1] + k2[1] - 1)
+
+
+def test_a_1xn_then_nx1_conv_is_a_rank_1_kernel_and_errors_are_clear():
+    a, b = nn.Conv2d(1, 1, (1, 7), bias=False), nn.Conv2d(1, 1, (7, 1), bias=False)
+    assert torch.linalg.matrix_rank(compose_convolutions([a, b]).weight.detach()[0, 0]) == 1
+    with pytest.raises(ValueError, match="stride-1"):
+        compose_convolutions([nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3)])
+    with pytest.raises(ValueError, match="kernel 1 takes 3 channels, but kernel 0 gives 2"):
+        compose_convolutions([nn.Conv2d(1, 2, 3), nn.Conv2d(3, 1, 3)])
+    with pytest.raises(TypeError):
+        compose_convolutions([nn.Linear(1, 1), nn.Conv2d(1, 1, 3)])

@@ -8,6 +8,7 @@ import torch
 
 import cnnlib
 from cnnlib import viz
+from cnnlib.analysis import metrics
 from cnnlib.analysis.activations import capture_activations, record_activations
 from cnnlib.analysis.metrics import first_crossing, misclassified, standard_error
 
@@ -75,9 +76,9 @@ def test_feature_maps_figure():
 def test_confusion_matrix_counts_and_plot():
     labels = torch.tensor([0, 0, 1, 1, 2, 2])
     preds = torch.tensor([0, 1, 1, 1, 0, 2])
-    cm = viz.confusion_matrix(labels, preds, 3)
+    cm = metrics.confusion_matrix(labels, preds, 3)
     assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
-    assert viz.top_confusions(cm, ["a", "b", "c"], k=5) == [("a", "b", 1), ("c", "a", 1)]
+    assert metrics.top_confusions(cm, ["a", "b", "c"], k=5) == [("a", "b", 1), ("c", "a", 1)]
     fig = viz.plot_confusion_matrix(cm, ["a", "b", "c"], hide_diagonal=True)
     assert labelled(fig.axes[0])
 

@@ -6,7 +6,6 @@
   and of the module with 1x1 reductions (Figure 2(b)), per branch;
 - :func:`factorization_costs`: the convolution factorisations of Inception-v2/v3 (Szegedy et al.
   2015, https://arxiv.org/abs/1512.00567, Sec. 3), counted on real convolution stacks;
-- :func:`compose_convs`: two stacked linear convolutions as the single convolution they equal.
 
 Every count comes from PyTorch modules (parameters from ``nn.Module.parameters``, multiply-adds
 from :func:`cnnlib.analysis.summary.layer_table` / ``count_mult_adds``), never from a second
@@ -22,7 +21,6 @@ import torch
 import torch.nn as nn
 
 from ..models.googlenet import InceptionModule, NaiveInceptionModule
-from .receptive_field import compose_kernels
 from .summary import LayerTable, count_mult_adds, layer_table
 
 __all__ = [
@@ -32,7 +30,6 @@ __all__ = [
     "BranchCost",
     "Factorization",
     "ModuleCosts",
-    "compose_convs",
     "cost_split",
     "factorization_costs",
     "module_costs",
@@ -242,36 +239,3 @@ def factorization_costs(channels: int = 192, size: int = 17) -> list[Factorizati
             )
         )
     return out
-
-
-def compose_convs(first: nn.Conv2d, second: nn.Conv2d) -> nn.Conv2d:
-    """The single convolution equal to ``second(first(x))`` (two linear convolutions, nothing in between).
-
-    Its kernel is the full 2-D convolution of the two kernels (summed over the middle channels),
-    so two 3x3 convs are one 5x5 conv and a 1xn then an nx1 conv are one nxn conv of rank 1.
-    Both convs must have stride 1, no padding, no dilation, no groups ("valid" convs: with zero
-    padding the two would differ from the composed conv along the border).
-    """
-    for conv in (first, second):
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError(f"compose_convs takes two nn.Conv2d, got {type(conv).__name__}")
-        if (
-            conv.stride != (1, 1)
-            or conv.dilation != (1, 1)
-            or conv.groups != 1
-            or conv.padding not in ((0, 0), "valid")
-        ):
-            raise ValueError("compose_convs needs stride 1, dilation 1, groups 1 and no padding in both convs")
-    if second.in_channels != first.out_channels:
-        raise ValueError(
-            f"the first conv outputs {first.out_channels} channels, the second expects {second.in_channels}"
-        )
-    with torch.no_grad():  # the kernel arithmetic is chapter 03's (receptive_field.compose_kernels)
-        weight, bias = compose_kernels([first.weight, second.weight], [first.bias, second.bias])
-    has_bias = first.bias is not None or second.bias is not None
-    conv = nn.Conv2d(first.in_channels, second.out_channels, tuple(weight.shape[2:]), bias=has_bias)
-    with torch.no_grad():
-        conv.weight.copy_(weight)
-        if has_bias:
-            conv.bias.copy_(bias)
-    return conv

@@ -1,20 +1,24 @@
 """Reading a model's numbers: top-k accuracy and its confidence interval, the standard error of an
-error rate, the most confident mistakes, when a training curve first crosses a threshold."""
+error rate, the confusion matrix and its largest confusions, the most confident mistakes, when a
+training curve first crosses a threshold."""
 
 from __future__ import annotations
 
 import math
 from typing import Sequence
 
+import torch
 from torch import Tensor
 
 from ..data.imagenet import imagenet_classes
 
 __all__ = [
     "accuracy_interval",
+    "confusion_matrix",
     "first_crossing",
     "misclassified",
     "standard_error",
+    "top_confusions",
     "top_predictions",
     "topk_accuracy",
     "topk_correct",
@@ -97,3 +101,21 @@ def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, 
 
 
 # --------------------------------------------------------------------------- anatomy
+
+
+def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
+    """``num_classes x num_classes`` counts; row = true class, column = predicted class."""
+    labels = torch.as_tensor(labels).long().cpu()
+    predictions = torch.as_tensor(predictions).long().cpu()
+    return torch.bincount(labels * num_classes + predictions, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
+
+
+def top_confusions(cm: Tensor, classes: Sequence[str], k: int = 5) -> list[tuple[str, str, int]]:
+    """The ``k`` largest off-diagonal cells as (true class, predicted class, count)."""
+    cm = torch.as_tensor(cm).clone()
+    cm.fill_diagonal_(0)
+    values, flat = cm.flatten().topk(k)
+    n = cm.shape[0]
+    return [(classes[int(i) // n], classes[int(i) % n], int(v)) for v, i in zip(values, flat) if v > 0]

@@ -1,19 +1,21 @@
-"""Interactive explorers for chapter 04 (GoogLeNet and Inception)."""
+"""Chapter 04's figures (GoogLeNet and Inception): module costs, the module designer (an explorer), the
+network overview beside Table 1, and what silencing each branch costs."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
 from ...analysis.costs import BRANCHES, ModuleCosts, module_costs
+from ...analysis.lesion import Ablation
 from ...models.googlenet import INCEPTIONS
 from ...viz import STYLE, figure
 from ...widgets import controls_explorer
 from .table1 import GoogLeNetTable
 
-__all__ = ["plot_module_costs", "inception_module_designer", "plot_googlenet_overview"]
+__all__ = ["inception_module_designer", "plot_branch_ablation", "plot_googlenet_overview", "plot_module_costs"]
 
 _SIZES = {"3": 28, "4": 14, "5": 7}  # grid of the Inception modules of Table 1 at 224 px
 _BRANCH_LABELS = {
@@ -178,5 +180,44 @@ def plot_googlenet_overview(table: GoogLeNetTable, aux_after: Sequence[str] = ("
     ax.set_ylim(-1.8, 2.4)
     ax.axis("off")
     ax.set_title(title or "GoogLeNet, one box per row of Table 1 (box height ~ output channels)", fontweight="bold")
+    fig.tight_layout()
+    return fig
+
+
+def plot_branch_ablation(
+    result: Ablation,
+    labels: Mapping[str, str] | None = None,
+    branch_names: Mapping[str, str] | None = None,
+    title: str = "",
+):
+    """Grouped bars: accuracy lost (points) when each branch of each block is silenced; channels printed on the bars."""
+    import numpy as np
+
+    blocks = list(dict.fromkeys(b for b, _, _, _ in result.rows))
+    branches = list(dict.fromkeys(br for _, br, _, _ in result.rows))
+    fig, axes = figure(figsize=(max(7, 0.9 * len(blocks) + 2), 4))
+    ax = axes[0, 0]
+    colors = STYLE["axes.prop_cycle"].by_key()["color"]
+    width = 0.8 / len(branches)
+    x = np.arange(len(blocks))
+    for j, branch in enumerate(branches):
+        ys, chans = [], []
+        for block in blocks:
+            row = next((r for r in result.rows if r[0] == block and r[1] == branch), None)
+            ys.append(np.nan if row is None else 100 * (result.baseline - row[3]))
+            chans.append(None if row is None else row[2])
+        pos = x + (j - (len(branches) - 1) / 2) * width
+        ax.bar(pos, ys, width, color=colors[j % len(colors)], label=(branch_names or {}).get(branch, branch))
+        for p, y, c in zip(pos, ys, chans):
+            if c is not None and not np.isnan(y):
+                ax.annotate(str(c), (p, max(y, 0)), ha="center", va="bottom", fontsize=7, color="gray")
+    ax.set_xticks(x, [(labels or {}).get(b, b) for b in blocks], rotation=0, fontsize=9)
+    ax.set_ylabel("accuracy lost (points)")
+    ax.set_xlabel("block (grey numbers: output channels of the silenced branch)")
+    ax.set_title(
+        title or f"Silencing one branch at a time (baseline {100 * result.baseline:.1f} %, {result.images} test images)"
+    )
+    ax.axhline(0, color="black", lw=0.8)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

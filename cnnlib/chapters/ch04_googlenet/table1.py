@@ -1,27 +1,21 @@
 """GoogLeNet's Table 1 (Szegedy et al. 2014, "Going Deeper with Convolutions",
-https://arxiv.org/abs/1409.4842) as printed, measured on a real GoogLeNet, and the figure of
-chapter 04's branch ablation.
+https://arxiv.org/abs/1409.4842) as printed, and measured on a real GoogLeNet.
 
 - :data:`TABLE_1` and :func:`googlenet_table`: the paper's rows beside the same rows measured on
   :class:`~cnnlib.models.googlenet.GoogLeNet`;
 - :func:`table1_module_costs`: :func:`cnnlib.analysis.costs.module_costs` for a row of Table 1;
-- :func:`plot_branch_ablation`: the accuracy lost when each branch is silenced
-  (:func:`cnnlib.analysis.lesion.ablate`).
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from typing import Mapping
 
 import torch.nn as nn
 
 from ...analysis.costs import ModuleCosts, module_costs
-from ...analysis.lesion import Ablation
 from ...analysis.summary import layer_table
 from ...models.googlenet import INCEPTIONS, GoogLeNet
-from ...viz import STYLE, figure
 
 __all__ = [
     "TABLE_1",
@@ -29,7 +23,6 @@ __all__ = [
     "MeasuredRow",
     "PaperRow",
     "googlenet_table",
-    "plot_branch_ablation",
     "table1_module_costs",
 ]
 
@@ -258,42 +251,3 @@ def table1_module_costs(name: str) -> ModuleCosts:
         if cfg.name == name:
             return module_costs(in_channels=cfg.in_channels, **cfg.branch_channels(), size=sizes[name[0]])
     raise KeyError(f"no Inception module {name!r} in Table 1; modules: {[c.name for c in INCEPTIONS]}")
-
-
-def plot_branch_ablation(
-    result: Ablation,
-    labels: Mapping[str, str] | None = None,
-    branch_names: Mapping[str, str] | None = None,
-    title: str = "",
-):
-    """Grouped bars: accuracy lost (points) when each branch of each block is silenced; channels printed on the bars."""
-    import numpy as np
-
-    blocks = list(dict.fromkeys(b for b, _, _, _ in result.rows))
-    branches = list(dict.fromkeys(br for _, br, _, _ in result.rows))
-    fig, axes = figure(figsize=(max(7, 0.9 * len(blocks) + 2), 4))
-    ax = axes[0, 0]
-    colors = STYLE["axes.prop_cycle"].by_key()["color"]
-    width = 0.8 / len(branches)
-    x = np.arange(len(blocks))
-    for j, branch in enumerate(branches):
-        ys, chans = [], []
-        for block in blocks:
-            row = next((r for r in result.rows if r[0] == block and r[1] == branch), None)
-            ys.append(np.nan if row is None else 100 * (result.baseline - row[3]))
-            chans.append(None if row is None else row[2])
-        pos = x + (j - (len(branches) - 1) / 2) * width
-        ax.bar(pos, ys, width, color=colors[j % len(colors)], label=(branch_names or {}).get(branch, branch))
-        for p, y, c in zip(pos, ys, chans):
-            if c is not None and not np.isnan(y):
-                ax.annotate(str(c), (p, max(y, 0)), ha="center", va="bottom", fontsize=7, color="gray")
-    ax.set_xticks(x, [(labels or {}).get(b, b) for b in blocks], rotation=0, fontsize=9)
-    ax.set_ylabel("accuracy lost (points)")
-    ax.set_xlabel("block (grey numbers: output channels of the silenced branch)")
-    ax.set_title(
-        title or f"Silencing one branch at a time (baseline {100 * result.baseline:.1f} %, {result.images} test images)"
-    )
-    ax.axhline(0, color="black", lw=0.8)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
