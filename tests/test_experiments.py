@@ -66,3 +66,22 @@ def test_non_json_result_is_refused_before_writing(toy, monkeypatch):
         assert not (path / "_bad.json").exists()
     finally:
         del experiments.EXPERIMENTS["_bad"]
+
+
+def test_an_experiments_chapter_is_its_package():
+    """Every chapter's experiments are discovered and carry the chapter whose package defines them."""
+    by_chapter = {e.name: e.chapter for e in experiments.EXPERIMENTS.values()}
+    assert by_chapter["relu_vs_tanh"] == "02" and by_chapter["vgg_heads"] == "03"
+    for e in experiments.EXPERIMENTS.values():
+        assert f".ch{e.chapter}_" in e.fn.__module__
+
+    def fn(quick: bool = False) -> dict:
+        return {}
+
+    fn.__module__ = "cnnlib.chapters.ch07_after_resnet.experiments"
+    with pytest.raises(ValueError, match="says chapter '05' but is defined in chapter 07's package"):
+        experiments.experiment("_mislabelled", description="x", chapter="05")(fn)
+    fn.__module__ = "somewhere.else"
+    with pytest.raises(ValueError, match="outside a chapter's package"):
+        experiments.experiment("_homeless", description="x")(fn)
+    assert "_mislabelled" not in experiments.EXPERIMENTS and "_homeless" not in experiments.EXPERIMENTS

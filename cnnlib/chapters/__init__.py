@@ -21,14 +21,20 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import re
 from types import ModuleType
 
 __all__ = ["chapter_modules", "chapters", "passed"]
 
 
+CHAPTER_NAME = re.compile(r"ch\d\d_[a-z0-9_]+")  # ch07_after_resnet: two digits, then the slug
+
+
 def chapters() -> list[str]:
-    """The chapter packages, in order: ``["ch00_introduction", "ch01_lenet", ...]``."""
-    return sorted(info.name for info in pkgutil.iter_modules(__path__) if info.ispkg and info.name.startswith("ch"))
+    """The chapter packages, in order: ``["ch00_introduction", "ch01_lenet", ...]`` (named ``chNN_slug``)."""
+    return sorted(
+        info.name for info in pkgutil.iter_modules(__path__) if info.ispkg and CHAPTER_NAME.fullmatch(info.name)
+    )
 
 
 def chapter_modules(kind: str) -> list[ModuleType]:

@@ -2,7 +2,7 @@
 
 A chapter registers an experiment in its own ``cnnlib/chapters/chNN_slug/experiments.py``::
 
-    @experiment("relu_vs_tanh", chapter="02", description="...")
+    @experiment("relu_vs_tanh", description="...")   # its chapter is the package's (02)
     def relu_vs_tanh(quick: bool = False) -> dict:
         ...            # trains / measures; returns a JSON-serialisable result
         return {...}
@@ -16,6 +16,7 @@ code path and the result's form; a quick run is never written as the stored resu
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,13 +62,28 @@ class ExperimentNotRunError(FileNotFoundError):
     pass
 
 
-def experiment(name: str, *, chapter: str, description: str) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
-    """Register ``fn(quick: bool = False) -> dict`` as the experiment ``name``."""
+def experiment(
+    name: str, *, description: str, chapter: str | None = None
+) -> Callable[[Callable[..., dict]], Callable[..., dict]]:
+    """Register ``fn(quick: bool = False) -> dict`` as the experiment ``name``.
+
+    ``chapter`` ("02") defaults to the chapter whose package defines ``fn``
+    (``cnnlib.chapters.ch02_alexnet.experiments``); given as well, it must agree.
+    """
 
     def decorator(fn: Callable[..., dict]) -> Callable[..., dict]:
         if name in EXPERIMENTS:
             raise ValueError(f"experiment {name!r} is already registered")
-        EXPERIMENTS[name] = Experiment(name, chapter, description, fn)
+        found = re.search(r"\.chapters\.ch(\d\d)_", fn.__module__)
+        if chapter is None and found is None:
+            raise ValueError(
+                f"experiment {name!r} is defined outside a chapter's package ({fn.__module__}): pass chapter="
+            )
+        if chapter is not None and found is not None and chapter != found.group(1):
+            raise ValueError(
+                f"experiment {name!r} says chapter {chapter!r} but is defined in chapter {found.group(1)}'s package"
+            )
+        EXPERIMENTS[name] = Experiment(name, chapter or found.group(1), description, fn)
         return fn
 
     return decorator

@@ -112,7 +112,6 @@ class ErrorRace:
 
 @experiment(
     "relu_vs_tanh",
-    chapter="02",
     description="Krizhevsky et al. 2012, Fig. 1: iterations of a four-layer CNN to 25 % training error on CIFAR-10, ReLU vs tanh",
 )
 def relu_vs_tanh(quick: bool = False) -> dict[str, Any]:
@@ -155,7 +154,6 @@ def relu_vs_tanh(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "dropout_augmentation",
-    chapter="02",
     description="alexnet_cifar (width 0.25) on 2,000 CIFAR-10 images with and without dropout and augmentation: train vs test accuracy",
 )
 def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
@@ -206,7 +204,6 @@ def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "ten_crop_tta",
-    chapter="02",
     description="AlexNet's 10-crop test-time augmentation on the zoo's ResNet-20: single view vs ten views on 2,000 CIFAR-10 test images",
 )
 def ten_crop_tta(quick: bool = False) -> dict[str, Any]:

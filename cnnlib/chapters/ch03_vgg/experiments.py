@@ -42,7 +42,6 @@ def _config(quick: bool, epochs: int, batch_size: int):
 
 @experiment(
     "vgg_heads",
-    chapter="03",
     description="VGG-11-BN (width 0.25) on CIFAR-10: three-FC head vs global average pooling + one linear layer",
 )
 def vgg_heads(quick: bool = False) -> dict[str, Any]:
@@ -89,7 +88,6 @@ def vgg_heads(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "vgg_transfer",
-    chapter="03",
     description="Imagenette, 1,000 training photos: frozen ImageNet MobileNetV2 + linear probe vs a small VGG from scratch",
 )
 def vgg_transfer(quick: bool = False) -> dict[str, Any]:
