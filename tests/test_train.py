@@ -123,7 +123,7 @@ def test_auto_speed_settings_measure_and_choose():
 
 
 class ScriptedProbe:
-    """Stands in for cnnlib.train._TrainingProbe: step times scripted per candidate, no training."""
+    """Stands in for cnnlib.train.speed._TrainingProbe: step times scripted per candidate, no training."""
 
     scripts: dict = {}
     log: list = []

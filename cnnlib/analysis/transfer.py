@@ -1,9 +1,10 @@
-"""Feature reuse: a frozen pretrained network as a feature extractor, and a linear probe on its features.
+"""Transfer learning: a frozen pretrained network as a feature extractor, and a linear probe on its features.
 
 The recipe of Donahue et al. 2014 (DeCAF, https://arxiv.org/abs/1310.1531) and Razavian et al. 2014
 (CNN features off-the-shelf, https://arxiv.org/abs/1403.6382): run every image once through a
-network trained on ImageNet, keep a late layer's activations (here: ``forward_features``
-globally average-pooled), and train only a linear classifier on them.
+network trained on ImageNet, keep a late layer's activations (here: the vector the model's
+classifier receives, ``forward_head(forward_features(x), pre_logits=True)``), and train only a
+linear classifier on them.
 
     feats = extract_features(model, images)          # N x D, computed once, no gradients
     probe = fit_linear_probe(feats, labels)           # multinomial logistic regression

@@ -1,9 +1,9 @@
 """Figures and the explorer of chapter 00 (Introduction).
 
-The figures take results (the ILSVRC table, logits, per-layer cost splits, feature maps,
-spectrograms) and return a matplotlib ``Figure``; they compute nothing that matters. The
-explorer ``top5_explorer`` shows an Imagenette photo with the top-5 guesses of an ImageNet
-classifier (static figure first, see the package docstring).
+The figures take results (the ILSVRC table, logits, per-layer cost splits, the feature maps of
+the text and audio convolutions, spectrograms) and return a matplotlib ``Figure``; they compute
+nothing that matters. The explorer ``top5_explorer`` shows an Imagenette photo with the top-5
+guesses of an ImageNet classifier (a static figure first: see :mod:`cnnlib.widgets`).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""Experiments of chapter 02 (AlexNet and ZFNet): see the package docstring for how they are run and stored.
+"""Experiments of chapter 02 (AlexNet and ZFNet), registered with :func:`cnnlib.experiments.experiment`
+(``python -m cnnlib.experiments run NAME`` runs one and stores its result; see :mod:`cnnlib.experiments`).
 
 - ``relu_vs_tanh``: the paper's Fig. 1 re-measured: how many SGD iterations a four-layer CNN needs to
   reach 25 % *training* error on CIFAR-10 with ReLU and with tanh (each with its own best learning rate).
 - ``dropout_augmentation``: a small AlexNet-style net on a 2,000-image CIFAR-10 subset, trained with
   and without dropout and augmentation: training vs test accuracy, i.e. the generalisation gap.
+- ``ten_crop_tta``: AlexNet's 10-crop test-time augmentation on the zoo's ResNet-20: every view's
+  accuracy, and the 2-, 5- and 10-view averages, on 2,000 CIFAR-10 test images.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Interactive explorers for chapter 02 (AlexNet and ZFNet)."""
+"""Chapter 02's figures (AlexNet and ZFNet): the LRN explorer, and the plots of the stored
+experiments (the ReLU/tanh error race, the generalisation gap)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Experiments of chapter 03 (VGG): see the package docstring for how they are run and stored.
+"""Experiments of chapter 03 (VGG), registered with :func:`cnnlib.experiments.experiment`
+(``python -m cnnlib.experiments run NAME`` runs one and stores its result; see :mod:`cnnlib.experiments`).
 
 ``vgg_heads``     one linear layer is enough at the end: a narrow VGG-11-BN on CIFAR-10 with the
                   paper's three-FC head vs global average pooling + one linear layer, same recipe.
