@@ -9,7 +9,7 @@ from cnnlib.chapters.ch03_vgg import exercises
 from cnnlib.chapters.ch03_vgg.figures import drawn_stage_depths
 from cnnlib.models import vgg
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def rf_right(layers):

@@ -1,0 +1,20 @@
+"""cnnlib.chapters: the chapters are found by name, their modules of a kind are discovered, checkers report alike."""
+
+from __future__ import annotations
+
+from cnnlib import chapters
+
+
+def test_chapters_and_their_modules_are_discovered():
+    names = chapters.chapters()
+    assert names[:5] == ["ch00_introduction", "ch01_lenet", "ch02_alexnet", "ch03_vgg", "ch04_googlenet"]
+    found = [m.__name__ for m in chapters.chapter_modules("experiments")]
+    assert found == ["cnnlib.chapters.ch02_alexnet.experiments", "cnnlib.chapters.ch03_vgg.experiments"]
+    exercises = [m.__name__.split(".")[2] for m in chapters.chapter_modules("exercises")]
+    assert exercises == names[:5]  # every chapter so far has exercises
+    assert chapters.chapter_modules("no_such_kind") == []
+
+
+def test_passed_prints_what_was_verified(capsys):
+    assert chapters.passed("the kernel is 5x5") is True
+    assert capsys.readouterr().out == "Correct: the kernel is 5x5\n"
