@@ -46,7 +46,8 @@ def ensure_environment() -> Path:
     if not venv_python().exists():
         if sys.version_info < (3, 10):
             sys.exit(
-                f"Python 3.10 or newer is needed; this is {sys.version.split()[0]}. Install a newer Python or use the conda route (README)."
+                f"Python 3.10 or newer is needed; this is {sys.version.split()[0]}. "
+                "Install a newer Python or use the conda route (README)."
             )
         print(f"Creating the virtual environment {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)

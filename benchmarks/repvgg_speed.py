@@ -66,7 +66,8 @@ def speedup(name: str, size: int, batches: tuple[int, ...], repeats: int) -> Non
     m_multi, m_fused = (count_mult_adds(m, (3, size, size)) for m in (multi, fused))
     print(
         f"\n{name} at {size}x{size}: parameters {n_multi:,} -> {n_fused:,}; "
-        f"multiply-adds per image {m_multi / 1e9:.3f} G -> {m_fused / 1e9:.3f} G; max |difference| {err:.1e} (outputs up to {ref:.2f})"
+        f"multiply-adds per image {m_multi / 1e9:.3f} G -> {m_fused / 1e9:.3f} G; "
+        f"max |difference| {err:.1e} (outputs up to {ref:.2f})"
     )
     print(
         f"  {'batch':>5}  {'multi-branch ms':>15}  {'fused ms':>9}  {'multi img/s':>11}  {'fused img/s':>11}  speed-up"
@@ -86,7 +87,8 @@ def speedup(name: str, size: int, batches: tuple[int, ...], repeats: int) -> Non
 
 def compute_density(channels: int, size: int, batch: int, repeats: int) -> None:
     print(
-        f"\nCompute density: one k x k conv, {channels} -> {channels} channels, {size}x{size}, batch {batch}, stride 1, "
+        f"\nCompute density: one k x k conv, {channels} -> {channels} channels, "
+        f"{size}x{size}, batch {batch}, stride 1, "
         "float32 (paper Table 1: 1080Ti, 2048 -> 2048, 56x56, batch 32)"
     )
     print(

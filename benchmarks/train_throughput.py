@@ -134,14 +134,16 @@ def rule_against_long_measurement(batch_size: int, speed: SpeedSettings, steps: 
             cnnlib.get_model("resnet20"), x, y, candidate, min_steps=steps, min_seconds=3.0, warmup=3
         )
         print(
-            f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   ratio {speed.measured[name] / long[name]:.2f}"
+            f"    {name:<34} rule {speed.measured[name]:8.1f}   long {long[name]:8.1f}   "
+            f"ratio {speed.measured[name] / long[name]:.2f}"
         )
     chosen = speed.label
     fastest = max(long, key=long.get)
     share = long[chosen] / long[fastest]
     verdict = "agrees" if share >= 1 / 1.10 else "DISAGREES"
     print(
-        f"    rule chose {chosen}; fastest by the long measurement: {fastest}; the choice reaches {100 * share:.0f} % of it: {verdict}"
+        f"    rule chose {chosen}; fastest by the long measurement: {fastest}; "
+        f"the choice reaches {100 * share:.0f} % of it: {verdict}"
     )
 
 
@@ -174,7 +176,8 @@ def main() -> None:
     print(f"(c) cnnlib pipeline ({c_source}):")
     print(f"    {c:8.1f} img/s")
     print(
-        f"ratios: (c)/(b) = {c / b:.3f}  (goal >= 0.90)   (c)/(a) = {c / a:.1f}x   (a)/float32 model alone = {a / b0:.2f}"
+        f"ratios: (c)/(b) = {c / b:.3f}  (goal >= 0.90)   (c)/(a) = {c / a:.1f}x   "
+        f"(a)/float32 model alone = {a / b0:.2f}"
     )
     rule_against_long_measurement(args.batch_size, speed, steps=10)
 

@@ -152,7 +152,8 @@ def load_checkpoint(
     actual = sha256_file(path)
     if actual != expected:
         raise CheckpointError(
-            f"{path} is damaged or was changed: its SHA-256 is {actual[:16]}..., the record says {expected[:16]}.... {retrain}"
+            f"{path} is damaged or was changed: its SHA-256 is {actual[:16]}..., "
+            f"the record says {expected[:16]}.... {retrain}"
         )
     # weights_only: tensors and plain containers only, no code; the torch version string is the one class stored.
     with torch.serialization.safe_globals([TorchVersion]):
@@ -162,7 +163,8 @@ def load_checkpoint(
     name = payload["model_name"]
     if expected_model is not None and name != expected_model:
         raise CheckpointError(
-            f"{path} holds weights of model {name!r}, not {expected_model!r}. Load the right file or train {expected_model!r}."
+            f"{path} holds weights of model {name!r}, not {expected_model!r}. "
+            f"Load the right file or train {expected_model!r}."
         )
     kwargs = _decode(payload["model_kwargs"])
     meta = {k: v for k, v in payload.items() if k != "state_dict"}

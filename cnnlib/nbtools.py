@@ -24,7 +24,9 @@ def start(seed: int = 0) -> torch.device:
     print(hardware_summary(device))
     mirror = mirror_dir()
     print(
-        f"data: cache in cnnlib's data folder, then {'the mirror ' + str(mirror) if mirror else 'no mirror ($CNNLIB_MIRROR unset)'}, then torchvision's download"
+        "data: cache in cnnlib's data folder, then "
+        f"{'the mirror ' + str(mirror) if mirror else 'no mirror ($CNNLIB_MIRROR unset)'}, "
+        "then torchvision's download"
     )
     return device
 
@@ -45,7 +47,8 @@ def _inline_figures() -> None:
 
 
 def show_source(obj, start: str | None = None, stop: str | None = None) -> None:
-    """Print the source of a class or function from cnnlib (optionally from the line containing ``start`` to the one containing ``stop``)."""
+    """Print the source of a class or function from cnnlib (optionally from the line containing ``start`` to the
+    one containing ``stop``)."""
     lines = inspect.getsource(obj).splitlines()
     name = getattr(obj, "__qualname__", repr(obj))
 

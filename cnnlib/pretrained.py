@@ -26,7 +26,10 @@ __all__ = ["MIRROR_WEIGHTS", "from_torchvision", "pretrained_mobilenet_v2", "pub
 MIRROR_WEIGHTS = {
     "mobilenet_v2": (
         "weights/mobilenet_v2-imagenet-onnx-int8.pt",
-        "ImageNet-1k MobileNetV2 from the course mirror (dequantised int8 ONNX Model Zoo weights, not torchvision's fp32 ones)",
+        (
+            "ImageNet-1k MobileNetV2 from the course mirror "
+            "(dequantised int8 ONNX Model Zoo weights, not torchvision's fp32 ones)"
+        ),
     ),
 }
 

@@ -72,7 +72,8 @@ def show_images(
     title: str = "",
     size: float = 1.3,
 ) -> Figure:
-    """A grid of images (N x C x H x W, uint8 or in [0, 1]); captions show labels and, if given, predictions in red when wrong."""
+    """A grid of images (N x C x H x W, uint8 or in [0, 1]); captions show labels and, if given, predictions in
+    red when wrong."""
     n = len(images)
     if n == 0:
         raise ValueError("no images to show")

@@ -1,4 +1,5 @@
-"""ImageNet in the course (cnnlib.data.imagenet, cnnlib.pretrained, chapter 00's ilsvrc): the ILSVRC table and its sources, class names, top-k accuracy, the conv/dense cost split."""
+"""ImageNet in the course (cnnlib.data.imagenet, cnnlib.pretrained, chapter 00's ilsvrc): the ILSVRC table and its
+sources, class names, top-k accuracy, the conv/dense cost split."""
 
 import pytest
 import torch

@@ -30,7 +30,8 @@ def test_stacked_3x3_equals_one_5x5_and_one_7x7():
 
 
 def test_strides_multiply_the_jump():
-    # AlexNet's first layers by hand: conv 11/4 -> 11, jump 4; pool 3/2 -> 11 + 2*4 = 19, jump 8; conv 5/1 -> 19 + 4*8 = 51
+    # AlexNet's first layers by hand: conv 11/4 -> 11, jump 4; pool 3/2 -> 11 + 2*4 = 19, jump 8;
+    # conv 5/1 -> 19 + 4*8 = 51
     rows = receptive_field([LayerSpec(11, 4, 2), LayerSpec(3, 2), LayerSpec(5, 1, 2)])
     assert [(r.size, r.jump) for r in rows] == [(11, 4), (19, 8), (51, 8)]
 
@@ -48,7 +49,8 @@ def test_dilation_enlarges_the_kernel():
 
 
 def test_vgg16_published_receptive_fields():
-    # Hand-derived (and widely tabulated): conv1_2 5, pool1 6, conv2_2 14, conv3_3 40, conv4_3 92, conv5_3 196, pool5 212
+    # Hand-derived (and widely tabulated): conv1_2 5, pool1 6, conv2_2 14, conv3_3 40, conv4_3 92, conv5_3 196,
+    # pool5 212
     rows = {r.name: r for r in receptive_field(layer_specs(build_on_meta("vgg16")))}
     assert [
         rows[n].size
@@ -123,7 +125,8 @@ def test_gradient_measurement_on_a_vgg_stage_and_its_guards():
 
 def test_residual_shortcuts_are_not_chained_into_the_main_path():
     # ResNet-18 by hand: conv1 7/2 -> 7; maxpool 3/2 -> 11; layer1 4 x 3x3 at jump 4 -> 43; layer2 stride 2 -> 51,
-    # + 3 x 3x3 at jump 8 -> 99; layer3 -> 115, 211; layer4 -> 243, 435 (jump 32). A chained 1x1/2 shortcut would double the jump.
+    # + 3 x 3x3 at jump 8 -> 99; layer3 -> 115, 211; layer4 -> 243, 435 (jump 32).
+    # A chained 1x1/2 shortcut would double the jump.
     rows = receptive_field(build_on_meta("resnet18"))
     assert (rows[-1].size, rows[-1].jump) == (435, 32)
     assert not any("downsample" in r.name for r in rows)

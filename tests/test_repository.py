@@ -129,12 +129,14 @@ def test_the_tree_is_formatted_and_linted():
     for args in (["check", "--no-cache"], ["format", "--check", "--no-cache"]):
         done = subprocess.run([ruff, *args, *paths], cwd=REPO, capture_output=True, text=True)
         assert done.returncode == 0, (
-            f"`ruff {' '.join(args)}` found problems (run `ruff check --fix` and `ruff format`):\n{done.stdout}{done.stderr}"
+            f"`ruff {' '.join(args)}` found problems (run `ruff check --fix` and `ruff format`):\n"
+            f"{done.stdout}{done.stderr}"
         )
 
 
 def test_every_folder_of_cnnlib_is_a_package():
-    """A folder without __init__.py is left out of the installed package (setuptools' find): a new chapter would vanish."""
+    """A folder without __init__.py is left out of the installed package (setuptools' find): a new chapter would
+    vanish."""
     folders = {p.parent for p in (REPO / "cnnlib").rglob("*.py") if "__pycache__" not in p.parts}
     missing = sorted(str(f.relative_to(REPO)) for f in folders if not (f / "__init__.py").is_file())
     assert not missing, f"add an __init__.py (with a docstring saying what the package holds) to {missing}"

@@ -26,7 +26,9 @@ _PAGE_FAULTS_OF_FORWARD_PASSES = """
 import resource, sys, torch, torch.nn as nn
 from cnnlib.runtime import reuse_freed_memory
 
-net = nn.Sequential(nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.Conv2d(32, 10, 1)).eval()
+net = nn.Sequential(
+    nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.Conv2d(32, 10, 1)
+).eval()
 x = torch.randn(64, 3, 32, 32)  # activations of 8 MiB: glibc's default hands such blocks back to the kernel
 
 def page_faults_of_five_passes():

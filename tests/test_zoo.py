@@ -255,7 +255,8 @@ def test_load_refuses_an_architecture_that_computes_something_else(tiny_zoo, mon
         with pytest.raises(CheckpointError, match="computes other outputs.*train tiny --fresh"):
             zoo.load("tiny")
     assert [r.ok for r in zoo.verify(["tiny"], subset=False)] == [False]
-    # The same weights' layout without the shortcuts (plain-20 for ResNet-20): the fingerprint cannot tell, the probe can.
+    # The same weights' layout without the shortcuts (plain-20 for ResNet-20): the fingerprint cannot tell,
+    # the probe can.
     patch_zoo(monkeypatch, "_build", lambda e: cnnlib.get_model("plain20", **e.model_kwargs))
     with pytest.raises(CheckpointError, match="computes other outputs"):
         zoo.load("tiny")

@@ -66,7 +66,8 @@ def forward_hooks(
 
 @contextmanager
 def record_activations(model: nn.Module, layers: Sequence[str]) -> Iterator[dict[str, Tensor]]:
-    """Inside the ``with`` block, every forward pass stores the outputs of ``layers`` (dotted names) in the yielded dict."""
+    """Inside the ``with`` block, every forward pass stores the outputs of ``layers`` (dotted names) in the
+    yielded dict."""
     modules = named_modules(model, layers)
     store: dict[str, Tensor] = {}
 

@@ -42,7 +42,8 @@ def find_branches(model: nn.Module) -> dict[str, list[str]]:
 class Ablation:
     """Test accuracy with every module intact (``baseline``) and with one module silenced at a time.
 
-    Rows are named as the modules are grouped: (block, branch) for Inception branches, (stage, block) for residual blocks.
+    Rows are named as the modules are grouped: (block, branch) for Inception branches, (stage, block) for
+    residual blocks.
     """
 
     baseline: float
@@ -99,7 +100,8 @@ def lesion_hook(mode: str) -> Callable:
 
 
 def _staging(model: nn.Module, blocks: Mapping[str, Sequence[str]]) -> tuple[nn.Sequential, list[int]] | None:
-    """If every block is a child of one ``nn.Sequential`` whose output goes to ``model.forward_head``: it and the blocks' indices."""
+    """If every block is a child of one ``nn.Sequential`` whose output goes to ``model.forward_head``: it and the
+    blocks' indices."""
     parents = {name.rpartition(".")[0] for name in blocks}
     if len(parents) != 1 or not hasattr(model, "forward_head"):
         return None

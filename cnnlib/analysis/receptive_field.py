@@ -56,7 +56,8 @@ __all__ = [
 
 # Layers that do not change the spatial geometry (receptive field, jump, alignment).
 ELEMENTWISE = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh,
+    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.GELU, nn.SiLU,
+    nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh,
     nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm, nn.LocalResponseNorm, nn.Dropout, nn.Dropout2d, nn.Identity,
 )  # fmt: skip
 # Layers that end the spatial part of a network: the walk stops at the first of them.
@@ -99,7 +100,8 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class RFRow:
-    """Receptive field after one layer: ``size`` pixels square, units ``jump`` pixels apart, the first centred at ``start``."""
+    """Receptive field after one layer: ``size`` pixels square, units ``jump`` pixels apart, the first centred at
+    ``start``."""
 
     name: str
     kind: str
@@ -162,7 +164,8 @@ def layer_specs(model: nn.Module, skip: Sequence[str] = SHORTCUTS) -> list[Layer
             continue
         else:
             raise ValueError(
-                f"layer {name!r} ({type(m).__name__}) has an unknown effect on the receptive field; pass the layers as LayerSpec"
+                f"layer {name!r} ({type(m).__name__}) has an unknown effect on the receptive field; "
+                "pass the layers as LayerSpec"
             )
     if not specs:
         raise ValueError(f"{type(model).__name__} has no Conv2d, MaxPool2d or AvgPool2d layer before its head")
@@ -175,7 +178,8 @@ def _string_padding(m: nn.Conv2d) -> int:
 
 
 def receptive_field(layers: Union[nn.Module, Sequence[LayerSpec]]) -> list[RFRow]:
-    """Receptive field size, jump and start after every layer of ``layers`` (a model or a list of :class:`LayerSpec`)."""
+    """Receptive field size, jump and start after every layer of ``layers`` (a model or a list of
+    :class:`LayerSpec`)."""
     specs = layer_specs(layers) if isinstance(layers, nn.Module) else list(layers)
     if not all(isinstance(s, LayerSpec) for s in specs):
         raise TypeError("layers must be an nn.Module or a sequence of LayerSpec")
@@ -236,15 +240,17 @@ def empirical_receptive_field(
 
 
 def compose_kernels(weights: Sequence[Tensor], biases: Sequence[Tensor | None] | None = None) -> tuple[Tensor, Tensor]:
-    """The single kernel and bias equivalent to stride-1 convolutions applied one after the other, with nothing between them.
+    """The single kernel and bias equivalent to stride-1 convolutions applied one after the other, with nothing
+    between them.
 
     ``weights[i]`` has PyTorch's shape ``C_{i+1} x C_i x kh_i x kw_i`` (rectangular kernels work
-    too; cross-correlation, no dilation, no groups); ``biases[i]`` has ``C_{i+1}`` values or is ``None``. Returns ``(weight, bias)`` with
-    weight ``C_n x C_0 x KH x KW``, ``KH = 1 + sum(kh_i - 1)`` and likewise KW (three 3x3 -> 7x7), and bias ``C_n``:
-    ``conv(conv(x, W1, b1), W2, b2) = conv(x, W, b)`` for unpadded ("valid") convolutions, because
+    too; cross-correlation, no dilation, no groups); ``biases[i]`` has ``C_{i+1}`` values or is
+    ``None``. Returns ``(weight, bias)`` with weight ``C_n x C_0 x KH x KW``, ``KH = 1 + sum(kh_i - 1)``
+    and likewise KW (three 3x3 -> 7x7), and bias ``C_n``: ``conv(conv(x, W1, b1), W2, b2) = conv(x, W, b)``
+    for unpadded ("valid") convolutions, because
 
-        W[c2, c0, t] = sum_{c1} sum_{u + v = t} W2[c2, c1, v] W1[c1, c0, u]   (a full convolution of the kernels)
-        b[c2]        = b2[c2] + sum_{c1, v} W2[c2, c1, v] b1[c1]              (the second layer applied to a constant map)
+        W[c2, c0, t] = sum_{c1} sum_{u + v = t} W2[c2, c1, v] W1[c1, c0, u] (a full convolution of the kernels)
+        b[c2]        = b2[c2] + sum_{c1, v} W2[c2, c1, v] b1[c1]            (the second layer applied to a constant map)
     """
     weights = list(weights)
     if not weights:
@@ -289,7 +295,8 @@ def compose_convolutions(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
             or c.padding_mode != "zeros"
         ):
             raise ValueError(
-                f"layer {i}: only stride-1, undilated, ungrouped convolutions with numeric zero padding compose into one"
+                f"layer {i}: only stride-1, undilated, ungrouped convolutions with numeric zero padding "
+                "compose into one"
             )
     with torch.no_grad():
         weight, bias = compose_kernels([c.weight for c in convs], [c.bias for c in convs])
@@ -303,7 +310,8 @@ def compose_convolutions(convs: Sequence[nn.Conv2d]) -> nn.Conv2d:
 
 
 def best_single_conv(net: nn.Module, kernel: int, inputs: Tensor) -> tuple[nn.Conv2d, float]:
-    """The single unpadded ``kernel x kernel`` convolution (with bias) closest to ``net`` on ``inputs``, by least squares.
+    """The single unpadded ``kernel x kernel`` convolution (with bias) closest to ``net`` on ``inputs``, by least
+    squares.
 
     ``net`` must map ``N x C x H x W`` to ``N x C' x (H - kernel + 1) x (W - kernel + 1)`` (e.g. a
     stack of unpadded convolutions whose field is ``kernel``). Returns the fitted layer and the

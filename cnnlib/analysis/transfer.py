@@ -37,13 +37,15 @@ def extract_features(model: nn.Module, data: ImageTensors, batch_size: int = 64,
     ``model.forward_features`` gives ``N x C x H x W`` maps; with ``pool`` the model's own head
     turns them into the vector its classifier receives (``forward_head(maps, pre_logits=True)``:
     global average pooling for most nets, after DenseNet's final BN and ReLU, AlexNet's and VGG's
-    fixed-size pooling flattened), else they are flattened to ``N x C·H·W``. Images are normalised with ``data``'s statistics (ImageNet's for
-    Imagenette, what a pretrained ImageNet model expects). The model is put in eval mode (batch
-    norm uses its running statistics, dropout is off) and its weights are not touched.
+    fixed-size pooling flattened), else they are flattened to ``N x C·H·W``. Images are normalised
+    with ``data``'s statistics (ImageNet's for Imagenette, what a pretrained ImageNet model
+    expects). The model is put in eval mode (batch norm uses its running statistics, dropout is
+    off) and its weights are not touched.
     """
     if not (hasattr(model, "forward_features") and hasattr(model, "forward_head")):
         raise TypeError(
-            f"{type(model).__name__} has no forward_features() and forward_head(); pass a cnnlib model (every cnnlib model has them)"
+            f"{type(model).__name__} has no forward_features() and forward_head(); "
+            "pass a cnnlib model (every cnnlib model has them)"
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")

@@ -60,8 +60,9 @@ def imagenette_file_origins(split: str = "val", source: str | None = None) -> di
         found = [c for c in candidates if c.exists()]
         if not found:
             raise FileNotFoundError(
-                f"no copy of Imagenette's files in {' or '.join(map(str, candidates))} (a cached tensor copy keeps no file "
-                f"names): set $CNNLIB_MIRROR, or remove imagenette-*.pt from {data_dir() / 'cache'} so that cnnlib.data.load downloads them"
+                f"no copy of Imagenette's files in {' or '.join(map(str, candidates))} "
+                "(a cached tensor copy keeps no file names): set $CNNLIB_MIRROR, "
+                f"or remove imagenette-*.pt from {data_dir() / 'cache'} so that cnnlib.data.load downloads them"
             )
         path = found[0]
     else:

@@ -141,7 +141,8 @@ class NiN(nn.Module):
 
 
 def _windows(blocks: Sequence[MLPConv]) -> list[Window]:
-    """Each block's k x k convolution, then its 3x3 stride-2 pool (ceil mode), as (kernel, stride, padding, ceil_mode)."""
+    """Each block's k x k convolution, then its 3x3 stride-2 pool (ceil mode), as
+    (kernel, stride, padding, ceil_mode)."""
     windows: list[Window] = []
     for cfg in blocks:
         windows.append((cfg.kernel_size, cfg.stride, cfg.padding, False))

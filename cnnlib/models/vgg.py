@@ -395,7 +395,8 @@ def vgg16_bn_cifar(
 def _check_cifar_head(head: str) -> None:
     if head not in ("cifar", "fc"):
         raise ValueError(
-            f"a CIFAR VGG's head is 'cifar' (global average pool + one linear layer) or 'fc' (three FC layers), not {head!r}"
+            "a CIFAR VGG's head is 'cifar' (global average pool + one linear layer) or 'fc' (three FC layers), "
+            f"not {head!r}"
         )
 
 

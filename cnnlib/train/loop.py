@@ -191,7 +191,9 @@ def fit(
     Returns a history: ``{"epochs": [{"epoch", "train_loss", "train_acc", "test_loss",
     "test_acc", "lr", "seconds"}, ...], "steps": [{"step", "train_loss", "train_acc"}, ...]
     (with ``config.log_every``), "config", "speed", "data_source", "hardware", "started_utc"
-    (when the run began, in its first call), "resumed" (one record per later call), "train_seconds"}``; ``lr`` is the learning rate at the start of the epoch. The model is trained in place and left in eval mode on ``device``.
+    (when the run began, in its first call), "resumed" (one record per later call), "train_seconds"}``;
+    ``lr`` is the learning rate at the start of the epoch. The model is trained in place and left in
+    eval mode on ``device``.
     """
     from tqdm.auto import tqdm
 

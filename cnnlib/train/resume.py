@@ -108,8 +108,8 @@ def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTe
         )
     if state.get("data_identity", _data_identity(data)) != _data_identity(data):
         raise ValueError(
-            f"{path} was trained on {state['data_identity']!r}, this run has {_data_identity(data)!r}: continuing on other "
-            f"data (or the same images in another order) would not be the same run; {again}"
+            f"{path} was trained on {state['data_identity']!r}, this run has {_data_identity(data)!r}: "
+            f"continuing on other data (or the same images in another order) would not be the same run; {again}"
         )
     return state
 

@@ -39,7 +39,10 @@ def _list() -> int:
         if run is not None and "error" in run:
             status = f"a partial run that cannot be continued: {run['error']}; `train {name} --fresh` starts again"
         elif log is not None and log["version"] != e.version:
-            status = f"stale: trained for version {log['version']} of the entry, which is now version {e.version}; `train {name} --fresh`"
+            status = (
+                f"stale: trained for version {log['version']} of the entry, which is now version {e.version}; "
+                f"`train {name} --fresh`"
+            )
         elif run is not None:
             acc = (
                 f", test acc after epoch {run['epochs_done']} {run['last_test_acc']:.2%}"
@@ -56,7 +59,8 @@ def _list() -> int:
                 f"{log['parameters']:,} params, trained in {log['train_seconds'] / 60:.0f} min"
             )
         print(
-            f"{name:<16} {e.model:<22} {e.dataset:<8} {','.join(e.chapters):<10} {e.config.epochs:>6}  {target:>7}  {status}"
+            f"{name:<16} {e.model:<22} {e.dataset:<8} {','.join(e.chapters):<10} "
+            f"{e.config.epochs:>6}  {target:>7}  {status}"
         )
     print(f"\n{len(trained())} of {len(ENTRIES)} entries trained. Train one with `python -m cnnlib.zoo train NAME`.")
     return 0
@@ -117,7 +121,8 @@ def _verify(names: list[str], subset: bool | None) -> int:
     failed = [r.name for r in results if not r.ok]
     if failed:
         print(
-            f"\n{len(failed)} entries failed: {', '.join(failed)}. Retrain each with `python -m cnnlib.zoo train NAME --fresh`."
+            f"\n{len(failed)} entries failed: {', '.join(failed)}. "
+            "Retrain each with `python -m cnnlib.zoo train NAME --fresh`."
         )
         return 1
     print(f"\n{len(results)} checkpoints verified.")

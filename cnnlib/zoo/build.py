@@ -281,14 +281,16 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
     if not path.is_file() or not _log_path(name).is_file():
         missing = path if not path.is_file() else _log_path(name)
         raise NotTrainedError(
-            f"The zoo entry {name!r} has not been trained here ({missing} is missing). {_retrain_hint(name, replace_existing=False)}"
+            f"The zoo entry {name!r} has not been trained here ({missing} is missing). "
+            f"{_retrain_hint(name, replace_existing=False)}"
         )
     log = read_log(name)
     sha = log["checkpoint"]["sha256"]
     side = read_checksum(path)
     if side is not None and side != sha:
         raise CheckpointError(
-            f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). {_retrain_hint(name)}"
+            f"{path.name}.sha256 ({side[:16]}...) disagrees with the log {_log_path(name).name} ({sha[:16]}...). "
+            f"{_retrain_hint(name)}"
         )
 
     def same_entry(meta: dict[str, Any]) -> None:  # checked before the weights are loaded, so a new version says so
@@ -297,8 +299,8 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
             raise CheckpointError(f"{path} was saved for zoo entry {zoo.get('entry')!r}, not {name!r}.")
         if zoo.get("version") != e.version:
             raise CheckpointError(
-                f"{path} was trained for version {zoo.get('version')} of the entry {name!r}; the zoo now defines version "
-                f"{e.version} (its model or recipe changed)."
+                f"{path} was trained for version {zoo.get('version')} of the entry {name!r}; "
+                f"the zoo now defines version {e.version} (its model or recipe changed)."
             )
         if _current_names(meta["model_kwargs"]) != e.model_kwargs:
             raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}.")

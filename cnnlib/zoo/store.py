@@ -77,7 +77,10 @@ def read_log(name: str) -> dict[str, Any] | None:
     path = _log_path(name)
     if not path.is_file():
         return None
-    restore = f"Restore it (`git checkout -- data/zoo/{path.name}` for the course's own logs). Otherwise: {_retrain_hint(name)}"
+    restore = (
+        f"Restore it (`git checkout -- data/zoo/{path.name}` for the course's own logs). "
+        f"Otherwise: {_retrain_hint(name)}"
+    )
     try:
         log = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -172,6 +175,7 @@ def refuse_to_overwrite(names: list[str]) -> None:
     done = [n for n in names if _checkpoint_path(n).is_file() or _log_path(n).is_file()]
     if done:
         raise AlreadyTrainedError(
-            f"Already trained: {', '.join(done)} (see `python -m cnnlib.zoo list`). Training again from scratch replaces "
-            f"the checkpoint: `python -m cnnlib.zoo train {' '.join(done)} --fresh` (in Python: `train(name, fresh=True)`)."
+            f"Already trained: {', '.join(done)} (see `python -m cnnlib.zoo list`). "
+            "Training again from scratch replaces the checkpoint: "
+            f"`python -m cnnlib.zoo train {' '.join(done)} --fresh` (in Python: `train(name, fresh=True)`)."
         )

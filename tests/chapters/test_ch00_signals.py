@@ -1,4 +1,5 @@
-"""Chapter 00's signals (cnnlib.chapters.ch00_introduction.signals): the mel filterbank against closed-form properties, spectrograms of known tones, the text convolution."""
+"""Chapter 00's signals (cnnlib.chapters.ch00_introduction.signals): the mel filterbank against closed-form
+properties, spectrograms of known tones, the text convolution."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""Chapter 03 checkers accept right answers and reject wrong ones with a hint; the chapter's drawing matches the table."""
+"""Chapter 03 checkers accept right answers and reject wrong ones with a hint; the chapter's drawing matches the
+table."""
 
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def test_the_vgg19_drawing_matches_configurations_d_and_e(tmp_path):
     wrong = tmp_path / "wrong.svg"  # a drawing with mixed widths in one stage is refused
     wrong.write_text(
         '<svg xmlns="http://www.w3.org/2000/svg"><g class="network" data-name="x">'
-        '<rect class="conv" data-stage="1" data-channels="64"/><rect class="conv" data-stage="1" data-channels="128"/></g></svg>'
+        '<rect class="conv" data-stage="1" data-channels="64"/>'
+        '<rect class="conv" data-stage="1" data-channels="128"/></g></svg>'
     )
     with pytest.raises(ValueError, match="different widths"):
         drawn_stage_depths(wrong)

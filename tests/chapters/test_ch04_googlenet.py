@@ -1,5 +1,6 @@
-"""Chapter 04's measurements (cnnlib.analysis.costs, cnnlib.analysis.lesion, cnnlib.chapters.ch04_googlenet) and its widget: Table 1 against the paper, naive vs
-reduced module costs, factorisation savings, composed convolutions, branch ablation."""
+"""Chapter 04's measurements (cnnlib.analysis.costs, cnnlib.analysis.lesion, cnnlib.chapters.ch04_googlenet) and its
+widget: Table 1 against the paper, naive vs reduced module costs, factorisation savings, composed convolutions, branch
+ablation."""
 
 from __future__ import annotations
 

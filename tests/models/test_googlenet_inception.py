@@ -51,7 +51,8 @@ def test_inception_v3_without_aux_head_matches_torchvision_count():
 
 
 def test_googlenet_aux_heads_equal_torchvision_in_training_mode():
-    """Training mode, dropout off: main and both auxiliary logits equal torchvision's (batch-norm on batch statistics)."""
+    """Training mode, dropout off: main and both auxiliary logits equal torchvision's (batch-norm on batch
+    statistics)."""
     torch.manual_seed(0)
     theirs = tvm.googlenet(weights=None, aux_logits=True, init_weights=False, dropout=0.0, dropout_aux=0.0).train()
     ours = gn.GoogLeNet(aux_logits=True, dropout=0.0, dropout_aux=0.0).train()
@@ -242,7 +243,8 @@ def test_naive_module_costs_more_than_the_reduced_one():
 
 
 def test_two_3x3_convs_replace_a_5x5():
-    """Inception-v2/v3, Figure 5: two 3x3 convs (no activation between) are one 5x5 conv, with 18 instead of 25 weights."""
+    """Inception-v2/v3, Figure 5: two 3x3 convs (no activation between) are one 5x5 conv, with 18 instead of 25
+    weights."""
     torch.manual_seed(0)
     a, b = nn.Conv2d(1, 1, 3, bias=False), nn.Conv2d(1, 1, 3, bias=False)
     five = nn.Conv2d(1, 1, 5, bias=False)

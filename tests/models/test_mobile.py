@@ -209,6 +209,7 @@ def test_pretrained_mobilenet_v2_classifies_imagenette():
     target = torch.tensor(data.IMAGENETTE_IMAGENET_INDEX)[val.labels]
     top1 = (logits.argmax(1) == target).float().mean().item()
     print(
-        f"MobileNetV2 ({source}) top-1 on {len(val)} Imagenette val images: {100 * top1:.1f} % (published 72.2 % on all 3,925)"
+        f"MobileNetV2 ({source}) top-1 on {len(val)} Imagenette val images: {100 * top1:.1f} % "
+        "(published 72.2 % on all 3,925)"
     )
     assert top1 >= 0.68

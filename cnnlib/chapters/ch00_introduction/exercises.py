@@ -23,7 +23,8 @@ def _reference_topk(logits: Tensor, targets: Tensor, k: int) -> float:
 
 
 def check_topk_accuracy(fn: Callable[[Tensor, Tensor, int], float]) -> bool:
-    """Exercise 00.1: ``fn(logits, targets, k)`` must return the fraction of rows whose target is among the k largest logits."""
+    """Exercise 00.1: ``fn(logits, targets, k)`` must return the fraction of rows whose target is among the k
+    largest logits."""
     gen = torch.Generator().manual_seed(0)
     cases = []
     for n, classes in ((64, 10), (200, 1000), (7, 5)):
@@ -43,14 +44,18 @@ def check_topk_accuracy(fn: Callable[[Tensor, Tensor, int], float]) -> bool:
             + (
                 "Hint: return a fraction in [0, 1], not a percentage or a count."
                 if got > 1
-                else "Hint: an image counts as correct when its target is among the k *largest* logits (torch.topk gives their indices)."
+                else (
+                    "Hint: an image counts as correct when its target is among the k *largest* logits "
+                    "(torch.topk gives their indices)."
+                )
             )
         )
     return _passed(f"{len(cases)} cases (up to 1,000 classes, k from 1 to the number of classes) agree with torch.topk")
 
 
 def check_conv1d_over_words(fn: Callable[[Tensor, Tensor, Tensor], Tensor]) -> bool:
-    """Exercise 00.2: ``fn(embeddings L x D, weight C x D x k, bias C)`` -> the C x (L - k + 1) output of a 1-D convolution."""
+    """Exercise 00.2: ``fn(embeddings L x D, weight C x D x k, bias C)`` -> the C x (L - k + 1) output of a 1-D
+    convolution."""
     gen = torch.Generator().manual_seed(1)
     for length, dim, channels, k in ((17, 4, 3, 3), (6, 4, 2, 2), (9, 8, 5, 4), (3, 4, 3, 3)):
         embeddings = torch.randn(length, dim, generator=gen)

@@ -27,7 +27,9 @@ RUSSAKOVSKY_2015 = (
 IMAGENET = {
     "images": 14_197_122,  # image-net.org, "about" page statistics (the fall 2011 release)
     "synsets": 21_841,  # WordNet noun synsets with images, same source
-    "source": "https://image-net.org/about.php; Deng et al., ImageNet: A Large-Scale Hierarchical Image Database, CVPR 2009",
+    "source": (
+        "https://image-net.org/about.php; Deng et al., ImageNet: A Large-Scale Hierarchical Image Database, CVPR 2009"
+    ),
 }
 ILSVRC_CLASSIFICATION = {
     "classes": 1000,

@@ -63,7 +63,8 @@ def word_embeddings(tokens: list[str], dim: int = 4, seed: int = 0) -> Tensor:
 
 
 def conv1d_over_words(embeddings: Tensor, conv: nn.Conv1d) -> Tensor:
-    """Slide ``conv`` along the words: L x D embeddings -> C x (L - k + 1) feature map (no padding, stride 1 unless set).
+    """Slide ``conv`` along the words: L x D embeddings -> C x (L - k + 1) feature map (no padding, stride 1
+    unless set).
 
     PyTorch's ``Conv1d`` wants N x D x L (the embedding dimension plays the role of the
     colour channels, the words the role of the pixels), hence the transpose.

@@ -39,10 +39,15 @@ def check_lrn(fn: Callable[..., Tensor]) -> bool:
             f"{type(got).__name__} {tuple(got.shape) if isinstance(got, Tensor) else ''}"
         )
         if not torch.allclose(got, expected, rtol=1e-4, atol=1e-6):
-            hint = "Hint: the sum runs over the n channels centred on channel i (i - n//2 ... i + n//2), clipped to 0 ... C-1, at the same pixel; square the activations; alpha multiplies the sum, not the mean."
+            hint = (
+                "Hint: the sum runs over the n channels centred on channel i (i - n//2 ... i + n//2), "
+                "clipped to 0 ... C-1, at the same pixel; square the activations; alpha multiplies the sum, "
+                "not the mean."
+            )
             worst = (got - expected).abs().max().item()
             raise AssertionError(
-                f"C={c}, n={n}, k={k}, alpha={alpha}, beta={beta}: largest difference from nn.LocalResponseNorm {worst:.3g}. {hint}"
+                f"C={c}, n={n}, k={k}, alpha={alpha}, beta={beta}: "
+                f"largest difference from nn.LocalResponseNorm {worst:.3g}. {hint}"
             )
     return _passed(
         f"{len(cases)} settings of (C, n, k, alpha, beta) agree with nn.LocalResponseNorm(n, alpha * n, beta, k)"
@@ -79,15 +84,18 @@ def check_two_tower_conv(cls: Callable[..., nn.Module]) -> bool:
             # outputs of size ~1 (fixed input, default initialisation): atol 1e-5 is far above their rounding (~1e-6
             # if the student's kernels sum in another order) and far below a leak from the other half (~0.1 or more)
             assert torch.allclose(model(x_other)[:, outs], y[:, outs], atol=1e-5), (
-                f"output maps {outs.start}..{outs.stop - 1} change when only input maps {other.start}..{other.stop - 1} "
+                f"output maps {outs.start}..{outs.stop - 1} change when only input maps "
+                f"{other.start}..{other.stop - 1} "
                 f"change: tower {tower + 1} must see only its own half of the input (the other GPU's maps)."
             )
             x_own = x.clone()
             x_own[:, own] += 1.0
             assert not torch.allclose(model(x_own)[:, outs], y[:, outs]), (
-                f"output maps {outs.start}..{outs.stop - 1} do not react to their own input maps {own.start}..{own.stop - 1}; "
+                f"output maps {outs.start}..{outs.stop - 1} do not react to their own input maps "
+                f"{own.start}..{own.stop - 1}; "
                 "Hint: concatenate the two towers' outputs in order, tower 1 first."
             )
     return _passed(
-        f"{n_params:,} parameters (a full convolution: {n_full:,}), output {tuple(y.shape)}, each tower sees only its own half"
+        f"{n_params:,} parameters (a full convolution: {n_full:,}), output {tuple(y.shape)}, "
+        "each tower sees only its own half"
     )

@@ -115,7 +115,10 @@ class ErrorRace:
 
 @experiment(
     "relu_vs_tanh",
-    description="Krizhevsky et al. 2012, Fig. 1: iterations of a four-layer CNN to 25 % training error on CIFAR-10, ReLU vs tanh",
+    description=(
+        "Krizhevsky et al. 2012, Fig. 1: iterations of a four-layer CNN to 25 % training error on CIFAR-10, "
+        "ReLU vs tanh"
+    ),
 )
 def relu_vs_tanh(quick: bool = False) -> dict[str, Any]:
     """For each activation: one pilot epoch at each learning rate of the grid; the run with the lowest
@@ -144,8 +147,12 @@ def relu_vs_tanh(quick: bool = False) -> dict[str, Any]:
     relu_steps, tanh_steps = results["relu"]["steps_to_target"], results["tanh"]["steps_to_target"]
     return {
         "target_error": TARGET_ERROR,
-        "network": "Fig1CNN(width=32): conv5x5-32, conv5x5-32, conv5x5-64 (each + activation + 2x2 max pool), linear 1024->10",
-        "optimizer": "SGD, momentum 0.9 (not Nesterov), constant learning rate, batch 128, no weight decay, no augmentation",
+        "network": (
+            "Fig1CNN(width=32): conv5x5-32, conv5x5-32, conv5x5-64 (each + activation + 2x2 max pool), linear 1024->10"
+        ),
+        "optimizer": (
+            "SGD, momentum 0.9 (not Nesterov), constant learning rate, batch 128, no weight decay, no augmentation"
+        ),
         "train_images": len(train),
         "seeds": [0],
         "relu": results["relu"],
@@ -157,7 +164,10 @@ def relu_vs_tanh(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "dropout_augmentation",
-    description="alexnet_cifar (width 0.25) on 2,000 CIFAR-10 images with and without dropout and augmentation: train vs test accuracy",
+    description=(
+        "alexnet_cifar (width 0.25) on 2,000 CIFAR-10 images with and without dropout and augmentation: "
+        "train vs test accuracy"
+    ),
 )
 def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
     """Four runs of the same small AlexNet-style net, the same recipe, the same 2,000 training images."""
@@ -198,7 +208,10 @@ def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
         "model": "alexnet_cifar(width=0.25, hidden=256)",
         "train_images": len(train),
         "test_images": len(test),
-        "recipe": f"SGD Nesterov momentum 0.9, lr {base.lr} one-cycle, weight decay 5e-4, batch {base.batch_size}, {base.epochs} epochs, seed 0",
+        "recipe": (
+            f"SGD Nesterov momentum 0.9, lr {base.lr} one-cycle, weight decay 5e-4, batch {base.batch_size}, "
+            f"{base.epochs} epochs, seed 0"
+        ),
         "augmentation": "random crop of the 4-pixel zero-padded image + horizontal flip",
         "dropout": "p = 0.5 on the inputs of fc6 and fc7 (as torchvision; Caffe's reference model drops their outputs)",
         "runs": runs,
@@ -207,7 +220,10 @@ def dropout_augmentation(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "ten_crop_tta",
-    description="AlexNet's 10-crop test-time augmentation on the zoo's ResNet-20: single view vs ten views on 2,000 CIFAR-10 test images",
+    description=(
+        "AlexNet's 10-crop test-time augmentation on the zoo's ResNet-20: single view vs ten views "
+        "on 2,000 CIFAR-10 test images"
+    ),
 )
 def ten_crop_tta(quick: bool = False) -> dict[str, Any]:
     """Every view's logits once; single-crop, 2-view (mirror), 5-crop and 10-crop accuracies from them."""

@@ -37,7 +37,8 @@ def check_receptive_field_size(fn: Callable[[Sequence[tuple[int, int]]], int]) -
         got = fn(list(layers))
         assert got == expected, (
             f"layers (kernel, stride) = {layers}: the receptive field is {expected}, your function gives {got}. "
-            "Hint: each layer adds (kernel - 1) x jump pixels, where jump is the product of the strides of the layers before it."
+            "Hint: each layer adds (kernel - 1) x jump pixels, where jump is the product of the strides of the "
+            "layers before it."
         )
     return _passed(
         f"{len(cases)} stacks of (kernel, stride) layers, including VGG's 3×3 cascades and AlexNet's first layers"
@@ -45,7 +46,8 @@ def check_receptive_field_size(fn: Callable[[Sequence[tuple[int, int]]], int]) -
 
 
 def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
-    """Exercise 03.2: ``fn(in_channels, out_channels, num_convs)`` -> one VGG stage (convs + ReLUs, then a 2x2 max pool)."""
+    """Exercise 03.2: ``fn(in_channels, out_channels, num_convs)`` -> one VGG stage (convs + ReLUs, then a 2x2
+    max pool)."""
     for c_in, c_out, n in [(3, 64, 2), (64, 128, 1), (128, 256, 3), (3, 8, 4)]:
         block = fn(c_in, c_out, n)
         assert isinstance(block, nn.Module), (
@@ -65,7 +67,8 @@ def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
         with torch.no_grad():
             y = block.eval()(x)
         assert y.shape == (2, c_out, 8, 8), (
-            f"a 2×{c_in}×16×16 input gives {tuple(y.shape)}, expected (2, {c_out}, 8, 8): pad the convolutions by 1 so only the pool halves the size"
+            f"a 2×{c_in}×16×16 input gives {tuple(y.shape)}, expected (2, {c_out}, 8, 8): "
+            "pad the convolutions by 1 so only the pool halves the size"
         )
     # The stages of configuration D, chained, have exactly the parameters of VGG-16's convolutional part.
     stages, c_in, n = [], 3, 0
@@ -80,7 +83,8 @@ def check_vgg_block(fn: Callable[[int, int, int], nn.Module]) -> bool:
         "stacked for configuration D, your stages should match VGG-16's features"
     )
     return _passed(
-        f"shapes, 3×3 kernels, one ReLU per convolution, and the five stages of configuration D have VGG-16's {count_parameters(vgg16.features):,} convolutional parameters"
+        "shapes, 3×3 kernels, one ReLU per convolution, and the five stages of configuration D have VGG-16's "
+        f"{count_parameters(vgg16.features):,} convolutional parameters"
     )
 
 
@@ -96,7 +100,8 @@ def check_vgg16_classifier_counts(answer: Mapping[str, int]) -> bool:
     assert not missing, f"give a count for every layer; missing {missing}"
     for layer, expected in truth.items():
         assert answer[layer] == expected, (
-            f"{layer}: you have {answer[layer]:,}, the model has {expected:,}. Hint: a dense layer has (inputs + 1) x outputs, "
+            f"{layer}: you have {answer[layer]:,}, the model has {expected:,}. "
+            "Hint: a dense layer has (inputs + 1) x outputs, "
             "and FC6 sees the 512 maps of 7×7 of the last pool, flattened."
         )
     share = sum(truth.values()) / count_parameters(model)
@@ -105,5 +110,6 @@ def check_vgg16_classifier_counts(answer: Mapping[str, int]) -> bool:
             f"share: you have {answer['share']:.3f}, the FC layers hold {share:.3f} of VGG-16's parameters"
         )
     return _passed(
-        f"FC6 + FC7 + FC8 = {sum(truth.values()):,} parameters, {100 * share:.1f} % of VGG-16's {count_parameters(model):,}"
+        f"FC6 + FC7 + FC8 = {sum(truth.values()):,} parameters, "
+        f"{100 * share:.1f} % of VGG-16's {count_parameters(model):,}"
     )

@@ -89,7 +89,9 @@ def vgg_heads(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "vgg_transfer",
-    description="Imagenette, 1,000 training photos: frozen ImageNet MobileNetV2 + linear probe vs a small VGG from scratch",
+    description=(
+        "Imagenette, 1,000 training photos: frozen ImageNet MobileNetV2 + linear probe vs a small VGG from scratch"
+    ),
 )
 def vgg_transfer(quick: bool = False) -> dict[str, Any]:
     from ... import data

@@ -55,7 +55,8 @@ def plot_receptive_field_growth(stacks: Mapping[str, Sequence[LayerSpec]], title
 
 
 def stack_with_pools(kernel: int, layers: int, pool_every: int = 0) -> list[LayerSpec]:
-    """``layers`` convolutions of size ``kernel`` ("same" padding), a 2x2 max pool after every ``pool_every`` of them (0: none)."""
+    """``layers`` convolutions of size ``kernel`` ("same" padding), a 2x2 max pool after every ``pool_every`` of
+    them (0: none)."""
     if layers < 1:
         raise ValueError(f"layers must be at least 1, got {layers}")
     if pool_every < 0:
@@ -123,7 +124,8 @@ def receptive_field_explorer(kernel: int = 3, layers: int = 3, pool_every: int =
 def plot_layer_shares(table, layers: Mapping[str, str], title: str = "") -> Figure:
     """Share of the network's multiply-adds and of its parameters in each named layer (grouped bars).
 
-    ``table`` is a :class:`cnnlib.analysis.summary.LayerTable`; ``layers`` maps a label ("conv1_1") to a row name ("features.0").
+    ``table`` is a :class:`cnnlib.analysis.summary.LayerTable`; ``layers`` maps a label ("conv1_1") to a row
+    name ("features.0").
     """
     import numpy as np
 

@@ -87,7 +87,7 @@ def check_inception_module(module_class: type[nn.Module]) -> bool:
     must concatenate, in this order, the 1x1 branch, the 3x3 branch, the 5x5 branch and the pool
     branch; convs with biases and a ReLU after each, no batch norm (as in the 2014 paper).
     The check draws its own seeded random numbers and leaves the notebook's random state as it was.
-    """
+    """  # noqa: E501 (the call signature above is one ``literal``)
     with torch.random.fork_rng():
         torch.manual_seed(0)
         return _check_inception_module(module_class)
@@ -108,7 +108,8 @@ def _check_inception_module(module_class: type[nn.Module]) -> bool:
             module = module_class(**widths)
         except TypeError as err:
             raise AssertionError(
-                f"{module_class.__name__}(**{widths}) failed: {err}. Hint: take the keyword arguments in_channels, ch1x1, "
+                f"{module_class.__name__}(**{widths}) failed: {err}. "
+                "Hint: take the keyword arguments in_channels, ch1x1, "
                 "ch3x3_reduce, ch3x3, ch5x5_reduce, ch5x5, pool_proj."
             ) from None
         expected_channels = widths["ch1x1"] + widths["ch3x3"] + widths["ch5x5"] + widths["pool_proj"]
@@ -118,27 +119,31 @@ def _check_inception_module(module_class: type[nn.Module]) -> bool:
                     out = module.eval()(torch.randn(2, widths["in_channels"], size, size))
             except RuntimeError as err:
                 raise AssertionError(
-                    f"widths {widths}, input 2x{widths['in_channels']}x{size}x{size}: the forward pass failed ({err}). Hint: "
+                    f"widths {widths}, input 2x{widths['in_channels']}x{size}x{size}: "
+                    f"the forward pass failed ({err}). Hint: "
                     "every branch must keep H x W ('same' padding: 1 for 3x3 kernels and the 3x3 pool, 2 for 5x5)."
                 ) from None
             assert out.shape == (2, expected_channels, size, size), (
                 f"widths {widths}, input 2x{widths['in_channels']}x{size}x{size}: output {tuple(out.shape)}, expected "
-                f"{(2, expected_channels, size, size)}. Hint: every branch keeps H x W ('same' padding) and the branches "
+                f"{(2, expected_channels, size, size)}. "
+                "Hint: every branch keeps H x W ('same' padding) and the branches "
                 "are concatenated along the channels (dim=1)."
             )
             assert (out >= 0).all(), "some outputs are negative: end every branch with a ReLU"
         n, ref = sum(p.numel() for p in module.parameters()), sum(p.numel() for p in _reference(widths).parameters())
         assert n == ref, (
-            f"widths {widths}: {n:,} parameters, the module of Figure 2(b) has {ref:,}. Hint: six convolutions with biases "
+            f"widths {widths}: {n:,} parameters, the module of Figure 2(b) has {ref:,}. "
+            "Hint: six convolutions with biases "
             "(1x1; 1x1 reduce + 3x3; 1x1 reduce + 5x5; 1x1 after the pool), no batch norm."
         )
     widths = _REACH_WIDTHS
     reach = _student_reach(module_class, widths)
     for key in _ORDER:
         assert reach[key] == _REACH[key], (
-            f"in the output channels of the {key} branch (block {_ORDER.index(key) + 1} of 4), changing one input pixel "
-            f"changes outputs up to {reach[key]} pixels away; expected {_REACH[key]} ({_WHY[key]}). Hint: check the kernel "
-            "sizes, the paddings and the order of concatenation: 1x1, 3x3, 5x5, pool."
+            f"in the output channels of the {key} branch (block {_ORDER.index(key) + 1} of 4), "
+            f"changing one input pixel changes outputs up to {reach[key]} pixels away; "
+            f"expected {_REACH[key]} ({_WHY[key]}). "
+            "Hint: check the kernel sizes, the paddings and the order of concatenation: 1x1, 3x3, 5x5, pool."
         )
     return _passed(
         "output shapes, parameter counts for (3a), (4e) and an odd module, and the reach of every branch "
@@ -163,7 +168,8 @@ def check_inception_cost(fn: Callable[..., Mapping[str, int]]) -> bool:
         assert not missing, f"return a dict with the keys 'params' and 'mult_adds'; missing {missing}"
         for key, expected in truth.items():
             assert got[key] == expected, (
-                f"inception ({cfg.name}) on {cfg.in_channels}x{size}x{size}: your {key} {got[key]:,}, the module has {expected:,}. "
+                f"inception ({cfg.name}) on {cfg.in_channels}x{size}x{size}: "
+                f"your {key} {got[key]:,}, the module has {expected:,}. "
                 + (
                     "Hint: a conv has (in x k x k + 1) x out parameters; sum the six convs."
                     if key == "params"

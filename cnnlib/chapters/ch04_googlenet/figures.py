@@ -51,7 +51,10 @@ def plot_module_costs(costs: ModuleCosts, title: str = ""):
     ratio = costs.naive_total.mult_adds / costs.reduced_total.mult_adds
     fig.suptitle(
         title
-        or f"Inception module on {costs.in_channels} input channels: the naive one costs {ratio:.1f}× the multiply-adds",
+        or (
+            f"Inception module on {costs.in_channels} input channels: "
+            f"the naive one costs {ratio:.1f}× the multiply-adds"
+        ),
         fontweight="bold",
     )
     fig.tight_layout()

@@ -194,7 +194,8 @@ class GoogLeNetTable:
         for i, line in enumerate(self._lines()):
             style = ' style="font-weight:bold;border-top:1px solid"' if i == len(self.rows) else ""
             cells = "".join(
-                f'<td style="text-align:{"right" if j >= 4 else "left"}{";color:#d62728" if c == "differs" else ""}">{html.escape(c)}</td>'
+                f'<td style="text-align:{"right" if j >= 4 else "left"}'
+                f'{";color:#d62728" if c == "differs" else ""}">{html.escape(c)}</td>'
                 for j, c in enumerate(line)
             )
             body.append(f"<tr{style}>{cells}</tr>")
@@ -220,7 +221,8 @@ def googlenet_table(model: GoogLeNet) -> GoogLeNetTable:
         )
     if model.cifar_stem:
         raise ValueError(
-            "Table 1 describes the ImageNet network; this GoogLeNet has the CIFAR stem (use 'googlenet_paper' or 'googlenet')"
+            "Table 1 describes the ImageNet network; this GoogLeNet has the CIFAR stem "
+            "(use 'googlenet_paper' or 'googlenet')"
         )
     table = layer_table(model, (model.in_channels, 224, 224), leaves_only=False, depth=1)
     modules = dict(model.named_modules())

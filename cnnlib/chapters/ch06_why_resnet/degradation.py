@@ -63,12 +63,16 @@ def degradation_section() -> list[str]:
         "(the last point of a training curve); clean: the stored weights on the un-augmented training set. "
         "Published: He et al. Table 6 (test error; the plain nets appear only in Fig. 6).",
         "",
-        "| entry | layers | shortcuts | train error, last epoch | train error, clean | test error | published test error |",
+        (
+            "| entry | layers | shortcuts | train error, last epoch | train error, clean | test error "
+            "| published test error |"
+        ),
         "| --- | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['name']} | {r['depth']} | {'identity' if r['shortcuts'] else 'none'} | {fmt(r['train_error_last_epoch'])} "
+            f"| {r['name']} | {r['depth']} | {'identity' if r['shortcuts'] else 'none'} "
+            f"| {fmt(r['train_error_last_epoch'])} "
             f"| {fmt(r['train_error_clean'])} | {fmt(r['test_error'])} | {fmt(r['published_test_error'])} |"
         )
     by_name = {r["name"]: r for r in rows}
@@ -78,7 +82,8 @@ def degradation_section() -> list[str]:
         if a["train_error_last_epoch"] is None or b["train_error_last_epoch"] is None:
             missing = " and ".join(n for n in (shallow, deep) if by_name[n]["train_error_last_epoch"] is None)
             lines.append(
-                f"- {deep} vs {shallow}: waits for {missing} (`python -m cnnlib.zoo train {missing.split(' and ')[0]}`)."
+                f"- {deep} vs {shallow}: waits for {missing} "
+                f"(`python -m cnnlib.zoo train {missing.split(' and ')[0]}`)."
             )
             continue
         diff = b["train_error_last_epoch"] - a["train_error_last_epoch"]
