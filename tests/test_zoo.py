@@ -463,20 +463,17 @@ def test_latency_keeps_each_entrys_lowest_median_over_the_passes(tiny_zoo, monke
     assert "| 1.50 | 30.0 |" in table and "taken in 3 rounds" in table
 
 
+def _add_tiny_repvgg_entry(monkeypatch) -> None:
+    """A RepVGG entry small enough to train in a test (the zoo fuses RepVGG entries at load)."""
+    entry = zoo.ZooEntry(
+        "tiny_rep", "repvgg_a0_cifar", "cifar10", dataclasses.replace(TINY_RECIPE, epochs=1), ("09",), "test",
+        {"num_classes": 2, "width": 0.25},
+    )  # fmt: skip
+    monkeypatch.setitem(zoo.ENTRIES, "tiny_rep", entry)
+
+
 def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
-    monkeypatch.setitem(
-        zoo.ENTRIES,
-        "tiny_rep",
-        zoo.ZooEntry(
-            "tiny_rep",
-            "repvgg_a0_cifar",
-            "cifar10",
-            dataclasses.replace(TINY_RECIPE, epochs=1),
-            ("09",),
-            "test",
-            {"num_classes": 2, "width": 0.25},
-        ),
-    )
+    _add_tiny_repvgg_entry(monkeypatch)
     zoo.train("tiny_rep", progress=False)
     multi, _ = zoo.load("tiny_rep")
     fused, _ = zoo.load("tiny_rep", fused=True)
@@ -493,19 +490,7 @@ def test_repvgg_entry_loads_fused(tiny_zoo, monkeypatch):
 
 
 def test_verify_checks_the_fused_form_of_a_repvgg_entry(tiny_zoo, monkeypatch):
-    monkeypatch.setitem(
-        zoo.ENTRIES,
-        "tiny_rep",
-        zoo.ZooEntry(
-            "tiny_rep",
-            "repvgg_a0_cifar",
-            "cifar10",
-            dataclasses.replace(TINY_RECIPE, epochs=1),
-            ("09",),
-            "test",
-            {"num_classes": 2, "width": 0.25},
-        ),
-    )
+    _add_tiny_repvgg_entry(monkeypatch)
     zoo.train("tiny_rep", progress=False)
     (result,) = zoo.verify(["tiny_rep"])
     assert result.ok and "fused form predicts the same class for 100.00%" in result.message, result.message
