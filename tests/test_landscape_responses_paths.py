@@ -1,0 +1,134 @@
+"""cnnlib.analysis: landscape (Li et al. 2018), responses (He et al. Fig. 7, gradients), paths (Veit et al.)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import cnnlib
+from cnnlib.analysis.landscape import filter_normalized_direction, loss_along
+from cnnlib.analysis.paths import path_count, path_length_counts, path_length_distribution
+from cnnlib.analysis.responses import conv_bn_layers, gradient_norms, response_std, weight_layers
+from cnnlib.data import DATASETS, ImageTensors, normalize
+
+
+def _images(n: int = 40, size: int = 16, seed: int = 0) -> ImageTensors:
+    gen = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, size, size), generator=gen, dtype=torch.uint8)
+    return ImageTensors(images, torch.arange(n) % 10, DATASETS["cifar10"], "test", "random")
+
+
+def _resnet20() -> nn.Module:
+    torch.manual_seed(0)
+    model = cnnlib.get_model("resnet20")
+    with torch.no_grad():  # running statistics that are not the identity, as a trained net has
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+# --------------------------------------------------------------------------- landscape
+
+
+def test_directions_are_normalised_filter_by_filter_and_leave_bn_and_biases_alone():
+    model = _resnet20()
+    d = filter_normalized_direction(model, torch.Generator().manual_seed(1))
+    for name, p in model.named_parameters():
+        if p.dim() == 1:
+            assert torch.count_nonzero(d[name]) == 0, name
+        else:
+            dims = tuple(range(1, p.dim()))
+            norm = torch.linalg.vector_norm
+            assert torch.allclose(norm(d[name], dim=dims), norm(p.detach(), dim=dims), rtol=1e-5), name
+    again = filter_normalized_direction(model, torch.Generator().manual_seed(1))
+    assert all(torch.equal(d[k], again[k]) for k in d)  # reproducible from the generator
+
+
+def test_loss_along_starts_at_the_model_and_restores_its_weights():
+    model = _resnet20().train()
+    data = _images()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    d1 = filter_normalized_direction(model, torch.Generator().manual_seed(1))
+    d2 = filter_normalized_direction(model, torch.Generator().manual_seed(2))
+    surface = loss_along(model, data, d1, [-0.5, 0.0, 0.5], d2, [-0.5, 0.0, 0.5], batch_size=16)
+    assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert surface.loss.shape == (3, 3) and surface.images == 40
+    with torch.no_grad():
+        logits = model.eval()(normalize(data.images, data.spec.mean, data.spec.std))
+    assert surface.loss[1, 1].item() == pytest.approx(F.cross_entropy(logits, data.labels).item(), rel=1e-5)
+    assert surface.accuracy[1, 1].item() == pytest.approx((logits.argmax(1) == data.labels).float().mean().item())
+    # a step along d1 alone is the 1-D slice
+    line = loss_along(model, data, d1, [0.5])
+    assert line.loss[0, 0].item() == pytest.approx(surface.loss[1, 2].item(), rel=1e-6)
+
+
+def test_loss_along_rejects_a_direction_of_another_model():
+    model, other = _resnet20(), cnnlib.get_model("resnet32")
+    with pytest.raises(ValueError, match="does not match the model's parameters"):
+        loss_along(model, _images(4), filter_normalized_direction(other), [0.0])
+    with pytest.raises(ValueError, match="need a second direction"):
+        loss_along(model, _images(4), filter_normalized_direction(model), [0.0], betas=[1.0])
+
+
+# --------------------------------------------------------------------------- responses and gradients
+
+
+def test_conv_bn_layers_are_the_bns_after_3x3_convs():
+    names = conv_bn_layers(cnnlib.get_model("resnet20"))
+    assert len(names) == 1 + 2 * 9  # the stem's BN and two per basic block
+    assert names[:3] == ["stem.1", "layer1.0.bn1", "layer1.0.bn2"]
+    assert len(weight_layers(cnnlib.get_model("resnet20"))) == 1 + 2 * 9 + 1  # plus the classifier
+
+
+def test_response_std_is_the_std_over_all_images_channels_and_positions():
+    model = _resnet20()
+    data = _images(30)
+    stds = response_std(model, data, batch_size=7)  # batches of another size than the data: accumulated
+    seen = {}
+    hooks = [
+        model.get_submodule(n).register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, o.clone())) for n in stds
+    ]
+    with torch.no_grad():
+        model.eval()(normalize(data.images, data.spec.mean, data.spec.std))
+    for h in hooks:
+        h.remove()
+    for name, value in stds.items():
+        assert value == pytest.approx(seen[name].double().std(unbiased=False).item(), rel=1e-6), name
+    with pytest.raises(ValueError, match="no BatchNorm2d after a 3x3"):
+        response_std(nn.Sequential(nn.Conv2d(3, 4, 1), nn.Flatten()), data)
+
+
+def test_gradient_norms_leave_the_model_as_it_was():
+    model = _resnet20().eval()
+    model.fc.weight.requires_grad_(False)
+    x = normalize(_images(8).images, DATASETS["cifar10"].mean, DATASETS["cifar10"].std)
+    y = torch.arange(8) % 10
+    norms = gradient_norms(model, x, y)
+    assert list(norms) == weight_layers(model) and all(v > 0 for v in norms.values())
+    assert not model.training and not model.fc.weight.requires_grad
+    assert all(p.grad is None for p in model.parameters())
+    # the same number as autograd on the layer by hand
+    model.train()
+    loss = F.cross_entropy(model(x), y)
+    (g,) = torch.autograd.grad(loss, [model.layer2[0].conv1.weight])
+    assert norms["layer2.0.conv1"] == pytest.approx(g.norm().item(), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def test_paths_of_a_residual_network():
+    assert path_count(27) == 2**27 == 134_217_728  # resnet56: 27 basic blocks
+    counts = path_length_counts(27)
+    assert sum(counts) == 2**27 and counts[0] == counts[27] == 1 and counts[13] == math.comb(27, 13)
+    share = path_length_distribution(27)
+    assert sum(share) == pytest.approx(1.0) and max(share) == share[13] == share[14]
+    assert sum(k * s for k, s in enumerate(share)) == pytest.approx(13.5)  # the mean length: n / 2
+    with pytest.raises(ValueError, match="whole number"):
+        path_count(-1)
