@@ -11,7 +11,8 @@ import torch.nn as nn
 
 import cnnlib
 from cnnlib.analysis.activations import eval_mode, forward_hooks, record_activations
-from cnnlib.analysis.lesion import ablate, find_branches
+from cnnlib.analysis.lesion import ablate, find_branches, reordered, without
+from cnnlib.analysis.metrics import kendall_tau
 from cnnlib.data import DATASETS, ImageTensors, normalize
 
 
@@ -96,3 +97,45 @@ def test_silencing_inception_branches_uses_the_same_function():
         ablate(model, data, {first: blocks[first]}, mode="delete")
     with pytest.raises(KeyError, match="has no module"):
         ablate(model, data, {first: ["branch9"]})
+
+
+def test_without_deletes_modules_in_a_copy():
+    torch.manual_seed(0)
+    model = cnnlib.get_model("resnet20").train()
+    data = _images()
+    clone = without(model, ["layer1.1", "layer3.2"])
+    assert isinstance(clone.layer1[1], nn.Identity) and isinstance(model.layer1[1], nn.Module)
+    assert not isinstance(model.layer1[1], nn.Identity) and model.training and not clone.training
+    one = ablate(model, data, {"layer1": ["1"]}, mode="skip")  # deleting one block = skipping it
+    with torch.no_grad():
+        logits = without(model, ["layer1.1"])(normalize(data.images, data.spec.mean, data.spec.std))
+    assert one.rows[0][3] == pytest.approx((logits.argmax(1) == data.labels).float().mean().item())
+    with pytest.raises(KeyError, match="no module"):
+        without(model, ["layer9.0"])
+
+
+def test_reordered_runs_a_stages_blocks_in_another_order():
+    torch.manual_seed(0)
+    model = cnnlib.get_model("resnet20").eval()
+    swapped = reordered(model, "layer2", [0, 2, 1])
+    assert swapped.layer2[1] is not model.layer2[2] and torch.equal(
+        swapped.layer2[1].conv1.weight, model.layer2[2].conv1.weight
+    )
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        h = model.layer1(model.stem(x))
+        h = model.layer2[1](model.layer2[2](model.layer2[0](h)))  # the second and third blocks swapped
+        by_hand = model.forward_head(model.layer3(h))
+        assert torch.allclose(swapped(x), by_hand, atol=1e-5)
+        assert torch.equal(reordered(model, "layer2", [0, 1, 2])(x), model(x))
+    with pytest.raises(ValueError, match="permutation"):
+        reordered(model, "layer2", [0, 0, 1])
+    with pytest.raises(TypeError, match="not an nn.Sequential"):
+        reordered(model, "fc", [0])
+
+
+def test_kendall_tau():
+    assert kendall_tau([0, 1, 2, 3]) == 1.0 and kendall_tau([3, 2, 1, 0]) == -1.0
+    assert kendall_tau([1, 0, 2, 3]) == pytest.approx(1 - 2 / 6)  # one discordant pair of six
+    with pytest.raises(ValueError, match="permutation"):
+        kendall_tau([0, 2])

@@ -9,10 +9,15 @@ the loss of most single blocks, a plain network of none). Both are :func:`ablate
   information, but the next layer sees its usual level);
 - ``mode="skip"``: by the module's input (the module deleted, its input passed on as it is, as a
   residual block reduces to its shortcut); input and output must have the same shape.
+
+For lesions of several modules at once, :func:`without` returns a copy of the network with the
+named modules deleted, and :func:`reordered` a copy whose blocks run in another order (Veit et
+al. 2016, Sec. 5: deleting k blocks, and reordering them).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -23,7 +28,7 @@ from torch import Tensor
 from ..data import ImageTensors, normalize
 from .activations import eval_mode, forward_hooks
 
-__all__ = ["MODES", "Ablation", "ablate", "find_branches", "lesion_hook"]
+__all__ = ["MODES", "Ablation", "ablate", "find_branches", "lesion_hook", "reordered", "without"]
 
 MODES = ("zero", "mean", "skip")
 
@@ -196,3 +201,45 @@ def ablate(
     n = len(data)
     rows = tuple((b, br, channels[(b, br)], correct[(b, br)] / n) for b, br in keys)
     return Ablation(correct_base / n, n, mode, rows)
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent) if parent else model, child, new)
+
+
+def without(model: nn.Module, names: Sequence[str]) -> nn.Module:
+    """A copy of ``model`` (in eval mode) in which each module of ``names`` is deleted: replaced by the identity.
+
+    Deleting a residual block leaves its input to the next block (the shortcut alone); deleting the
+    convolution, batch norm and ReLU of a VGG layer removes the layer. Only modules whose output has
+    the shape of their input can be deleted: deleting one that changes the shape (a downsampling
+    block) makes the copy fail at its first forward pass, with the next layer's shape error.
+    ``model`` is untouched.
+    """
+    modules = dict(model.named_modules())
+    missing = [name for name in names if name not in modules or not name]
+    if missing:
+        raise KeyError(f"{type(model).__name__} has no module(s) {missing}")
+    clone = copy.deepcopy(model).eval()
+    for name in names:
+        _replace(clone, name, nn.Identity())
+    return clone
+
+
+def reordered(model: nn.Module, stage: str, order: Sequence[int]) -> nn.Module:
+    """A copy of ``model`` (in eval mode) whose ``nn.Sequential`` ``stage`` runs its children in ``order``.
+
+    ``order`` is a permutation of the indices of the stage's children, e.g. ``[0, 2, 1, 3]`` swaps the
+    second and third blocks. Blocks that change the shape (a stage's first, downsampling block)
+    must keep their place. ``model`` is untouched.
+    """
+    sequential = model.get_submodule(stage)
+    if not isinstance(sequential, nn.Sequential):
+        raise TypeError(f"{stage!r} is a {type(sequential).__name__}, not an nn.Sequential")
+    if sorted(order) != list(range(len(sequential))):
+        raise ValueError(f"order must be a permutation of 0..{len(sequential) - 1}, got {list(order)}")
+    clone = copy.deepcopy(model).eval()
+    blocks = list(clone.get_submodule(stage))
+    _replace(clone, stage, nn.Sequential(*[blocks[i] for i in order]))
+    return clone

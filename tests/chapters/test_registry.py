@@ -9,7 +9,9 @@ def test_chapters_and_their_modules_are_discovered():
     names = chapters.chapters()
     assert names[:5] == ["ch00_introduction", "ch01_lenet", "ch02_alexnet", "ch03_vgg", "ch04_googlenet"]
     found = [m.__name__ for m in chapters.chapter_modules("experiments")]
-    assert found == ["cnnlib.chapters.ch02_alexnet.experiments", "cnnlib.chapters.ch03_vgg.experiments"]
+    assert found == [
+        f"cnnlib.chapters.{c}.experiments" for c in ("ch02_alexnet", "ch03_vgg", "ch05_resnet", "ch06_why_resnet")
+    ]
     exercises = [m.__name__.split(".")[2] for m in chapters.chapter_modules("exercises")]
     assert exercises == names[:5]  # every chapter so far has exercises
     assert chapters.chapter_modules("no_such_kind") == []

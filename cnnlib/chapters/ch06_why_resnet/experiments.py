@@ -1,0 +1,102 @@
+"""Experiments of chapter 06 (Why ResNet works), registered with :func:`cnnlib.experiments.experiment`
+(``python -m cnnlib.experiments run NAME`` runs one and stores its result; see :mod:`cnnlib.experiments`).
+
+- ``lesions``: Veit, Wilber, Belongie 2016 (Fig. 3 and 5) on the zoo's CIFAR-10 checkpoints, on the
+  zoo's fixed 2,000-image CI subset of the test set:
+  - every single block of resnet56 and of plain56 deleted in turn (the block replaced by the
+    identity; a stage's first, downsampling block changes the shape and cannot be deleted), and
+    every single shape-preserving layer (conv + BN + ReLU) of vgg11_bn_cifar;
+  - ``k`` random blocks deleted at once, ``LESION_REPEATS`` random draws per ``k``;
+  - the blocks of each stage shuffled by ``s`` random swaps of two blocks, ``LESION_REPEATS`` draws
+    per ``s``, each with the Kendall tau of the new order.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ...experiments import experiment
+
+LESION_MODELS = ("resnet56", "plain56")
+LESION_REPEATS = 5
+LESION_K = (1, 2, 4, 6, 8, 10, 12, 16, 20)
+LESION_SWAPS = (1, 2, 4, 8, 12, 16, 24)
+STAGES = ("layer1", "layer2", "layer3")
+
+
+def _deletable_blocks(model) -> list[str]:
+    """The blocks whose output has their input's shape: all but each stage's first from stage 2 on."""
+    names = []
+    for stage in STAGES:
+        for i, block in enumerate(model.get_submodule(stage)):
+            downsamples = getattr(block, "downsample", None) is not None or getattr(block, "stride", 1) != 1
+            if not (i == 0 and (stage != "layer1" or downsamples)):
+                names.append(f"{stage}.{i}")
+    return names
+
+
+def _vgg_layers(model) -> list[tuple[str, list[str]]]:
+    """(label, module names) of every conv + BN + ReLU layer of a VGG whose output has its input's shape."""
+    import torch.nn as nn
+
+    layers, feats = [], list(model.features)
+    for i, m in enumerate(feats):
+        if isinstance(m, nn.Conv2d) and m.in_channels == m.out_channels and m.stride == (1, 1):
+            layers.append((f"conv {i}", [f"features.{j}" for j in (i, i + 1, i + 2)]))
+    return layers
+
+
+def _swapped(n: int, swaps: int, rng: random.Random, fixed_first: bool) -> list[int]:
+    order = list(range(n))
+    movable = list(range(1 if fixed_first else 0, n))
+    for _ in range(swaps):
+        a, b = rng.sample(movable, 2)
+        order[a], order[b] = order[b], order[a]
+    return order
+
+
+@experiment(
+    "lesions",
+    description="Veit et al. 2016 Fig. 3 and 5: deleting single blocks (resnet56, plain56), layers (vgg11_bn_cifar), "
+    "k random blocks, and shuffled blocks, on 2,000 CIFAR-10 test images",
+)
+def lesions(quick: bool = False) -> dict[str, Any]:
+    from ... import zoo
+    from ...analysis.lesion import reordered, without
+    from ...analysis.metrics import kendall_tau
+    from ...train import evaluate
+
+    repeats = 1 if quick else LESION_REPEATS
+    ks, swaps = ((1, 2), (1,)) if quick else (LESION_K, LESION_SWAPS)
+    result: dict[str, Any] = {"repeats": repeats, "models": {}}
+    for name in LESION_MODELS + ("vgg11_bn_cifar",):
+        model, log = zoo.load(name)
+        test = zoo.ci_subset(zoo.load_dataset(zoo.entry(name), "test"))
+        if quick:
+            test = test.subset(50, seed=0)
+        record: dict[str, Any] = {"images": len(test), "intact": evaluate(model, test)["acc"]}
+        if name.startswith("vgg"):
+            record["single"] = {
+                label: evaluate(without(model, names), test)["acc"] for label, names in _vgg_layers(model)
+            }
+            result["models"][name] = record
+            continue
+        blocks = _deletable_blocks(model)
+        record["single"] = {b: evaluate(without(model, [b]), test)["acc"] for b in (blocks[:3] if quick else blocks)}
+        rng = random.Random(0)
+        record["k_deleted"] = {
+            str(k): [evaluate(without(model, rng.sample(blocks, k)), test)["acc"] for _ in range(repeats)] for k in ks
+        }
+        shuffled = []
+        for s in swaps:
+            for _ in range(repeats):
+                copy, taus = model, []
+                for stage in STAGES:
+                    n = len(model.get_submodule(stage))
+                    order = _swapped(n, s, rng, fixed_first=stage != "layer1")
+                    copy, taus = reordered(copy, stage, order), taus + [kendall_tau(order)]
+                shuffled.append({"swaps": s, "kendall_tau": sum(taus) / len(taus), "acc": evaluate(copy, test)["acc"]})
+        record["shuffled"] = shuffled
+        result["models"][name] = record
+    return result
