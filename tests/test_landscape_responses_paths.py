@@ -132,3 +132,51 @@ def test_paths_of_a_residual_network():
     assert sum(k * s for k, s in enumerate(share)) == pytest.approx(13.5)  # the mean length: n / 2
     with pytest.raises(ValueError, match="whole number"):
         path_count(-1)
+
+
+def _resnet20_blocks():
+    return [f"layer{s}.{i}" for s in (1, 2, 3) for i in range(3)]
+
+
+def test_routed_keeps_the_forward_values():
+    from cnnlib.analysis.paths import routed
+    from cnnlib.models import get_model
+
+    torch.manual_seed(0)
+    model, x = get_model("resnet20").eval(), torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        reference = model(x)
+    with routed(model, _resnet20_blocks(), {"layer1.1", "layer3.2"}) as seen:
+        assert torch.equal(model(x), reference) and seen["input"].requires_grad
+    assert torch.equal(model(x), reference)  # hooks gone
+
+
+def test_gradient_by_path_length_follows_the_routes():
+    """With every residual function's last BN at zero, only the path through no function carries gradient."""
+    from cnnlib.analysis.paths import gradient_by_path_length
+    from cnnlib.models import get_model
+
+    torch.manual_seed(0)
+    model = get_model("resnet20").eval()
+    with torch.no_grad():
+        for name in _resnet20_blocks():
+            model.get_submodule(name).bn2.weight.zero_()
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    norms = gradient_by_path_length(model, _resnet20_blocks(), x, y, lengths=[0, 1, 9], samples=2)
+    assert norms[0] > 0 and norms[1] == 0 and norms[9] == 0
+    with pytest.raises(ValueError, match="path lengths"):
+        gradient_by_path_length(model, _resnet20_blocks(), x, y, lengths=[10])
+    with pytest.raises(ValueError, match="not a post-activation"):
+        gradient_by_path_length(get_model("preact_resnet20"), ["layer1.0"], x, y, lengths=[0])
+
+
+def test_swapped_order_is_a_permutation():
+    import random
+
+    from cnnlib.analysis.lesion import swapped_order
+
+    assert swapped_order(5, 0, random.Random(0)) == [0, 1, 2, 3, 4]
+    order = swapped_order(5, 3, random.Random(0), fixed_first=True)
+    assert sorted(order) == list(range(5)) and order[0] == 0
+    with pytest.raises(ValueError, match="swap"):
+        swapped_order(2, 1, random.Random(0), fixed_first=True)

@@ -18,6 +18,7 @@ al. 2016, Sec. 5: deleting k blocks, and reordering them).
 from __future__ import annotations
 
 import copy
+import random
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -28,7 +29,7 @@ from torch import Tensor
 from ..data import ImageTensors, normalize
 from .activations import eval_mode, forward_hooks
 
-__all__ = ["MODES", "Ablation", "ablate", "find_branches", "lesion_hook", "reordered", "without"]
+__all__ = ["MODES", "Ablation", "ablate", "find_branches", "lesion_hook", "reordered", "swapped_order", "without"]
 
 MODES = ("zero", "mean", "skip")
 
@@ -243,3 +244,18 @@ def reordered(model: nn.Module, stage: str, order: Sequence[int]) -> nn.Module:
     blocks = list(clone.get_submodule(stage))
     _replace(clone, stage, nn.Sequential(*[blocks[i] for i in order]))
     return clone
+
+
+def swapped_order(n: int, swaps: int, rng: random.Random, fixed_first: bool = False) -> list[int]:
+    """The order ``0..n-1`` after ``swaps`` random exchanges of two positions (Veit et al.'s shuffling).
+
+    ``fixed_first=True`` keeps position 0 in place (a stage's first, shape-changing block).
+    """
+    order = list(range(n))
+    movable = order[1:] if fixed_first else order[:]
+    if swaps and len(movable) < 2:
+        raise ValueError(f"cannot swap blocks: only {len(movable)} of the {n} may move")
+    for _ in range(swaps):
+        a, b = rng.sample(movable, 2)
+        order[a], order[b] = order[b], order[a]
+    return order

@@ -6,13 +6,25 @@ through, and the number of paths that go through ``k`` blocks (the path's *lengt
 coefficient ``C(n, k)``: most paths have a length near ``n / 2``. Veit et al. (Sec. 4, Fig. 6) find
 that the gradient during training comes mostly from short paths, 5 to 17 blocks long in a
 54-block ResNet, because each block a path goes through scales its gradient down.
+:func:`gradient_by_path_length` measures that on a trained network, with the paper's method.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import random
+from typing import Iterator, Sequence
 
-__all__ = ["path_count", "path_length_counts", "path_length_distribution"]
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..models.resnet import BasicBlock
+from .activations import eval_mode, forward_hooks, named_modules
+
+__all__ = ["gradient_by_path_length", "path_count", "path_length_counts", "path_length_distribution", "routed"]
 
 
 def _check_blocks(n_blocks: int) -> None:
@@ -36,3 +48,86 @@ def path_length_distribution(n_blocks: int) -> list[float]:
     """The share of all paths that have each length 0..n (a Binomial(n, 1/2) distribution)."""
     total = path_count(n_blocks)
     return [c / total for c in path_length_counts(n_blocks)]
+
+
+def _shortcut(block: nn.Module, x: Tensor) -> Tensor:
+    downsample = getattr(block, "downsample", None)
+    return x if downsample is None else downsample(x)
+
+
+@contextlib.contextmanager
+def routed(model: nn.Module, blocks: Sequence[str], through: set[str]) -> Iterator[dict[str, Tensor]]:
+    """Route the backward pass of each residual block in ``blocks``: through its residual function only
+    (names in ``through``) or through its shortcut only (the others); the forward values are unchanged.
+
+    The blocks must be cnnlib's post-activation ``BasicBlock`` (``relu(f(x) + shortcut(x))``, ``f``
+    ending in ``bn2``, the shortcut in ``downsample``; ``None``: the identity). Yields a dict whose ``"input"`` is the first block's input after the forward
+    pass, to take the gradient with respect to. Hooks are removed on exit.
+    """
+    modules = named_modules(model, blocks)
+    branch: dict[str, Tensor] = {}
+    seen: dict[str, Tensor] = {}
+
+    def keep_branch(name: str):
+        def hook(module: nn.Module, inputs, output: Tensor) -> None:
+            branch[name] = output
+
+        return hook
+
+    def reroute(name: str):
+        def hook(module: nn.Module, inputs, output: Tensor) -> Tensor:
+            x = inputs[0]
+            f, s = branch.pop(name), _shortcut(module, x)
+            return F.relu(f + s.detach()) if name in through else F.relu(f.detach() + s)
+
+        return hook
+
+    for name, block in modules.items():
+        if not isinstance(block, BasicBlock) or not block.residual or block.se is not None or block.drop is not None:
+            raise ValueError(
+                f"block {name!r} ({type(block).__name__}) is not a post-activation residual BasicBlock "
+                "(relu(bn2(...) + shortcut(x)), no SE, no stochastic depth): its routes are not defined here"
+            )
+
+    def leaf_input(module: nn.Module, inputs) -> tuple[Tensor, ...]:
+        seen["input"] = inputs[0].detach().requires_grad_(True)  # a leaf, whatever requires_grad the stem has
+        return (seen["input"], *inputs[1:])
+
+    hooks = [(modules[n].bn2, keep_branch(n)) for n in blocks] + [(modules[n], reroute(n)) for n in blocks]
+    with forward_hooks([(modules[blocks[0]], leaf_input)], pre=True), forward_hooks(hooks):
+        yield seen
+
+
+def gradient_by_path_length(
+    model: nn.Module,
+    blocks: Sequence[str],
+    x: Tensor,
+    y: Tensor,
+    lengths: Sequence[int],
+    samples: int = 10,
+    seed: int = 0,
+) -> dict[int, float]:
+    """Veit et al.'s Sec. 4.2: the gradient that paths of each length send to the first block's input.
+
+    For each length ``k``: ``samples`` times, pick ``k`` of the ``blocks`` at random, let the backward
+    pass go through those blocks' residual functions and through the other blocks' shortcuts only
+    (:func:`routed`), and take the norm of the gradient of the cross-entropy on ``(x, y)`` with
+    respect to the first block's input (the model in eval mode; ``x`` normalised). Returns the mean
+    norm per length. Multiplied by :func:`path_length_counts`, it gives the total gradient that each
+    length carries (the paper's Fig. 6 (c)).
+    """
+    blocks = list(blocks)
+    if any(not 0 <= k <= len(blocks) for k in lengths):
+        raise ValueError(f"path lengths must be between 0 and the number of blocks ({len(blocks)}); got {lengths}")
+    rng = random.Random(seed)
+    out = {}
+    with eval_mode(model), torch.enable_grad():
+        for k in lengths:
+            norms = []
+            for _ in range(samples):
+                with routed(model, blocks, set(rng.sample(blocks, k))) as seen:
+                    loss = F.cross_entropy(model(x), y)
+                    (grad,) = torch.autograd.grad(loss, seen["input"])
+                norms.append(grad.norm().item())
+            out[k] = sum(norms) / len(norms)
+    return out

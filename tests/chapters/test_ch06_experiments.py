@@ -7,7 +7,8 @@ import random
 import pytest
 
 from cnnlib import experiments, models
-from cnnlib.chapters.ch06_why_resnet.experiments import _deletable_blocks, _swapped, _vgg_layers
+from cnnlib.analysis.lesion import swapped_order
+from cnnlib.chapters.ch06_why_resnet.experiments import _deletable_blocks, _vgg_layers
 
 
 def test_deletable_blocks_skip_each_downsampling_block():
@@ -21,7 +22,7 @@ def test_vgg_layers_are_the_shape_preserving_convolutions():
 
 
 def test_swaps_keep_a_permutation_and_the_first_block():
-    order = _swapped(9, 5, random.Random(0), fixed_first=True)
+    order = swapped_order(9, 5, random.Random(0), fixed_first=True)
     assert sorted(order) == list(range(9)) and order[0] == 0
 
 

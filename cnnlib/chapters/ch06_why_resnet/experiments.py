@@ -23,6 +23,8 @@ LESION_REPEATS = 5
 LESION_K = (1, 2, 4, 6, 8, 10, 12, 16, 20)
 LESION_SWAPS = (1, 2, 4, 8, 12, 16, 24)
 STAGES = ("layer1", "layer2", "layer3")
+PATH_IMAGES = 128
+PATH_SAMPLES = 10
 
 
 def _deletable_blocks(model) -> list[str]:
@@ -47,15 +49,6 @@ def _vgg_layers(model) -> list[tuple[str, list[str]]]:
     return layers
 
 
-def _swapped(n: int, swaps: int, rng: random.Random, fixed_first: bool) -> list[int]:
-    order = list(range(n))
-    movable = list(range(1 if fixed_first else 0, n))
-    for _ in range(swaps):
-        a, b = rng.sample(movable, 2)
-        order[a], order[b] = order[b], order[a]
-    return order
-
-
 @experiment(
     "lesions",
     description="Veit et al. 2016 Fig. 3 and 5: deleting single blocks (resnet56, plain56), layers (vgg11_bn_cifar), "
@@ -63,7 +56,7 @@ def _swapped(n: int, swaps: int, rng: random.Random, fixed_first: bool) -> list[
 )
 def lesions(quick: bool = False) -> dict[str, Any]:
     from ... import zoo
-    from ...analysis.lesion import reordered, without
+    from ...analysis.lesion import reordered, swapped_order, without
     from ...analysis.metrics import kendall_tau
     from ...train import evaluate
 
@@ -94,9 +87,37 @@ def lesions(quick: bool = False) -> dict[str, Any]:
                 copy, taus = model, []
                 for stage in STAGES:
                     n = len(model.get_submodule(stage))
-                    order = _swapped(n, s, rng, fixed_first=stage != "layer1")
+                    order = swapped_order(n, s, rng, fixed_first=stage != "layer1")
                     copy, taus = reordered(copy, stage, order), taus + [kendall_tau(order)]
                 shuffled.append({"swaps": s, "kendall_tau": sum(taus) / len(taus), "acc": evaluate(copy, test)["acc"]})
         record["shuffled"] = shuffled
         result["models"][name] = record
     return result
+
+
+@experiment(
+    "path_gradients",
+    description="Veit et al. 2016 Fig. 6: the gradient that paths of each length send through the zoo's resnet56",
+)
+def path_gradients(quick: bool = False) -> dict[str, Any]:
+    from ... import zoo
+    from ...analysis.paths import gradient_by_path_length, path_length_counts
+    from ...data import normalize
+
+    model, _ = zoo.load("resnet56")
+    blocks = [f"{stage}.{i}" for stage in STAGES for i in range(len(model.get_submodule(stage)))]
+    images, samples = (16, 1) if quick else (PATH_IMAGES, PATH_SAMPLES)
+    train = zoo.load_dataset(zoo.entry("resnet56"), "train").subset(images, seed=0)
+    x, y = normalize(train.images, train.spec.mean, train.spec.std), train.labels
+    lengths = list(range(0, len(blocks) + 1, 9 if quick else 1))
+    norms = gradient_by_path_length(model, blocks, x, y, lengths, samples=samples, seed=0)
+    counts = path_length_counts(len(blocks))
+    return {
+        "blocks": len(blocks),
+        "images": images,
+        "samples": samples,
+        "data_source": train.source,
+        "lengths": lengths,
+        "gradient_norm": [norms[k] for k in lengths],  # mean over the sampled paths of that length
+        "path_count": [counts[k] for k in lengths],
+    }
