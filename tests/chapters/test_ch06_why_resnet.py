@@ -63,17 +63,12 @@ def fake_log(errors):
 
 def test_figures_draw():
     single = {f"layer1.{i}": 0.9 for i in range(3)}
-    lesions = {
-        "repeats": 2,
-        "models": {
-            "resnet56": {"images": 50, "intact": 0.9, "single": single, "k_deleted": {"1": [0.8, 0.85], "2": [0.7, 0.6]},
-                         "shuffled": [{"swaps": 1, "kendall_tau": 0.9, "acc": 0.8}]},
-            "plain56": {"images": 50, "intact": 0.8, "single": {k: 0.1 for k in single},
-                        "k_deleted": {"1": [0.1, 0.1], "2": [0.1, 0.1]},
-                        "shuffled": [{"swaps": 1, "kendall_tau": 0.9, "acc": 0.1}]},
-            "vgg11_bn_cifar": {"images": 50, "intact": 0.9, "single": {"conv 11": 0.1}},
-        },
-    }  # fmt: skip
+    resnet = {"images": 50, "intact": 0.9, "single": single, "k_deleted": {"1": [0.8, 0.85], "2": [0.7, 0.6]}}
+    resnet["shuffled"] = [{"swaps": 1, "kendall_tau": 0.9, "acc": 0.8}]
+    plain = {"images": 50, "intact": 0.8, "single": dict.fromkeys(single, 0.1), "k_deleted": {"1": [0.1], "2": [0.1]}}
+    plain["shuffled"] = [{"swaps": 1, "kendall_tau": 0.9, "acc": 0.1}]
+    vgg = {"images": 50, "intact": 0.9, "single": {"conv 11": 0.1}}
+    lesions = {"repeats": 2, "models": {"resnet56": resnet, "plain56": plain, "vgg11_bn_cifar": vgg}}
     paths = {"blocks": 3, "lengths": [0, 1, 2, 3], "gradient_norm": [1, 0.1, 0.01, 0.001], "path_count": [1, 3, 3, 1]}
     for fig in (
         figures.plot_training_curves({"plain20": fake_log([0.5, 0.3]), "resnet20": fake_log([0.4, 0.2])}),
