@@ -61,8 +61,9 @@ def routed(model: nn.Module, blocks: Sequence[str], through: set[str]) -> Iterat
     (names in ``through``) or through its shortcut only (the others); the forward values are unchanged.
 
     The blocks must be cnnlib's post-activation ``BasicBlock`` (``relu(f(x) + shortcut(x))``, ``f``
-    ending in ``bn2``, the shortcut in ``downsample``; ``None``: the identity). Yields a dict whose ``"input"`` is the first block's input after the forward
-    pass, to take the gradient with respect to. Hooks are removed on exit.
+    ending in ``bn2``, the shortcut in ``downsample``; ``None``: the identity). Yields a dict whose
+    ``"input"`` is the first block's input after the forward pass (a leaf tensor), to take the gradient
+    with respect to. Hooks are removed on exit.
     """
     modules = named_modules(model, blocks)
     branch: dict[str, Tensor] = {}
