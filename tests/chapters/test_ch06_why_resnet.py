@@ -57,10 +57,6 @@ def test_paths_checker():
         exercises.check_paths_of_length(lambda n, k: n * k)
 
 
-def fake_log(errors):
-    return {"epochs": [{"epoch": i + 1, "train_acc": 1 - e, "test_acc": 1 - e - 0.05} for i, e in enumerate(errors)]}
-
-
 def test_figures_draw():
     single = {f"layer1.{i}": 0.9 for i in range(3)}
     resnet = {"images": 50, "intact": 0.9, "single": single, "k_deleted": {"1": [0.8, 0.85], "2": [0.7, 0.6]}}
@@ -71,7 +67,6 @@ def test_figures_draw():
     lesions = {"repeats": 2, "models": {"resnet56": resnet, "plain56": plain, "vgg11_bn_cifar": vgg}}
     paths = {"blocks": 3, "lengths": [0, 1, 2, 3], "gradient_norm": [1, 0.1, 0.01, 0.001], "path_count": [1, 3, 3, 1]}
     for fig in (
-        figures.plot_training_curves({"plain20": fake_log([0.5, 0.3]), "resnet20": fake_log([0.4, 0.2])}),
         figures.plot_layer_statistic({"plain56": [1.0, 0.5]}, "norm"),
         figures.plot_response_std({"plain20": [1.0, 2.0], "resnet20": [0.5, 0.4]}),
         figures.plot_path_gradients(paths),

@@ -1,5 +1,4 @@
-"""Figures and the interactive explorer of chapter 06 (Why ResNet works): the degradation curves,
-per-layer statistics (gradient norms, He et al.'s Fig. 7), Veit et al.'s paths and lesions, and the
+"""Figures and the interactive explorer of chapter 06 (Why ResNet works): per-layer statistics (gradient norms, He et al.'s Fig. 7), Veit et al.'s paths and lesions, and the
 returns of depth."""
 
 from __future__ import annotations
@@ -24,29 +23,9 @@ __all__ = [
     "plot_lesions",
     "plot_path_gradients",
     "plot_response_std",
-    "plot_training_curves",
 ]
 
 _COLOURS = {"plain20": "#ff7f0e", "plain56": "#d62728", "resnet20": "#17becf", "resnet56": "#1f77b4"}
-
-
-def plot_training_curves(logs: Mapping[str, Mapping[str, Any]], title: str = "") -> Figure:
-    """He et al. Fig. 6 from the zoo's logs: training error (dashed, left) and test error (solid, right) per epoch."""
-    fig, axes = figure(ncols=2, figsize=(10, 3.8), sharey=True)
-    for name, log in logs.items():
-        epochs = [e["epoch"] for e in log["epochs"]]
-        colour = _COLOURS.get(name)
-        axes[0, 0].plot(epochs, [100 * (1 - e["train_acc"]) for e in log["epochs"]], "--", color=colour, label=name)
-        axes[0, 1].plot(epochs, [100 * (1 - e["test_acc"]) for e in log["epochs"]], "-", color=colour, label=name)
-    for ax, what in zip(axes[0], ("training error (augmented batches)", "test error")):
-        ax.set_xlabel("epoch")
-        ax.set_title(what)
-        ax.set_ylim(0, 40)
-    axes[0, 0].set_ylabel("error (%)")
-    axes[0, 1].legend(fontsize=8)
-    fig.suptitle(title or "Plain vs residual nets on CIFAR-10 (the zoo's logs)")
-    fig.tight_layout()
-    return fig
 
 
 def plot_layer_statistic(
