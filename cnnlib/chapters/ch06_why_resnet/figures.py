@@ -1,5 +1,5 @@
-"""Figures and the interactive explorer of chapter 06 (Why ResNet works): per-layer statistics (gradient norms, He et al.'s Fig. 7), Veit et al.'s paths and lesions, and the
-returns of depth."""
+"""Figures and the interactive explorer of chapter 06 (Why ResNet works): per-layer statistics
+(gradient norms, He et al.'s Fig. 7), Veit et al.'s paths and lesions, and the returns of depth."""
 
 from __future__ import annotations
 
