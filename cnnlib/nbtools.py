@@ -1,15 +1,16 @@
-"""Small helpers for the first cell of every notebook."""
+"""Small helpers for the notebooks: the first cell (``start``), showing cnnlib's code, showing a table."""
 
 from __future__ import annotations
 
 import inspect
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
 from .data import mirror_dir
 from .runtime import hardware_summary, pick_device, seed_everything, use_all_cores
 
-__all__ = ["start", "show_source"]
+__all__ = ["format_table", "show_source", "show_table", "start"]
 
 
 def start(seed: int = 0) -> torch.device:
@@ -68,3 +69,48 @@ def show_source(obj, start: str | None = None, stop: str | None = None) -> None:
         display(Code("\n".join(lines), language="python"))
     except ImportError:  # plain Python
         print("\n".join(lines))
+
+
+def _cell(value: Any, fmt: str | Callable[[Any], str] | None) -> str:
+    if value is None:
+        return "—"
+    if callable(fmt):
+        return fmt(value)
+    if fmt is not None:
+        return format(value, fmt)
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def format_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, str],
+    formats: Mapping[str, str | Callable[[Any], str]] | None = None,
+) -> str:
+    """A Markdown table of ``rows``: ``columns`` maps each row key to its header, in order; ``formats`` maps a
+    key to a format spec (``".2f"``) or a function. ``None`` shows as a dash, integers with thousands separators.
+    Numeric columns are right-aligned."""
+    formats = formats or {}
+    missing = [key for key in columns if rows and key not in rows[0]]
+    if missing:
+        raise KeyError(f"the rows have no {missing}; their keys: {list(rows[0])}")
+    numeric = {key: all(isinstance(r[key], (int, float)) or r[key] is None for r in rows) for key in columns}
+    lines = ["| " + " | ".join(columns.values()) + " |"]
+    lines.append("| " + " | ".join("---:" if numeric[k] else "---" for k in columns) + " |")
+    for row in rows:
+        lines.append("| " + " | ".join(_cell(row[k], formats.get(k)) for k in columns) + " |")
+    return "\n".join(lines)
+
+
+def show_table(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, str],
+    formats: Mapping[str, str | Callable[[Any], str]] | None = None,
+) -> None:
+    """Display :func:`format_table` as a rendered table in a notebook (printed as Markdown elsewhere)."""
+    text = format_table(rows, columns, formats)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # plain Python
+        print(text)

@@ -95,3 +95,18 @@ def test_course_script_reinstalls_only_when_dependencies_change(tmp_path, monkey
     assert course.install_fingerprint() != fingerprint
     course.ensure_environment()
     assert any(cmd[-2:] == ["-e", ".[test]"] for cmd in calls)  # a changed dependency: installs again
+
+
+def test_format_table_formats_and_aligns():
+    from cnnlib.nbtools import format_table
+
+    rows = [{"name": "resnet20", "params": 269722, "error": 8.754, "paper": None}]
+    text = format_table(rows, {"name": "model", "params": "parameters", "error": "error %", "paper": "paper"},
+                        {"error": ".2f"})  # fmt: skip
+    assert text.splitlines() == [
+        "| model | parameters | error % | paper |",
+        "| --- | ---: | ---: | ---: |",
+        "| resnet20 | 269,722 | 8.75 | — |",
+    ]
+    with pytest.raises(KeyError, match="no \\['depth'\\]"):
+        format_table(rows, {"depth": "depth"})
