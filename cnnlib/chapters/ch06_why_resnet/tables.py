@@ -14,7 +14,7 @@ import torch.nn as nn
 from ...analysis.summary import count_parameters
 from ...models import build_on_meta
 
-__all__ = ["ARCHITECTURES", "IMAGENET_TABLE2", "SEED_TABLE", "architecture_table", "layer_counts"]
+__all__ = ["ARCHITECTURES", "IMAGENET_TABLE2", "SEED_TABLE", "architecture_table", "layer_counts", "lesion_rows"]
 
 # Table 2: ImageNet top-1 error (%, 10-crop testing) of nets with and without shortcuts (same parameters)
 IMAGENET_TABLE2: dict[str, dict[int, float]] = {
@@ -67,6 +67,26 @@ def architecture_table() -> list[dict[str, Any]]:
                 "seed_params": seed_params,
                 "seed_convs": seed_convs,
                 "seed_dense": seed_dense,
+            }
+        )
+    return rows
+
+
+def lesion_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per model of a ``lesions`` result: the single deletions' mean and worst accuracy drop
+    (points), and the block or layer whose deletion hurt most."""
+    rows = []
+    for name, record in result["models"].items():
+        drops = {where: 100 * (record["intact"] - acc) for where, acc in record["single"].items()}
+        worst = max(drops, key=drops.get)
+        rows.append(
+            {
+                "net": name,
+                "deletions": len(drops),
+                "intact": 100 * record["intact"],
+                "mean_drop": sum(drops.values()) / len(drops),
+                "worst_drop": drops[worst],
+                "worst_at": worst,
             }
         )
     return rows
