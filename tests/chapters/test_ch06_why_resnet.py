@@ -84,3 +84,10 @@ def test_lesion_explorer_renders_headless(capsys):
     box = figures.lesion_explorer(model, data, ["layer1.1", "layer1.2"], ["layer1", "layer2", "layer3"])
     box.set_values({"deleted": ("layer1.1",), "swaps": 2})
     plt.close("all")
+
+
+def test_lesion_rows_summarise_the_single_deletions():
+    result = {"models": {"resnet56": {"intact": 0.9, "single": {"layer1.1": 0.89, "layer2.1": 0.8}}}}
+    (row,) = tables.lesion_rows(result)
+    assert row["deletions"] == 2 and row["worst_at"] == "layer2.1"
+    assert row["worst_drop"] == pytest.approx(10.0) and row["mean_drop"] == pytest.approx(5.5)
