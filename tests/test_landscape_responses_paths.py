@@ -180,3 +180,19 @@ def test_swapped_order_is_a_permutation():
     assert sorted(order) == list(range(5)) and order[0] == 0
     with pytest.raises(ValueError, match="swap"):
         swapped_order(2, 1, random.Random(0), fixed_first=True)
+
+
+def test_surface_statistics_of_a_bowl_and_of_a_bumpy_grid():
+    from cnnlib.analysis.landscape import surface_statistics
+
+    axis = torch.linspace(-1, 1, 5)
+    bowl = axis[None, :] ** 2 + axis[:, None] ** 2
+    stats = surface_statistics(bowl, (bowl < 0.6).float())
+    assert stats["falling_steps"] == 0 and stats["other_minima"] == 0 and stats["ray_steps"] == 16
+    assert stats["centre_loss"] == 0 and stats["basin_points"] == 9 and stats["points"] == 25
+    bumpy = bowl.clone()
+    bumpy[1, 1] = -0.5  # a dip on the diagonal ray: lower than its neighbours and than the step before
+    stats = surface_statistics(bumpy, torch.zeros(5, 5))
+    assert stats["other_minima"] == 1 and stats["falling_steps"] == 1
+    with pytest.raises(ValueError, match="odd side"):
+        surface_statistics(torch.zeros(4, 4), torch.zeros(4, 4))

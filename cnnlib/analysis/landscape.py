@@ -27,7 +27,7 @@ from torch import Tensor
 from ..data import ImageTensors, normalize
 from .activations import eval_mode
 
-__all__ = ["LossSlice", "filter_normalized_direction", "loss_along"]
+__all__ = ["LossSlice", "filter_normalized_direction", "loss_along", "surface_statistics"]
 
 Direction = dict[str, Tensor]  # parameter name -> a tensor of its shape
 
@@ -131,3 +131,42 @@ def loss_along(
         for name, p in params.items():
             p.copy_(saved[name])
     return LossSlice(tuple(float(a) for a in alphas), tuple(float(b) for b in betas), loss, accuracy, len(data))
+
+
+_RAYS = ((1, 0), (-1, 0), (0, 1), (0, -1), (1, 1), (1, -1), (-1, 1), (-1, -1))
+
+
+def surface_statistics(loss: Tensor, accuracy: Tensor, low_loss: float = 1.0) -> dict[str, float | int]:
+    """Numbers that describe a square 2-D loss grid centred on the trained weights (odd side).
+
+    ``basin_points``: grid points where the accuracy is above 50 %; ``low_loss_points``: where the
+    loss is below ``low_loss``; ``falling_steps`` / ``ray_steps``: along the 8 rays from the centre
+    (rows, columns, diagonals), how many steps outward *lower* the loss (0 for a convex bowl);
+    ``other_minima``: interior points, other than the centre, lower than their 4 neighbours.
+    """
+    loss, accuracy = torch.as_tensor(loss, dtype=torch.float64), torch.as_tensor(accuracy, dtype=torch.float64)
+    n = loss.shape[0]
+    if loss.shape != (n, n) or n % 2 == 0 or accuracy.shape != loss.shape:
+        raise ValueError(
+            f"expected two square grids with an odd side, got {tuple(loss.shape)} and {tuple(accuracy.shape)}"
+        )
+    c = n // 2
+    falling = steps = 0
+    for di, dj in _RAYS:
+        ray = torch.stack([loss[c + k * di, c + k * dj] for k in range(c + 1)])
+        falling += int((ray[1:] < ray[:-1]).sum())
+        steps += c
+    inner = loss[1:-1, 1:-1]
+    lower = (inner < loss[:-2, 1:-1]) & (inner < loss[2:, 1:-1]) & (inner < loss[1:-1, :-2]) & (inner < loss[1:-1, 2:])
+    lower[c - 1, c - 1] = False  # the centre itself
+    return {
+        "centre_loss": float(loss[c, c]),
+        "centre_accuracy": float(accuracy[c, c]),
+        "max_loss": float(loss.max()),
+        "basin_points": int((accuracy > 0.5).sum()),
+        "low_loss_points": int((loss < low_loss).sum()),
+        "points": n * n,
+        "falling_steps": falling,
+        "ray_steps": steps,
+        "other_minima": int(lower.sum()),
+    }
