@@ -7,6 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -58,7 +59,10 @@ def gradient_flow_explorer(x: Tensor, y: Tensor, blocks: int = 20, init: str = "
 
     def draw(blocks: int, init: str) -> Figure:
         flows = gradient_flow(x, y, blocks, init)
-        return plot_gradient_flow(flows, title=f"{blocks} blocks ({2 * blocks + 1} convolutions), {init} init")
+        label = {"pytorch": "PyTorch's default", "he": "He et al.'s"}[init]
+        return plot_gradient_flow(
+            flows, title=f"{blocks} blocks ({2 * blocks + 1} convolutions), {label} initialisation"
+        )
 
     return controls_explorer(draw, controls, note="change the depth or the initialisation to recompute")
 
@@ -77,7 +81,8 @@ def plot_loss_surfaces(result: Mapping[str, Any], models: Sequence[str] | None =
     for i, name in enumerate(models):
         loss = surfaces[name]
         ax = fig.add_subplot(2, len(models), i + 1)
-        cs = ax.contour(alpha, beta, loss, levels=contour_levels, cmap="viridis", linewidths=0.9)
+        norm = LogNorm(vmin=contour_levels[0], vmax=contour_levels[-1])
+        cs = ax.contour(alpha, beta, loss, levels=contour_levels, cmap="viridis", norm=norm, linewidths=0.9)
         ax.plot(0, 0, "r+", ms=10)
         ax.set_aspect("equal")
         ax.set_title(f"{name}: training loss (contours)", fontsize=10)
