@@ -91,3 +91,9 @@ def test_lesion_rows_summarise_the_single_deletions():
     (row,) = tables.lesion_rows(result)
     assert row["deletions"] == 2 and row["worst_at"] == "layer2.1"
     assert row["worst_drop"] == pytest.approx(10.0) and row["mean_drop"] == pytest.approx(5.5)
+
+
+def test_stage_drops_average_per_stage():
+    record = {"intact": 0.9, "single": {"layer1.1": 0.8, "layer1.2": 0.9, "layer2.1": 0.85}}
+    drops = tables.stage_drops(record)
+    assert drops == pytest.approx({"layer1": 5.0, "layer2": 5.0})

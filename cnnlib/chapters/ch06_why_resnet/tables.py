@@ -14,7 +14,15 @@ import torch.nn as nn
 from ...analysis.summary import count_parameters
 from ...models import build_on_meta
 
-__all__ = ["ARCHITECTURES", "IMAGENET_TABLE2", "SEED_TABLE", "architecture_table", "layer_counts", "lesion_rows"]
+__all__ = [
+    "ARCHITECTURES",
+    "IMAGENET_TABLE2",
+    "SEED_TABLE",
+    "architecture_table",
+    "layer_counts",
+    "lesion_rows",
+    "stage_drops",
+]
 
 # Table 2: ImageNet top-1 error (%, 10-crop testing) of nets with and without shortcuts (same parameters)
 IMAGENET_TABLE2: dict[str, dict[int, float]] = {
@@ -90,3 +98,12 @@ def lesion_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def stage_drops(record: dict[str, Any]) -> dict[str, float]:
+    """Mean accuracy drop (points) of the single deletions in each stage of one ``lesions`` model record
+    (block names ``layerN.i``)."""
+    drops: dict[str, list[float]] = {}
+    for where, acc in record["single"].items():
+        drops.setdefault(where.split(".")[0], []).append(100 * (record["intact"] - acc))
+    return {stage: sum(v) / len(v) for stage, v in drops.items()}
