@@ -89,7 +89,10 @@ def plot_loss_surfaces(result: Mapping[str, Any], models: Sequence[str] | None =
         ax.set_xlabel("α (direction 1)")
         ax.set_ylabel("β (direction 2)")
         if i == len(models) - 1:
-            fig.colorbar(cs, ax=ax, shrink=0.8, label="loss (log-spaced levels)")
+            bar = fig.colorbar(cs, ax=ax, shrink=0.8, label="loss (log-spaced levels)")
+            ticks = [t for t in (0.01, 0.1, 1, 10, 100, 1000) if contour_levels[0] <= t <= contour_levels[-1]]
+            bar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
+            bar.minorticks_off()
         ax3 = fig.add_subplot(2, len(models), len(models) + i + 1, projection="3d")
         clipped = np.minimum(loss, 10.0)  # Li et al. also clip the z axis at 10
         ax3.plot_surface(alpha, beta, clipped, cmap="viridis", vmin=0, vmax=10, linewidth=0, antialiased=True)

@@ -88,38 +88,46 @@ def plot_path_gradients(result: Mapping[str, Any]) -> Figure:
 
 
 def plot_lesions(result: Mapping[str, Any]) -> Figure:
-    """Veit et al. Fig. 3 and 5 from a ``lesions`` result: accuracy after deleting each single block or
-    layer (left), error against the number of blocks deleted (middle) and against Kendall's tau (right)."""
+    """Veit et al. Fig. 3 and 5 from a ``lesions`` result: accuracy after deleting each single block
+    (resnet56, plain56) or layer (vgg11_bn_cifar), error against the number of blocks deleted and
+    against Kendall's tau of a shuffled order."""
     models = result["models"]
-    fig, axes = figure(ncols=3, figsize=(13, 3.8), gridspec_kw={"width_ratios": [2.2, 1, 1]})
+    fig, axes = figure(ncols=4, figsize=(14, 3.9), gridspec_kw={"width_ratios": [2.2, 0.55, 1, 1]})
     ax = axes[0, 0]
     for name in ("resnet56", "plain56"):
         single = models[name]["single"]
         ax.plot(range(len(single)), [100 * a for a in single.values()], "o-", ms=4, color=_COLOURS[name], label=name)
         ax.axhline(100 * models[name]["intact"], color=_COLOURS[name], ls=":", lw=1)
-    vgg = models["vgg11_bn_cifar"]["single"]
-    ax.plot(range(len(vgg)), [100 * a for a in vgg.values()], "s", ms=7, color="#2ca02c", label="vgg11_bn_cifar layer")
     ax.axhline(10, color="grey", lw=0.8)
-    ax.text(0, 11, "chance", fontsize=8, color="grey")
+    ax.text(len(models["resnet56"]["single"]) - 1, 11, "chance", fontsize=8, color="grey", ha="right")
     ax.set_xticks(range(len(models["resnet56"]["single"])))
     ax.set_xticklabels(list(models["resnet56"]["single"]), rotation=90, fontsize=7)
+    ax.set_ylim(0, 100)
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"one block (layer) deleted; dotted: intact ({models['resnet56']['images']:,} images)")
+    ax.set_title(f"one block deleted; dotted: intact ({models['resnet56']['images']:,} images)")
     ax.legend(fontsize=8)
+    vgg = models["vgg11_bn_cifar"]
+    axes[0, 1].bar(range(len(vgg["single"])), [100 * a for a in vgg["single"].values()], color="#2ca02c")
+    axes[0, 1].axhline(100 * vgg["intact"], color="#2ca02c", ls=":", lw=1)
+    axes[0, 1].axhline(10, color="grey", lw=0.8)
+    axes[0, 1].set_xticks(range(len(vgg["single"])))
+    axes[0, 1].set_xticklabels(list(vgg["single"]), rotation=90, fontsize=7)
+    axes[0, 1].set_ylim(0, 100)
+    axes[0, 1].set_title("vgg11_bn_cifar:\none layer deleted", fontsize=9)
     for name in ("resnet56", "plain56"):
         record = models[name]
         ks = [int(k) for k in record["k_deleted"]]
         errors = np.asarray([[100 * (1 - a) for a in v] for v in record["k_deleted"].values()])
-        axes[0, 1].errorbar(ks, errors.mean(1), yerr=errors.std(1), marker="o", ms=4, color=_COLOURS[name], label=name)
+        axes[0, 2].errorbar(ks, errors.mean(1), yerr=errors.std(1), marker="o", ms=4, color=_COLOURS[name], label=name)
         taus = [s["kendall_tau"] for s in record["shuffled"]]
-        axes[0, 2].plot(taus, [100 * (1 - s["acc"]) for s in record["shuffled"]], "o", ms=4, color=_COLOURS[name])
-    axes[0, 1].set_xlabel("blocks deleted at random")
-    axes[0, 1].set_ylabel("test error (%)")
-    axes[0, 1].set_title(f"k blocks deleted ({result['repeats']} draws each)")
-    axes[0, 1].legend(fontsize=8)
-    axes[0, 2].set_xlabel("Kendall τ of the block order (1 = intact)")
-    axes[0, 2].set_title("blocks shuffled within stages")
-    axes[0, 2].invert_xaxis()
+        axes[0, 3].plot(taus, [100 * (1 - s["acc"]) for s in record["shuffled"]], "o", ms=4, color=_COLOURS[name])
+    axes[0, 2].set_xlabel("blocks deleted at random")
+    axes[0, 2].set_ylabel("test error (%)")
+    axes[0, 2].set_title(f"k blocks deleted ({result['repeats']} draws each)")
+    axes[0, 2].legend(fontsize=8)
+    axes[0, 3].set_xlabel("Kendall τ of the block order (1 = intact)")
+    axes[0, 3].set_title("blocks shuffled within stages")
+    axes[0, 3].invert_xaxis()
     fig.tight_layout()
     return fig
 
@@ -144,7 +152,14 @@ def plot_depth_returns(published: Mapping[int, float], measured: Mapping[str, tu
     return fig
 
 
-def lesion_explorer(model: nn.Module, data: ImageTensors, blocks: Sequence[str], stages: Sequence[str]):
+def lesion_explorer(
+    model: nn.Module,
+    data: ImageTensors,
+    blocks: Sequence[str],
+    stages: Sequence[str],
+    deleted: Sequence[str] = (),
+    swaps: int = 0,
+):
     """Delete any blocks and shuffle the rest of a residual net, then re-evaluate it on ``data`` live.
 
     ``blocks`` are the ones offered for deletion; when shuffling, the first block of each stage after
@@ -154,8 +169,8 @@ def lesion_explorer(model: nn.Module, data: ImageTensors, blocks: Sequence[str],
 
     intact = evaluate(model, data)["acc"]
     controls = {
-        "deleted": widgets.SelectMultiple(options=list(blocks), value=(), rows=6, description="delete"),
-        "swaps": widgets.IntSlider(value=0, min=0, max=16, description="swaps/stage", continuous_update=False),
+        "deleted": widgets.SelectMultiple(options=list(blocks), value=tuple(deleted), rows=6, description="delete"),
+        "swaps": widgets.IntSlider(value=swaps, min=0, max=16, description="swaps/stage", continuous_update=False),
         "seed": widgets.IntSlider(value=0, min=0, max=9, description="seed", continuous_update=False),
     }
 
