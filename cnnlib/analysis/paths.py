@@ -3,7 +3,7 @@
 Each residual block computes ``x + f(x)``: a signal either goes through ``f`` or around it. A network
 of ``n`` blocks is then a collection of ``2**n`` paths, one for each subset of blocks it passes
 through, and the number of paths that go through ``k`` blocks (the path's *length*) is the binomial
-coefficient ``C(n, k)``: most paths have a length near ``n / 2``. Veit et al. (Sec. 4, Fig. 6) find
+coefficient ``C(n, k)``: most paths have a length near ``n / 2``. Veit et al. (Sec. 5, Fig. 6) find
 that the gradient during training comes mostly from short paths, 5 to 17 blocks long in a
 54-block ResNet, because each block a path goes through scales its gradient down.
 :func:`gradient_by_path_length` measures that on a trained network, with the paper's method.
@@ -108,7 +108,7 @@ def gradient_by_path_length(
     samples: int = 10,
     seed: int = 0,
 ) -> dict[int, float]:
-    """Veit et al.'s Sec. 4.2: the gradient that paths of each length send to the first block's input.
+    """Veit et al.'s Sec. 5 (Fig. 6): the gradient that paths of each length send to the first block's input.
 
     For each length ``k``: ``samples`` times, pick ``k`` of the ``blocks`` at random, let the backward
     pass go through those blocks' residual functions and through the other blocks' shortcuts only

@@ -43,3 +43,23 @@ def test_stored_result_is_consistent():
         assert loss[centre][centre] == min(v for row in loss for v in row)
     resnet, plain = (result["models"][m]["loss"] for m in LANDSCAPE_MODELS)
     assert resnet[centre][centre] < plain[centre][centre]  # the residual net also fits the training set better
+
+
+@pytest.mark.slow
+def test_stochastic_depth_quick_run(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.EXPERIMENTS_ENV, str(tmp_path))
+    record = experiments.run("stochastic_depth", quick=True)
+    assert record["quick"] and record["chapter"] == "05" and not list(tmp_path.iterdir())
+    runs = record["result"]["runs"]
+    assert [r["stochastic_depth_prob"] for r in runs.values()] == [0.0, 0.5]
+    assert all(len(r["epochs"]) == 1 and 0 <= r["test_acc"] <= 1 for r in runs.values())
+
+
+def test_stored_stochastic_depth_is_consistent():
+    try:
+        result = experiments.load_result("stochastic_depth")["result"]
+    except experiments.ExperimentNotRunError:
+        pytest.skip("stochastic_depth has not been run yet")
+    for run in result["runs"].values():
+        assert len(run["epochs"]) == result["epochs"] and run["test_acc"] == run["epochs"][-1]["test_acc"]
+        assert run["train_acc_clean"] > 0.5  # both nets learn in the short run

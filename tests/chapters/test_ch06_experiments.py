@@ -19,6 +19,7 @@ def test_deletable_blocks_skip_each_downsampling_block():
 def test_vgg_layers_are_the_shape_preserving_convolutions():
     layers = _vgg_layers(models.get_model("vgg11_bn_cifar"))
     assert len(layers) == 4 and all(len(names) == 3 for _, names in layers)
+    assert [label for label, _ in layers] == ["conv4", "conv6", "conv7", "conv8"]
 
 
 def test_swaps_keep_a_permutation_and_the_first_block():

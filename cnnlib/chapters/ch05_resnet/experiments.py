@@ -6,6 +6,11 @@
   along two filter-normalised random directions, on a grid of ``LANDSCAPE_STEPS`` x ``LANDSCAPE_STEPS``
   points from -1 to 1 (the paper: 51 x 51 on all 50,000 training images; here a fixed subset of
   ``LANDSCAPE_IMAGES`` training images, to fit a CPU).
+- ``stochastic_depth``: Huang et al. 2016 at a budget a CPU affords: ResNet-32 trained from scratch
+  with and without stochastic depth (p_L = 0.5, linear decay), the zoo's CIFAR recipe shortened to
+  ``SD_EPOCHS`` epochs on ``SD_IMAGES`` training images, evaluated on the zoo's 2,000-image test
+  subset. A regulariser's effect needs long training (the paper: 500 epochs); this run shows what it
+  does to a short one.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ LANDSCAPE_MODELS = ("resnet56", "plain56")
 LANDSCAPE_STEPS = 21  # grid points per axis, from -LANDSCAPE_SPAN to +LANDSCAPE_SPAN (0 is a grid point)
 LANDSCAPE_SPAN = 1.0
 LANDSCAPE_IMAGES = 1000  # a fixed subset of the CIFAR-10 training images (seed 0)
+SD_MODEL = "resnet32"
+SD_EPOCHS = 8
+SD_IMAGES = 10_000
+SD_DROP_LAST = 0.5  # 1 - p_L
 
 
 @experiment(
@@ -54,3 +63,45 @@ def loss_landscape(quick: bool = False) -> dict[str, Any]:
             "data_source": data.source,
         }
     return result
+
+
+@experiment(
+    "stochastic_depth",
+    description="Huang et al. 2016 in a short run: ResNet-32 with and without stochastic depth (p_L = 0.5), "
+    "8 epochs on 10,000 CIFAR-10 training images",
+)
+def stochastic_depth(quick: bool = False) -> dict[str, Any]:
+    """Per-epoch history of both runs, the same seed and data order; the final train/test accuracies."""
+    from dataclasses import asdict, replace
+
+    from ... import zoo
+    from ...models import get_model
+    from ...train import evaluate, fit
+
+    epochs, images = (1, 256) if quick else (SD_EPOCHS, SD_IMAGES)
+    entry = zoo.entry("resnet20")  # the zoo's CIFAR recipe and data
+    config = replace(entry.config, epochs=epochs)
+    train = zoo.load_dataset(entry, "train").subset(images, seed=0)
+    test = zoo.ci_subset(zoo.load_dataset(entry, "test"))
+    if quick:
+        test = test.subset(100, seed=0)
+    runs = {}
+    for label, drop in (("constant depth", 0.0), ("stochastic depth", SD_DROP_LAST)):
+        torch.manual_seed(config.seed)
+        model = get_model(SD_MODEL, stochastic_depth_prob=drop)
+        history = fit(model, train, test, config, progress=False)
+        runs[label] = {
+            "stochastic_depth_prob": drop,
+            "epochs": history["epochs"],
+            "train_seconds": history["train_seconds"],
+            "train_acc_clean": evaluate(model, train)["acc"],
+            "test_acc": history["epochs"][-1]["test_acc"],
+        }
+    return {
+        "model": SD_MODEL,
+        "epochs": epochs,
+        "train_images": images,
+        "test_images": len(test),
+        "config": asdict(config),
+        "runs": runs,
+    }

@@ -89,7 +89,7 @@ def plot_loss_surfaces(result: Mapping[str, Any], models: Sequence[str] | None =
         ax.set_xlabel("α (direction 1)")
         ax.set_ylabel("β (direction 2)")
         if i == len(models) - 1:
-            bar = fig.colorbar(cs, ax=ax, shrink=0.8, label="loss (log-spaced levels)")
+            bar = fig.colorbar(cs, ax=ax, shrink=0.8, label="loss (levels shared by both maps)")
             ticks = [t for t in (0.01, 0.1, 1, 10, 100, 1000) if contour_levels[0] <= t <= contour_levels[-1]]
             bar.set_ticks(ticks, labels=[f"{t:g}" for t in ticks])
             bar.minorticks_off()
@@ -134,6 +134,7 @@ def plot_gate_means(gates: Sequence[Tensor], title: str = "") -> Figure:
         ax.plot(np.full(values.shape, i) + np.linspace(-0.2, 0.2, len(values)), values, ".", color="#1f77b4", ms=3)
     ax.plot(range(1, len(gates) + 1), [float(g.mean()) for g in gates], "-o", color="#d62728", label="layer mean")
     ax.set_ylim(0, 1)
+    ax.set_xticks(range(1, len(gates) + 1))
     ax.set_xlabel("highway layer")
     ax.set_ylabel("transform gate T(x)")
     ax.set_title(title or "Highway gates after training")

@@ -4,7 +4,7 @@ published CIFAR-10 figures that the zoo's checkpoints stand beside.
 Sources (``../shared/REFERENCES.md``): He, Zhang, Ren, Sun, *Deep Residual Learning for Image
 Recognition*, CVPR 2016 (arXiv 1512.03385), Table 1 (FLOPs), Table 3 (shortcut options) and
 Table 6 (CIFAR-10); He, Zhang, Ren, Sun, *Identity Mappings in Deep Residual Networks*, ECCV 2016
-(arXiv 1603.05027), Table 3 (pre-activation, CIFAR-10).
+(arXiv 1603.05027), Tables 3 and 4 (pre-activation, CIFAR-10).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ HE_SHORTCUT_OPTIONS: dict[str, tuple[float, float]] = {
     "B: projection where the shape changes": (24.52, 7.46),
     "C: projection everywhere": (24.19, 7.40),
 }
-# Identity Mappings, Table 3: CIFAR-10 test error (%), original (post-activation) unit -> pre-activation unit
+# Identity Mappings, Tables 3 and 4: CIFAR-10 test error (%), original (post-activation) unit -> pre-activation unit
 PREACT_CIFAR10: dict[str, tuple[float, float]] = {
     "ResNet-110": (6.61, 6.37),
     "ResNet-164": (5.93, 5.46),

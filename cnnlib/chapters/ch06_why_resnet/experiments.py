@@ -39,13 +39,15 @@ def _deletable_blocks(model) -> list[str]:
 
 
 def _vgg_layers(model) -> list[tuple[str, list[str]]]:
-    """(label, module names) of every conv + BN + ReLU layer of a VGG whose output has its input's shape."""
+    """(label, module names) of every conv + BN + ReLU layer of a VGG whose output has its input's shape;
+    the label numbers the convolutions from 1 (VGG-11 has 8)."""
     import torch.nn as nn
 
-    layers, feats = [], list(model.features)
-    for i, m in enumerate(feats):
+    layers, convs = [], 0
+    for i, m in enumerate(model.features):
+        convs += isinstance(m, nn.Conv2d)
         if isinstance(m, nn.Conv2d) and m.in_channels == m.out_channels and m.stride == (1, 1):
-            layers.append((f"conv {i}", [f"features.{j}" for j in (i, i + 1, i + 2)]))
+            layers.append((f"conv{convs}", [f"features.{j}" for j in (i, i + 1, i + 2)]))  # conv4: the 4th conv
     return layers
 
 
