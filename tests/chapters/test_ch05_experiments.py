@@ -62,4 +62,4 @@ def test_stored_stochastic_depth_is_consistent():
         pytest.skip("stochastic_depth has not been run yet")
     for run in result["runs"].values():
         assert len(run["epochs"]) == result["epochs"] and run["test_acc"] == run["epochs"][-1]["test_acc"]
-        assert run["train_acc_clean"] > 0.5  # both nets learn in the short run
+        assert run["train_acc_clean"] > 0.3  # both nets learn in the short run (chance: 0.1)
