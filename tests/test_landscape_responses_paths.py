@@ -11,7 +11,13 @@ import torch.nn.functional as F
 
 import cnnlib
 from cnnlib.analysis.landscape import filter_normalized_direction, loss_along
-from cnnlib.analysis.paths import path_count, path_length_counts, path_length_distribution
+from cnnlib.analysis.paths import (
+    gradient_share_lengths,
+    path_count,
+    path_length_counts,
+    path_length_distribution,
+    path_length_stats,
+)
 from cnnlib.analysis.responses import conv_bn_layers, gradient_norms, response_std, weight_layers
 from cnnlib.data import DATASETS, ImageTensors, normalize
 
@@ -132,6 +138,26 @@ def test_paths_of_a_residual_network():
     assert sum(k * s for k, s in enumerate(share)) == pytest.approx(13.5)  # the mean length: n / 2
     with pytest.raises(ValueError, match="whole number"):
         path_count(-1)
+
+
+def test_path_length_stats_match_the_binomial_closed_form():
+    for n in (1, 9, 27, 54):
+        mean, sd = path_length_stats(n)
+        assert mean == pytest.approx(n / 2) and sd == pytest.approx(math.sqrt(n) / 2)
+
+
+def test_gradient_share_lengths_takes_the_largest_totals_first():
+    lengths, counts = [1, 2, 3, 4], [4, 6, 4, 1]
+    # totals 40, 30, 8, 1 (of 79): 40 + 30 = 70 < 71.1 = 90 %, so length 3 is needed too
+    assert gradient_share_lengths(lengths, counts, [10, 5, 2, 1], 0.9) == [1, 2, 3]
+    assert gradient_share_lengths(lengths, counts, [10, 5, 2, 1], 0.5) == [1]
+    assert gradient_share_lengths(lengths, counts, [10, 5, 2, 1], 1.0) == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="equally long"):
+        gradient_share_lengths([1, 2], [1], [1.0, 2.0])
+    with pytest.raises(ValueError, match="share"):
+        gradient_share_lengths([1], [1], [1.0], share=1.5)
+    with pytest.raises(ValueError, match="all zero"):
+        gradient_share_lengths([1], [1], [0.0])
 
 
 def _resnet20_blocks():

@@ -24,7 +24,15 @@ from torch import Tensor
 from ..models.resnet import BasicBlock
 from .activations import eval_mode, forward_hooks, named_modules
 
-__all__ = ["gradient_by_path_length", "path_count", "path_length_counts", "path_length_distribution", "routed"]
+__all__ = [
+    "gradient_by_path_length",
+    "gradient_share_lengths",
+    "path_count",
+    "path_length_counts",
+    "path_length_distribution",
+    "path_length_stats",
+    "routed",
+]
 
 
 def _check_blocks(n_blocks: int) -> None:
@@ -48,6 +56,44 @@ def path_length_distribution(n_blocks: int) -> list[float]:
     """The share of all paths that have each length 0..n (a Binomial(n, 1/2) distribution)."""
     total = path_count(n_blocks)
     return [c / total for c in path_length_counts(n_blocks)]
+
+
+def path_length_stats(n_blocks: int) -> tuple[float, float]:
+    """Mean and standard deviation of the path length, in blocks: ``n / 2`` and ``sqrt(n) / 2``.
+
+    Computed from :func:`path_length_distribution` (not from the closed form), so that the two agree
+    is something a test can check.
+    """
+    share = path_length_distribution(n_blocks)
+    mean = sum(k * s for k, s in enumerate(share))
+    return mean, math.sqrt(sum((k - mean) ** 2 * s for k, s in enumerate(share)))
+
+
+def gradient_share_lengths(
+    lengths: Sequence[int], counts: Sequence[int], norms: Sequence[float], share: float = 0.9
+) -> list[int]:
+    """The fewest path lengths that together carry ``share`` of the total gradient, sorted.
+
+    The total gradient of length ``k`` is the number of such paths times the mean gradient norm of
+    one of them (Veit et al., Fig. 6 (c)); lengths are taken largest total first until their sum
+    reaches ``share`` of the whole.
+    """
+    if not len(lengths) == len(counts) == len(norms) or not lengths:
+        raise ValueError(f"lengths, counts and norms must be non-empty and equally long; got "
+                         f"{len(lengths)}, {len(counts)}, {len(norms)}")  # fmt: skip
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    total = [c * g for c, g in zip(counts, norms)]
+    whole = sum(total)
+    if whole <= 0:
+        raise ValueError("the gradient norms are all zero: there is no share to split")
+    kept, covered = [], 0.0
+    for i in sorted(range(len(total)), key=total.__getitem__, reverse=True):
+        kept.append(lengths[i])
+        covered += total[i] / whole
+        if covered >= share - 1e-12:
+            break
+    return sorted(kept)
 
 
 def _shortcut(block: nn.Module, x: Tensor) -> Tensor:
