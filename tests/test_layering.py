@@ -49,6 +49,7 @@ ALLOWED: dict[str, set[str]] = {
     "cnnlib.checkpoint": {"cnnlib.models"} | FOUNDATION,
     "cnnlib.pretrained": {"cnnlib.models", "cnnlib.data"} | FOUNDATION,
     "cnnlib.analysis": ANALYSIS_BASE,
+    "cnnlib.interpret": {"cnnlib.interpret"} | ANALYSIS_BASE,
     "cnnlib.train": {"cnnlib.train", "cnnlib.models", "cnnlib.data", "cnnlib.checkpoint", "cnnlib.analysis.activations"}
     | FOUNDATION,
     "cnnlib.zoo": {"cnnlib.zoo", "cnnlib.train", "cnnlib.checkpoint", "cnnlib.provenance"} | ANALYSIS_BASE,

@@ -18,6 +18,7 @@ __all__ = [
     "first_crossing",
     "kendall_tau",
     "misclassified",
+    "spearman",
     "standard_error",
     "top_confusions",
     "top_predictions",
@@ -134,3 +135,31 @@ def kendall_tau(order: Sequence[int]) -> float:
     n = len(order)
     score = sum(1 if order[i] < order[j] else -1 for i in range(n) for j in range(i + 1, n))
     return score / (n * (n - 1) / 2)
+
+
+def _ranks(x: Tensor) -> Tensor:
+    """Ranks 0..n-1 of a 1-D tensor, ties given their mean rank."""
+    order = x.argsort()
+    ranks = torch.empty_like(x, dtype=torch.float64)
+    ranks[order] = torch.arange(len(x), dtype=torch.float64)
+    values, inverse = torch.unique(x, return_inverse=True)
+    if len(values) < len(x):  # average the ranks of tied values
+        sums = torch.zeros(len(values), dtype=torch.float64).index_add_(0, inverse, ranks)
+        counts = torch.zeros(len(values), dtype=torch.float64).index_add_(0, inverse, torch.ones_like(ranks))
+        ranks = (sums / counts)[inverse]
+    return ranks
+
+
+def spearman(a: Tensor, b: Tensor) -> float:
+    """Spearman's rank correlation of two equally long sets of numbers (tensors of any shape, flattened).
+
+    Pearson's correlation of their ranks (ties get their mean rank): 1 when ``b`` is any increasing
+    function of ``a``. Adebayo et al. 2018 compare saliency maps with it.
+    """
+    a, b = a.detach().flatten().double().cpu(), b.detach().flatten().double().cpu()
+    if a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"need two equally long sets of at least 2 numbers, got {tuple(a.shape)} and {tuple(b.shape)}")
+    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = (ra.norm() * rb.norm()).item()
+    return float((ra @ rb).item() / denominator) if denominator > 0 else 0.0

@@ -1,0 +1,70 @@
+"""Sanity checks for saliency maps (Adebayo et al. 2018, https://arxiv.org/abs/1810.03292).
+
+An explanation of a model should depend on the model. Adebayo et al. re-initialise a trained
+network's weights layer by layer, from the output back to the input ("cascading randomisation",
+Sec. 3.1, Fig. 2), recompute the maps, and compare them with the trained model's maps by Spearman
+rank correlation. A map that stays nearly the same while the network is destroyed explains the
+image (its edges), not the network: they find this for guided backpropagation, while the gradient
+and Grad-CAM change at once.
+
+Here the convolutional and linear layers inside each named module get fresh random weights
+(their ``reset_parameters``, PyTorch's default initialisation); batch norms keep their trained
+statistics, as in the paper, which randomises weights. Everything happens on a copy.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..analysis.metrics import spearman
+from .base import Method, resolve_layer
+
+__all__ = ["cascading_randomization", "randomize"]
+
+
+def randomize(model: nn.Module, name: str, seed: int = 0) -> int:
+    """Re-initialise every Conv2d and Linear inside ``model``'s module ``name`` in place; returns how many."""
+    _, module = resolve_layer(model, name)
+    torch.manual_seed(seed)
+    count = 0
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            m.reset_parameters()
+            count += 1
+    if count == 0:
+        raise ValueError(f"module {name!r} has no convolution or linear layer to randomise")
+    return count
+
+
+def cascading_randomization(
+    model: nn.Module,
+    method: Callable[[nn.Module], Method],
+    x: Tensor,
+    target,
+    layers: Sequence[str],
+    seed: int = 0,
+) -> list[dict[str, float | str]]:
+    """Rank correlation of ``method``'s maps before and after randomising ``layers`` cumulatively.
+
+    ``method``: builds the method for a model, e.g. ``lambda m: GradCAM(m, layer="layer3")``.
+    ``layers``: module names in the order to randomise them (the paper: from the logits down).
+    ``target``: fixed for all rows (pass the trained model's predictions), so that every map explains
+    the same class. Returns one row per stage, starting with ``"none"`` (correlation 1): ``layer``,
+    ``spearman`` (mean over images of the maps' rank correlation) and ``spearman_abs`` (of their
+    absolute values, which the paper also reports, since signs may flip).
+    """
+    reference = method(model).attribute(x, target)
+    rows: list[dict[str, float | str]] = [{"layer": "none", "spearman": 1.0, "spearman_abs": 1.0}]
+    probe = copy.deepcopy(model)
+    for i, name in enumerate(layers):
+        randomize(probe, name, seed=seed + i)
+        maps = method(probe).attribute(x, target)
+        rho = [spearman(a, b) for a, b in zip(reference, maps)]
+        rho_abs = [spearman(a.abs(), b.abs()) for a, b in zip(reference, maps)]
+        rows.append({"layer": name, "spearman": sum(rho) / len(rho), "spearman_abs": sum(rho_abs) / len(rho_abs)})
+    return rows
