@@ -31,21 +31,27 @@ __all__ = ["CAM", "GradCAM", "default_layer"]
 def default_layer(model: nn.Module) -> str:
     """The registry's Grad-CAM layer for ``model``: its ``gradcam_layer``, found by the model's class.
 
-    The model must be a registry model (``cnnlib.get_model``) whose class has a registered layer that
-    exists in it; otherwise an error asks for ``layer=...``.
+    Several registry entries share a class (resnet20 and resnet18 are both ``ResNet``-family classes
+    of one module); among the entries of the model's module whose ``gradcam_layer`` and
+    ``classifier`` exist in it, the deepest layer is the model's own (the last feature map before
+    the head). A model that is no registry model gets an error asking for ``layer=...``.
     """
     modules = dict(model.named_modules())
+    order = {name: i for i, name in enumerate(modules)}
     cls = type(model)
-    for name in list_models():
-        info = model_info(name)
-        if getattr(info.builder, "__module__", None) != cls.__module__:
-            continue
-        if info.gradcam_layer in modules and info.classifier in modules:
-            return info.gradcam_layer
-    raise AttributionError(
-        f"{cls.__name__} is not a registry model with a known Grad-CAM layer: pass layer=... "
-        "(conv_layer_names(model) lists the candidates)"
-    )
+    found = {
+        info.gradcam_layer
+        for info in map(model_info, list_models())
+        if getattr(info.builder, "__module__", None) == cls.__module__
+        and info.gradcam_layer in modules
+        and info.classifier in modules
+    }
+    if not found:
+        raise AttributionError(
+            f"{cls.__name__} is not a registry model with a known Grad-CAM layer: pass layer=... "
+            "(conv_layer_names(model) lists the candidates)"
+        )
+    return max(found, key=order.__getitem__)
 
 
 def _upsample(maps: Tensor, size: tuple[int, int]) -> Tensor:

@@ -42,16 +42,20 @@ def effective_receptive_field(model: nn.Module, layer: str, x: Tensor) -> Tensor
 
 
 def field_extent(erf: Tensor, mass: float = 0.9) -> int:
-    """Side, in pixels, of the smallest square centred on the map's peak region that holds ``mass`` of it.
+    """Side, in pixels, of the smallest square centred on the map's centre of mass that holds ``mass`` of it.
 
-    The square is centred where the centre unit sits (the middle of the map); odd and even sizes are
-    both tried, so a 1-pixel field gives 1.
+    The centre of mass is where the unit looks (for the centre unit of an even-sized map it is half a
+    pixel off the image's middle); odd and even sizes are both tried, so a 1-pixel field gives 1.
     """
     if not 0 < mass <= 1:
         raise AttributionError(f"mass must be in (0, 1], got {mass}")
     H, W = erf.shape
-    cy, cx = (H - 1) / 2, (W - 1) / 2
     total = erf.sum()
+    if total <= 0:
+        raise AttributionError("the map is empty: no gradient reached the input")
+    ys = torch.arange(H, dtype=erf.dtype, device=erf.device)
+    xs = torch.arange(W, dtype=erf.dtype, device=erf.device)
+    cy, cx = float((erf.sum(1) * ys).sum() / total), float((erf.sum(0) * xs).sum() / total)
     for side in range(1, max(H, W) + 1):
         top, left = round(cy - (side - 1) / 2), round(cx - (side - 1) / 2)
         box = erf[max(top, 0) : top + side, max(left, 0) : left + side]

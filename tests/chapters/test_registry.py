@@ -10,7 +10,8 @@ def test_chapters_and_their_modules_are_discovered():
     assert names[:5] == ["ch00_introduction", "ch01_lenet", "ch02_alexnet", "ch03_vgg", "ch04_googlenet"]
     found = [m.__name__ for m in chapters.chapter_modules("experiments")]
     assert found == [
-        f"cnnlib.chapters.{c}.experiments" for c in ("ch02_alexnet", "ch03_vgg", "ch05_resnet", "ch06_why_resnet")
+        f"cnnlib.chapters.{c}.experiments"
+        for c in ("ch02_alexnet", "ch03_vgg", "ch05_resnet", "ch06_why_resnet", "ch10_interpreting")
     ]
     exercises = [m.__name__.split(".")[2] for m in chapters.chapter_modules("exercises")]
     assert exercises == names  # every chapter has exercises
