@@ -29,6 +29,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..analysis.activations import forward_hooks
+from ..runtime import reuse_freed_memory
 
 __all__ = ["AttributionError", "Method", "Target", "conv_layer_names", "patched_forward", "preserved", "resolve_layer"]
 
@@ -71,7 +72,13 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> tuple[str, nn.Mod
 
 @contextlib.contextmanager
 def preserved(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and frozen parameters inside the block; the mode and every ``requires_grad`` restored after."""
+    """Eval mode and frozen parameters inside the block; the mode and every ``requires_grad`` restored after.
+
+    Also keeps freed memory in the process (:func:`cnnlib.runtime.reuse_freed_memory`): the methods run
+    many forward and backward passes of the same size, which otherwise pay the kernel for fresh pages
+    each time (as ``predict`` and ``fit`` do; the measurement is in that function's docstring).
+    """
+    reuse_freed_memory()
     was_training = model.training
     flags = [(p, p.requires_grad) for p in model.parameters()]
     model.eval()
@@ -218,6 +225,9 @@ def layer_and_gradient(model: nn.Module, layer: nn.Module, x: Tensor, target: Te
                 f"{tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}"
             )
         seen["A"] = out
+        # the rest of the network gets a copy: an in-place op after the layer (ReLU(inplace=True)) would
+        # otherwise overwrite A, and the map would be the next layer's
+        return out.clone()
 
     with torch.enable_grad(), forward_hooks({layer: keep}):
         x = x.detach().clone().requires_grad_(True)  # so that the graph reaches the layer in a frozen model

@@ -95,7 +95,7 @@ class CAM(Method):
         if A.shape[1] != self.fc.in_features:
             raise AttributionError(
                 f"CAM needs the layer the global pooling reads: {self.layer_name!r} has {A.shape[1]} channels, "
-                f"the final linear layer takes {self.fc.in_features}"
+                f"the final linear layer takes {self.fc.in_features} (for any other layer, use GradCAM)"
             )
         expected = F.linear(A.mean((2, 3)), self.fc.weight, self.fc.bias)
         if not torch.allclose(expected, scores, rtol=1e-3, atol=1e-3 * (1 + scores.abs().max().item())):

@@ -43,8 +43,10 @@ class SmoothGrad(Method):
 
     per_channel = True
 
-    def __init__(self, model, samples: int = 25, noise: float = 0.15, seed: int = 0, batch_size: int = 16):
-        super().__init__(model)
+    def __init__(
+        self, model, samples: int = 25, noise: float = 0.15, seed: int = 0, batch_size: int = 16, *, layer=None
+    ):
+        super().__init__(model, layer)  # layer: refused with a clear error, as by every input-only method
         if samples < 1 or noise < 0:
             raise AttributionError(f"SmoothGrad needs samples >= 1 and noise >= 0, got {samples}, {noise}")
         self.samples, self.noise, self.seed, self.batch_size = samples, noise, seed, batch_size
@@ -74,8 +76,8 @@ class IntegratedGradients(Method):
 
     per_channel = True
 
-    def __init__(self, model, baseline: float | Tensor = 0.0, steps: int = 32, batch_size: int = 32):
-        super().__init__(model)
+    def __init__(self, model, baseline: float | Tensor = 0.0, steps: int = 32, batch_size: int = 32, *, layer=None):
+        super().__init__(model, layer)  # layer: refused with a clear error
         if steps < 1:
             raise AttributionError(f"IntegratedGradients needs steps >= 1, got {steps}")
         self.baseline, self.steps, self.batch_size = baseline, steps, batch_size

@@ -38,9 +38,17 @@ class Occlusion(Method):
     per_channel = True
 
     def __init__(
-        self, model, window: int = 16, stride: int = 8, fill: float = 0.0, score: str = "logit", batch_size: int = 64
+        self,
+        model,
+        window: int = 16,
+        stride: int = 8,
+        fill: float = 0.0,
+        score: str = "logit",
+        batch_size: int = 64,
+        *,
+        layer=None,
     ):
-        super().__init__(model)
+        super().__init__(model, layer)  # layer: refused with a clear error
         if score not in ("logit", "probability"):
             raise AttributionError(f"score must be 'logit' or 'probability', got {score!r}")
         self.window, self.stride, self.fill, self.score, self.batch_size = window, stride, fill, score, batch_size
@@ -57,7 +65,7 @@ class Occlusion(Method):
         ys = window_positions(x.shape[2], self.window, self.stride)
         xs = window_positions(x.shape[3], self.window, self.stride)
         corners = [(i, j) for i in ys for j in xs]
-        drops = torch.empty(len(x), len(corners), device=x.device)
+        drops = torch.empty(len(x), len(corners), device=x.device, dtype=x.dtype)
         w = self.window
         for n in range(len(x)):
             base = self._scores(x[n : n + 1], int(target[n]))
@@ -78,8 +86,8 @@ class Occlusion(Method):
 
     def _channels(self, x: Tensor, target: Tensor) -> Tensor:
         drops, ys, xs = self._grid(x, target)
-        total = torch.zeros(len(x), *x.shape[2:], device=x.device)
-        count = torch.zeros(x.shape[2:], device=x.device)
+        total = torch.zeros(len(x), *x.shape[2:], device=x.device, dtype=x.dtype)
+        count = torch.zeros(x.shape[2:], device=x.device, dtype=x.dtype)
         w = self.window
         for a, i in enumerate(ys):
             for b, j in enumerate(xs):

@@ -25,7 +25,13 @@ def effective_receptive_field(model: nn.Module, layer: str, x: Tensor) -> Tensor
     input channels: an ``H x W`` map that sums to 1."""
     _, module = resolve_layer(model, layer)
     seen: dict[str, Tensor] = {}
-    with preserved(model), forward_hooks({module: lambda _m, _i, out: seen.__setitem__("A", out)}):
+
+    def keep(_m, _i, out):
+        seen["A"] = out
+        # a copy goes on, so that an in-place op after the layer cannot overwrite its output
+        return out.clone() if isinstance(out, Tensor) else None
+
+    with preserved(model), forward_hooks({module: keep}):
         with torch.enable_grad():
             inp = x.detach().clone().requires_grad_(True)
             model(inp)
@@ -49,6 +55,7 @@ def field_extent(erf: Tensor, mass: float = 0.9) -> int:
     """
     if not 0 < mass <= 1:
         raise AttributionError(f"mass must be in (0, 1], got {mass}")
+    erf = erf.detach().double()  # in float32 the sums over the box and over the map differ in the last bits
     H, W = erf.shape
     total = erf.sum()
     if total <= 0:

@@ -54,7 +54,7 @@ def _occlusion(model, x, target, window, stride, fill, size_off=0):
 def test_check_occlusion_accepts_the_method_and_rejects_a_wrong_grid():
     assert exercises.check_occlusion(_occlusion)
     with pytest.raises(AssertionError, match="positions"):
-        exercises.check_occlusion(lambda *a: _occlusion(*a, size_off=1))
+        exercises.check_occlusion(lambda *a: _occlusion(*a, size_off=-1))  # misses the last position
     with pytest.raises(AssertionError, match="differ"):
         exercises.check_occlusion(lambda m, x, t, w, s, f: _occlusion(m, x, t, w, s, 0.0))  # ignores fill
 

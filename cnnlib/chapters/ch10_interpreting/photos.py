@@ -18,6 +18,7 @@ from ...data.augment import normalize
 from ...data.imagenet import imagenet_classes, imagenette_targets
 from ...data.sources import ImageTensors
 from ...pretrained import pretrained_mobilenet_v2
+from ...runtime import reuse_freed_memory
 
 __all__ = ["Examples", "imagenet_model", "pick_examples", "short_name"]
 
@@ -82,6 +83,7 @@ def pick_examples(
 
     ``distinct=True`` takes photos of different true classes first (the pool is in class order).
     """
+    reuse_freed_memory()  # many same-sized batches: keep freed memory (see cnnlib.runtime)
     subset = photos.subset(pool, seed=seed)
     x = normalize(subset.images, subset.spec.mean, subset.spec.std)
     model.eval()
