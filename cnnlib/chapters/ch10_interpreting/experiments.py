@@ -41,8 +41,16 @@ def method_factories(quick: bool = False, live: bool = False) -> dict[str, Any]:
     on a CPU in seconds (a 32-pixel window with stride 24; 16 samples; 16 steps); ``quick=True`` the
     smallest ones, for tests.
     """
-    from ...interpret import CAM, Deconvnet, GradCAM, GuidedBackprop, IntegratedGradients, Occlusion, Saliency
-    from ...interpret import SmoothGrad
+    from ...interpret import (
+        CAM,
+        Deconvnet,
+        GradCAM,
+        GuidedBackprop,
+        IntegratedGradients,
+        Occlusion,
+        Saliency,
+        SmoothGrad,
+    )
 
     window, stride, samples, steps = (56, 56, 2, 2) if quick else (32, 24, 16, 16) if live else (16, 8, 25, 32)
     return {
