@@ -157,7 +157,10 @@ class Method:
         n, classes = logits.shape
         if target is None:
             return logits.argmax(1)
-        t = torch.as_tensor(target, dtype=torch.long).flatten()
+        raw = torch.as_tensor(target).flatten()
+        if raw.is_floating_point() or raw.is_complex() or raw.dtype == torch.bool:
+            raise AttributionError(f"target must be class indices (integers), got a {raw.dtype} tensor: {raw.tolist()}")
+        t = raw.long()
         if t.numel() == 1:
             t = t.expand(n)
         if t.numel() != n:
@@ -165,7 +168,7 @@ class Method:
         bad = t[(t < 0) | (t >= classes)]
         if len(bad):
             raise AttributionError(
-                f"target {bad.tolist()} out of range: the model has {classes} classes (0..{classes - 1})"
+                f"target {sorted(set(bad.tolist()))} out of range: the model has {classes} classes (0..{classes - 1})"
             )
         return t.to(x.device)
 

@@ -9,8 +9,9 @@ the channels-last memory layout, which measured about twice as fast on the cours
 - :meth:`Occlusion.grid`: the paper's map, one value per window position (``n_y x n_x``): the
   score's drop ``y_c(x) - y_c(x with the window covered)``;
 - :meth:`Occlusion.attribute`: one value per pixel, the mean drop over the windows that cover it
-  (captum's ``Occlusion`` definition, which the tests compare with; pixels that no window covers,
-  when the stride does not fit the size, get 0).
+  (captum's ``Occlusion`` definition, which the tests compare with, when the windows tile the image
+  exactly; when the stride does not fit the size, the pixels that no window covers get 0, while
+  captum adds windows cut off at the border).
 
 ``fill``: the value the window is painted with, in the model's normalised space (0 = the mean
 colour of the training set; the paper used grey). ``score``: ``"logit"`` (default) or

@@ -30,12 +30,13 @@ __all__ = ["cascading_randomization", "randomize"]
 def randomize(model: nn.Module, name: str, seed: int = 0) -> int:
     """Re-initialise every Conv2d and Linear inside ``model``'s module ``name`` in place; returns how many."""
     _, module = resolve_layer(model, name)
-    torch.manual_seed(seed)
     count = 0
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            m.reset_parameters()
-            count += 1
+    with torch.random.fork_rng(devices=[]):  # the caller's global random state is left as it was
+        torch.manual_seed(seed)
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.reset_parameters()
+                count += 1
     if count == 0:
         raise ValueError(f"module {name!r} has no convolution or linear layer to randomise")
     return count
