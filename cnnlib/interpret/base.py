@@ -209,9 +209,11 @@ class Method:
 
 def input_gradient(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
     """d score[target] / d x for a batch (each image's own target class); the model's raw scores (logits)."""
-    x = x.detach().clone().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)  # the parameters are frozen: the graph starts at x
     with torch.enable_grad():
         scores = model(x)
+        # each image's score depends only on that image, so the gradient of the sum over the batch
+        # is every image's own gradient, in one backward pass
         picked = scores.gather(1, target[:, None]).sum()
         (grad,) = torch.autograd.grad(picked, x)
     return grad

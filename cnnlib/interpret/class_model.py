@@ -6,15 +6,17 @@ Simonyan, Vedaldi, Zisserman 2014 (https://arxiv.org/abs/1312.6034), Sec. 2: sta
     x* = argmax_x  y_c(x) - lambda ||x||_2^2 ,
 
 with ``y_c`` the logit (not the softmax, which could rise by pushing other classes down). Plain
-ascent gives high-frequency noise that the network happens to like; the regularisers of Yosinski
-et al. 2015 (https://arxiv.org/abs/1506.06579, Sec. 3) make the result readable, and each is
-switched on and off here:
+ascent gives high-frequency noise that the network happens to like; regularisers make the result
+readable, and each is switched on and off here:
 
 - ``l2``: the paper's penalty, pulls pixels toward the mean colour (weight decay on the image);
 - ``jitter``: shift the image by up to this many pixels at random before every step, so that the
-  image cannot rely on exact pixel positions;
-- ``blur_every`` / ``blur_sigma``: a Gaussian blur every few steps, which removes high frequencies;
-- ``clip``: keep pixels inside the range real images occupy (``[0, 1]`` before normalisation).
+  image cannot rely on exact pixel positions (Mordvintsev, Olah, Tyka 2015, "Inceptionism";
+  Olah, Mordvintsev, Schubert 2017, https://distill.pub/2017/feature-visualization/);
+- ``blur_every`` / ``blur_sigma``: a Gaussian blur every few steps, which removes high frequencies
+  (Yosinski et al. 2015, https://arxiv.org/abs/1506.06579, Sec. 3);
+- ``clip``: keep pixels inside the range real images occupy (``[0, 1]`` before normalisation); a
+  plain range clamp, not Yosinski et al.'s clipping, which zeroes pixels of small norm.
 
 Each step moves by ``lr`` times the gradient divided by its mean magnitude, so that ``lr`` is in
 units of normalised pixel values whatever the model.
@@ -110,7 +112,7 @@ class ClassModel:
                 score = self.model(shifted)[0, target]
                 objective = score - self.l2 * (shifted**2).sum()
                 (grad,) = torch.autograd.grad(objective, shifted)
-                with torch.no_grad():
+                with torch.no_grad():  # a step of lr in units of the gradient's mean size; roll back the jitter
                     x = torch.roll(shifted + self.lr * grad / (grad.abs().mean() + 1e-12), (-dy, -dx), (2, 3))
                     if self.blur_every and (step + 1) % self.blur_every == 0:
                         x = gaussian_blur(x, self.blur_sigma)

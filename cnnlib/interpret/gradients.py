@@ -6,7 +6,7 @@
   over copies of the image with Gaussian noise, which removes much of its speckle.
 - :class:`IntegratedGradients`: Sundararajan, Taly, Yan 2017 (https://arxiv.org/abs/1703.01365):
   ``(x - x') * mean over a of grad(x' + a (x - x'))``, the gradient integrated along the straight
-  path from a baseline ``x'`` (black, here 0 in normalised space = the mean colour) to ``x``; its
+  path from a baseline ``x'`` (often black; here 0 in normalised space, the mean colour) to ``x``; its
   sum over pixels equals ``y_c(x) - y_c(x')`` (completeness), up to the integration error.
 
 Scores are the logits (before softmax), as in the papers: a softmax gradient also depends on
@@ -82,7 +82,8 @@ class IntegratedGradients(Method):
             raise AttributionError(f"IntegratedGradients needs steps >= 1, got {steps}")
         self.baseline, self.steps, self.batch_size = baseline, steps, batch_size
 
-    def _baseline(self, x: Tensor) -> Tensor:
+    def baseline_like(self, x: Tensor) -> Tensor:
+        """The baseline, shaped like the batch ``x``."""
         if isinstance(self.baseline, Tensor):
             b = self.baseline.to(x.device, x.dtype)
             if b.shape not in (x.shape, x.shape[1:]):
@@ -91,7 +92,7 @@ class IntegratedGradients(Method):
         return torch.full_like(x, float(self.baseline))
 
     def _channels(self, x: Tensor, target: Tensor) -> Tensor:
-        base = self._baseline(x)
+        base = self.baseline_like(x)
         alphas = (torch.arange(self.steps, dtype=x.dtype, device=x.device) + 0.5) / self.steps
         out = torch.empty_like(x)
         for i in range(len(x)):
@@ -112,5 +113,5 @@ class IntegratedGradients(Method):
         attributions = self.attribute_channels(x, target)
         with preserved(self.model), torch.no_grad():
             t = self._targets(x, target)
-            gap = self.model(x).gather(1, t[:, None]) - self.model(self._baseline(x)).gather(1, t[:, None])
+            gap = self.model(x).gather(1, t[:, None]) - self.model(self.baseline_like(x)).gather(1, t[:, None])
         return attributions.sum((1, 2, 3)) - gap.flatten()

@@ -36,7 +36,7 @@ ABLATION_CLASS = 130  # flamingo
 def method_factories(quick: bool = False, live: bool = False) -> dict[str, Any]:
     """name -> (model -> method) for the chapter's comparisons.
 
-    The stored experiments use the papers' settings (occlusion: 16-pixel window, stride 8; SmoothGrad:
+    The stored experiments use the library's defaults (occlusion: 16-pixel window, stride 8; SmoothGrad:
     25 samples; Integrated Gradients: 32 steps). ``live=True`` gives the lighter ones the notebook runs
     on a CPU in seconds (a 32-pixel window with stride 24; 16 samples; 16 steps); ``quick=True`` the
     smallest ones, for tests.

@@ -47,8 +47,8 @@ def show_map(ax, image: Tensor, m: Tensor, name: str) -> None:
     """One map on one axis: coarse maps (``COARSE``, or ``"grad-cam @ layer"``) as a heat map over the grey
     photo, pixel maps on black.
 
-    CAM and occlusion are signed (red: evidence for the class, blue: against); the others are shown
-    as magnitudes.
+    Every map is scaled to its own 99th percentile. Coarse maps share one diverging scale: red is
+    evidence for the class, blue against (Grad-CAM has no negative part); pixel maps show magnitudes.
     """
     ax.axis("off")
     arr, _ = to_display(image)
@@ -56,10 +56,7 @@ def show_map(ax, image: Tensor, m: Tensor, name: str) -> None:
     kind = name.split(" @ ")[0]  # "grad-cam @ features.4": Grad-CAM at a named layer
     if kind in COARSE:
         ax.imshow(grey, cmap="gray", vmin=0, vmax=1)
-        if kind in ("cam", "occlusion"):
-            ax.imshow(_scaled(m, signed=True), cmap="coolwarm", vmin=-1, vmax=1, alpha=0.55)
-        else:
-            ax.imshow(_scaled(m), cmap="jet", vmin=0, vmax=1, alpha=0.5)
+        ax.imshow(_scaled(m, signed=True), cmap="coolwarm", vmin=-1, vmax=1, alpha=0.6)
     else:
         ax.imshow(_scaled(m), cmap="inferno", vmin=0, vmax=1)
 
@@ -69,10 +66,11 @@ def plot_attributions(
 ) -> Figure:
     """Rows: photos (uint8 N x C x H x W); columns: the photo, then one map per method (name -> N x H x W)."""
     n, names = len(images), list(maps)
-    fig, axes = figure(nrows=n, ncols=len(names) + 1, figsize=(size * (len(names) + 1), size * n + 0.45))
+    fig, axes = figure(nrows=n, ncols=len(names) + 1, figsize=(size * (len(names) + 1), (size + 0.3) * n + 0.5))
     for i in range(n):
         ax = axes[i, 0]
-        ax.imshow(to_display(images[i])[0])
+        arr, cmap = to_display(images[i])
+        ax.imshow(arr, cmap=cmap)
         ax.set_title(captions[i], fontsize=8, loc="left")
         ax.axis("off")
         for j, name in enumerate(names, start=1):
@@ -117,11 +115,11 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
     for name in names:
         ax.plot(range(len(stages)), [r["spearman_abs"] for r in rows[name]], marker="o", ms=3, label=name,
                 color=METHOD_COLOURS.get(name))  # fmt: skip
-    ax.set_xticks(range(len(stages)), stages, fontsize=7)
+    ax.set_xticks(range(len(stages)), stages, fontsize=9)
     ax.set_ylabel("Spearman ρ of |maps|")
     ax.set_xlabel("randomised from the logits down to (cumulative)", fontsize=9)
     ax.set_ylim(-0.1, 1.05)
-    ax.legend(fontsize=7, ncols=3)
+    ax.legend(fontsize=9, ncols=3)
     ax.set_title(f"Cascading randomisation of MobileNetV2, {result['photos']} photos")
     for i, name in enumerate(names):
         for j, stage_maps in enumerate(result["maps"][name]):
@@ -129,9 +127,9 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
             a.imshow(_scaled(torch.tensor(stage_maps)), cmap="inferno", vmin=0, vmax=1)
             a.set_xticks([]), a.set_yticks([])
             if j == 0:
-                a.set_ylabel(name.replace(" ", "\n", 1), fontsize=7)
+                a.set_ylabel(name.replace(" ", "\n", 1), fontsize=9)
             if i == 0:
-                a.set_title(shown[j].replace("features.", "f").replace("classifier.1", "logits"), fontsize=7)
+                a.set_title(shown[j].replace("features.", "f").replace("classifier.1", "logits"), fontsize=9)
     if photo is not None:
         a = fig.add_subplot(grid[2, 0])
         a.imshow(to_display(photo)[0])
@@ -143,20 +141,21 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
 
 def plot_deletion(result: Mapping) -> Figure:
     """Mean class probability as pixels are deleted (left) and inserted (right), per method."""
-    fig, axes = figure(ncols=2, figsize=(10, 3.8), sharey=True)
+    fig, axes = figure(ncols=2, figsize=(10, 4.4), sharey=True)
     frac = np.array(result["fraction"])
     for name, row in result["methods"].items():
         style = dict(color=METHOD_COLOURS.get(name, "grey"), ls=":" if name == "cam" else "-")
         if name == "random":
             style = dict(color="black", ls="--")
         for ax, mode in zip(axes[0], ("deletion", "insertion")):
-            ax.plot(frac * 100, row[mode]["probability"], label=f"{name} ({row[mode]['auc']:.2f})", **style)
+            label = f"{name} (= grad-cam)" if name == "cam" else name
+            ax.plot(frac * 100, row[mode]["probability"], label=label if mode == "deletion" else None, **style)
     for ax, mode, better in zip(axes[0], ("deletion", "insertion"), ("lower", "higher")):
         ax.set_xlabel(f"pixels {'deleted' if mode == 'deletion' else 'inserted'}, most important first (%)")
-        ax.set_title(f"{mode} (area in brackets; {better} is better)")
-        ax.legend(fontsize=7)
+        ax.set_title(f"{mode}: area under the curve, {better} is better")
     axes[0, 0].set_ylabel("probability of the class")
-    fig.tight_layout()
+    fig.legend(loc="lower center", ncols=5, fontsize=8)
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     return fig
 
 
@@ -176,10 +175,15 @@ def plot_class_models(result: Mapping, ablation: bool = False) -> Figure:
 
 
 def plot_receptive_fields(
-    image: Tensor, layers: Sequence[str], theoretical: Sequence[int], erfs: Mapping[str, Sequence[Tensor]]
+    image: Tensor,
+    layers: Sequence[str],
+    theoretical: Sequence[int],
+    erfs: Mapping[str, Sequence[Tensor]],
+    extents: Mapping[str, Sequence[int]] | None = None,
 ) -> Figure:
     """Top row: the theoretical receptive field of each layer's centre unit drawn on the image; below,
-    the effective receptive field of each layer for each set of weights (``erfs``: label -> maps)."""
+    the effective receptive field of each layer for each set of weights (``erfs``: label -> maps), with
+    the square holding 90 % of it (``extents``: label -> side per layer) in cyan."""
     n = len(layers)
     fig, axes = figure(nrows=1 + len(erfs), ncols=n, figsize=(1.9 * n, 1.9 * (1 + len(erfs)) + 0.3))
     size = image.shape[-1]
@@ -195,6 +199,11 @@ def plot_receptive_fields(
             a = axes[i, j]
             m = maps[j].detach().float().cpu()
             a.imshow((m / m.max()).numpy(), cmap="inferno", vmin=0, vmax=1)  # linear: the Gaussian's shape
+            if extents is not None:
+                e = extents[label][j]
+                a.add_patch(Rectangle((size / 2 - e / 2 - 0.5, size / 2 - e / 2 - 0.5), e, e, fill=False,
+                                      ec="#00e5ff", lw=1.2))  # fmt: skip
+                a.set_title(f"90 %: {e} px", fontsize=8)
             a.set_xticks([]), a.set_yticks([])
             if j == 0:
                 a.set_ylabel(f"ERF, {label}", fontsize=8)
@@ -215,7 +224,7 @@ def attribution_explorer(
     layer: str | None = None,
     target: int | None = None,
 ):
-    """Pick a photo, a class to explain, a method and (for CAM-type methods) a layer; the map is redrawn live.
+    """Pick a photo, a class to explain, a method and (for Grad-CAM) a layer; the map is redrawn live.
 
     ``methods``: name -> ``factory(model, layer)`` returning an attribution method; ``classes``: the
     ImageNet classes offered (the photo's predicted class is the default); ``captions`` one per photo.
@@ -246,7 +255,7 @@ def attribution_explorer(
         axes[0, 0].set_title(captions[image], fontsize=9)
         axes[0, 0].axis("off")
         show_map(axes[0, 1], images[image], m[0], method)
-        where = f" at {layer}" if method in ("cam", "grad-cam") else ""
+        where = f" at {layer}" if method == "grad-cam" else ""
         axes[0, 1].set_title(f"{method}{where}\nclass {names[c]!r}, p = {probs[c]:.2f}", fontsize=9)
         fig.tight_layout()
         return fig

@@ -56,7 +56,6 @@ class Examples:
         return f"{short_name(guess)} {100 * float(self.confidence[i]):.0f} %\n{mark}"
 
 
-@torch.no_grad()
 def _first(candidates: list[int], labels: Tensor, k: int, distinct: bool) -> list[int]:
     """The first ``k`` candidates; with ``distinct``, one per class first, in order, then the rest."""
     if not distinct:
@@ -69,6 +68,7 @@ def _first(candidates: list[int], labels: Tensor, k: int, distinct: bool) -> lis
     return (first + [i for i in candidates if i not in first])[:k]
 
 
+@torch.no_grad()
 def pick_examples(
     model: nn.Module,
     photos: ImageTensors,

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ...interpret import effective_receptive_field, field_extent, theoretical_receptive_field
 
-__all__ = ["compute_maps", "faithfulness_rows", "receptive_rows", "sanity_summary"]
+__all__ = ["compute_maps", "faithfulness_rows", "leaders", "receptive_rows", "sanity_summary"]
 
 
 def compute_maps(
@@ -44,7 +44,7 @@ def faithfulness_rows(result: Mapping) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["deletion"])
 
 
-def sanity_summary(result: Mapping, after: str = "features.14") -> dict[str, dict[str, float]]:
+def sanity_summary(result: Mapping, after: str = "features.15") -> dict[str, dict[str, float]]:
     """Per method: the rank correlation (of absolute maps) after the logits alone, and after ``after``."""
     stages = result["stages"]
     out = {}
@@ -77,3 +77,13 @@ def receptive_rows(
             row[label] = field_extent(erf, mass)
         rows.append(row)
     return rows, maps
+
+
+def leaders(rows: Sequence[Mapping[str, Any]], key: str, higher: bool) -> list[str]:
+    """The methods whose ``key`` is within one standard error (``key + "_se"``) of the best one's.
+
+    With 32 photos, methods closer than that cannot be ranked; identical values (CAM and Grad-CAM
+    order the pixels alike wherever Grad-CAM is positive) are all listed.
+    """
+    best = (max if higher else min)(rows, key=lambda r: r[key])
+    return [r["method"] for r in rows if abs(r[key] - best[key]) <= best[key + "_se"] and r["method"] != "random"]
