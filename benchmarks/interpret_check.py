@@ -28,7 +28,6 @@ else runs on it. Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import time
 import warnings
@@ -54,26 +53,11 @@ from cnnlib.interpret import (
 )
 from cnnlib.pretrained import pretrained_mobilenet_v2
 from cnnlib.runtime import hardware_summary, use_all_cores
+from cnnlib.testing import relu6_visible_to_captum
 
 SMOOTHGRAD_SAMPLES, SMOOTHGRAD_NOISE = 25, 0.15
 IG_STEPS = 32
 WINDOW, STRIDE, OCCLUSION_BATCH = 16, 8, 64
-
-
-class ReLU6SeenAsReLU(nn.ReLU):
-    """ReLU6 as an ``nn.ReLU`` subclass, so that captum (which hooks ``isinstance(m, nn.ReLU)``) applies its rule."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu6(x)
-
-
-def relu6_visible_to_captum(model: nn.Module) -> nn.Module:
-    probe = copy.deepcopy(model)
-    for parent in list(probe.modules()):
-        for name, child in parent.named_children():
-            if isinstance(child, nn.ReLU6):
-                setattr(parent, name, ReLU6SeenAsReLU())
-    return probe
 
 
 def minmax(maps: Tensor) -> Tensor:

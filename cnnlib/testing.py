@@ -15,13 +15,22 @@ models would not notice a misplaced or missing BatchNorm.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["accumulated_terms", "assert_close_up_to_rounding", "randomise_batch_norm", "rounding_tolerance"]
+__all__ = [
+    "ReLU6SeenAsReLU",
+    "accumulated_terms",
+    "assert_close_up_to_rounding",
+    "randomise_batch_norm",
+    "relu6_visible_to_captum",
+    "rounding_tolerance",
+]
 
 
 def rounding_tolerance(expected: Tensor, terms: int, dtype: torch.dtype | None = None, safety: float = 8.0) -> float:
@@ -108,3 +117,24 @@ def randomise_batch_norm(model: nn.Module, generator: torch.Generator | None = N
                 m.weight.copy_(torch.rand(c, generator=generator) + 0.5)
                 m.bias.copy_(0.6 * torch.rand(c, generator=generator) - 0.3)
     return model
+
+
+class ReLU6SeenAsReLU(nn.ReLU):
+    """ReLU6 as an ``nn.ReLU`` subclass, so that captum, which hooks ``isinstance(m, nn.ReLU)``, applies its rule.
+
+    captum then passes ``max(grad_input, 0)`` (guided) or ``max(grad_output, 0)`` (DeconvNet) down, where the
+    gradient of ReLU6 is masked to ``0 < x < 6``: exactly :mod:`cnnlib.interpret.backprop`'s rule for ReLU6.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu6(x)
+
+
+def relu6_visible_to_captum(model: nn.Module) -> nn.Module:
+    """A deep copy of ``model`` whose ``nn.ReLU6`` modules are :class:`ReLU6SeenAsReLU` (same forward)."""
+    probe = copy.deepcopy(model)
+    for parent in list(probe.modules()):
+        for child_name, child in parent.named_children():
+            if isinstance(child, nn.ReLU6):
+                setattr(parent, child_name, ReLU6SeenAsReLU())
+    return probe

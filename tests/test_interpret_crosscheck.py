@@ -7,7 +7,6 @@ random images, explicit classes. The reference libraries must leave the model as
 
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 
@@ -15,13 +14,13 @@ import captum.attr
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from pytorch_grad_cam import GradCAM as ReferenceGradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 from torch.nn.modules import module as torch_module
 
 from cnnlib import get_model
 from cnnlib.interpret import Deconvnet, GradCAM, GuidedBackprop, IntegratedGradients, Occlusion, Saliency
+from cnnlib.testing import relu6_visible_to_captum
 
 # captum announces its ReLU hooks, and that it sets requires_grad on the input (and unsets it after), with warnings
 pytestmark = [
@@ -131,27 +130,6 @@ class Unchanged:
         assert all(torch.equal(v, self.state[k]) for k, v in m.state_dict().items()), f"{who} changed the weights"
         assert all(p.grad is None for p in m.parameters()), f"{who} left param.grad"
         assert torch.equal(self.x, self.x_before) and not self.x.requires_grad, f"{who} changed the input"
-
-
-class ReLU6SeenAsReLU(nn.ReLU):
-    """ReLU6 as an ``nn.ReLU`` subclass, so that captum, which hooks ``isinstance(m, nn.ReLU)``, applies its rule.
-
-    captum then passes ``max(grad_input, 0)`` (guided) or ``max(grad_output, 0)`` (DeconvNet) down, where the
-    gradient of ReLU6 is masked to ``0 < x < 6``: exactly our rule for ReLU6.
-    """
-
-    def forward(self, x):
-        return F.relu6(x)
-
-
-def relu6_visible_to_captum(model: nn.Module) -> nn.Module:
-    """A deep copy of ``model`` whose ``nn.ReLU6`` modules are :class:`ReLU6SeenAsReLU` (same forward)."""
-    probe = copy.deepcopy(model)
-    for parent in list(probe.modules()):
-        for child_name, child in parent.named_children():
-            if isinstance(child, nn.ReLU6):
-                setattr(parent, child_name, ReLU6SeenAsReLU())
-    return probe
 
 
 def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:

@@ -15,7 +15,7 @@ statistics, as in the paper, which randomises weights. Everything happens on a c
 from __future__ import annotations
 
 import copy
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 import torch.nn as nn
@@ -24,7 +24,7 @@ from torch import Tensor
 from ..analysis.metrics import spearman
 from .base import Method, resolve_layer
 
-__all__ = ["cascading_randomization", "randomize"]
+__all__ = ["cascade", "cascading_randomization", "randomize"]
 
 
 def randomize(model: nn.Module, name: str, seed: int = 0) -> int:
@@ -42,6 +42,47 @@ def randomize(model: nn.Module, name: str, seed: int = 0) -> int:
     return count
 
 
+def cascade(
+    model: nn.Module,
+    methods: Mapping[str, Callable[[nn.Module], Method]],
+    x: Tensor,
+    target,
+    layers: Sequence[str],
+    seed: int = 0,
+    keep: Callable[[int, str, Tensor], None] | None = None,
+) -> dict[str, list[dict[str, float | str]]]:
+    """Rank correlation of each method's maps before and after randomising ``layers`` cumulatively.
+
+    ``methods``: name -> a builder of the method for a model, e.g. ``lambda m: GradCAM(m, layer="layer3")``;
+    all of them run on the same randomised copy at each stage. ``layers``: module names in the order
+    to randomise them (the paper: from the logits down); layer ``i`` gets ``seed + i``. ``target``:
+    fixed for all stages (pass the trained model's predictions), so that every map explains the same
+    class. ``keep(stage, name, maps)``, if given, sees every stage's maps (stage 0: the trained model).
+
+    Returns, per method, one row per stage, starting with ``"none"`` (correlation 1): ``layer``,
+    ``spearman`` (mean over images of the maps' rank correlation) and ``spearman_abs`` (of their
+    absolute values, which the paper also reports, since signs may flip).
+    """
+    reference = {name: build(model).attribute(x, target) for name, build in methods.items()}
+    rows = {name: [{"layer": "none", "spearman": 1.0, "spearman_abs": 1.0}] for name in methods}
+    if keep is not None:
+        for name, maps in reference.items():
+            keep(0, name, maps)
+    probe = copy.deepcopy(model)
+    for i, layer in enumerate(layers):
+        randomize(probe, layer, seed=seed + i)
+        for name, build in methods.items():
+            maps = build(probe).attribute(x, target)
+            rho = [spearman(a, b) for a, b in zip(reference[name], maps)]
+            rho_abs = [spearman(a.abs(), b.abs()) for a, b in zip(reference[name], maps)]
+            rows[name].append(
+                {"layer": layer, "spearman": sum(rho) / len(rho), "spearman_abs": sum(rho_abs) / len(rho_abs)}
+            )
+            if keep is not None:
+                keep(i + 1, name, maps)
+    return rows
+
+
 def cascading_randomization(
     model: nn.Module,
     method: Callable[[nn.Module], Method],
@@ -50,22 +91,5 @@ def cascading_randomization(
     layers: Sequence[str],
     seed: int = 0,
 ) -> list[dict[str, float | str]]:
-    """Rank correlation of ``method``'s maps before and after randomising ``layers`` cumulatively.
-
-    ``method``: builds the method for a model, e.g. ``lambda m: GradCAM(m, layer="layer3")``.
-    ``layers``: module names in the order to randomise them (the paper: from the logits down).
-    ``target``: fixed for all rows (pass the trained model's predictions), so that every map explains
-    the same class. Returns one row per stage, starting with ``"none"`` (correlation 1): ``layer``,
-    ``spearman`` (mean over images of the maps' rank correlation) and ``spearman_abs`` (of their
-    absolute values, which the paper also reports, since signs may flip).
-    """
-    reference = method(model).attribute(x, target)
-    rows: list[dict[str, float | str]] = [{"layer": "none", "spearman": 1.0, "spearman_abs": 1.0}]
-    probe = copy.deepcopy(model)
-    for i, name in enumerate(layers):
-        randomize(probe, name, seed=seed + i)
-        maps = method(probe).attribute(x, target)
-        rho = [spearman(a, b) for a, b in zip(reference, maps)]
-        rho_abs = [spearman(a.abs(), b.abs()) for a, b in zip(reference, maps)]
-        rows.append({"layer": name, "spearman": sum(rho) / len(rho), "spearman_abs": sum(rho_abs) / len(rho_abs)})
-    return rows
+    """:func:`cascade` for one method: its rows."""
+    return cascade(model, {"method": method}, x, target, layers, seed)["method"]

@@ -126,9 +126,9 @@ def test_stored_faithfulness_beats_random_and_is_tabled():
 
 def test_stored_sanity_check_has_every_stage_and_the_maps_shown():
     result = _stored("interpret_sanity")
-    assert result["stages"][0] == "trained" and len(result["stages"]) == 21
+    assert result["stages"][0] == "none" and len(result["stages"]) == 21
     for name, rows in result["rows"].items():
-        assert [r["stage"] for r in rows] == result["stages"] and rows[0]["spearman"] == 1.0
+        assert [r["layer"] for r in rows] == result["stages"] and rows[0]["spearman"] == 1.0
         assert len(result["maps"][name]) == len(result["shown_stages"])
     summary = sanity_summary(result)
     # the gradient depends on the model: once every layer is random its map is no longer the trained one's

@@ -127,49 +127,34 @@ def _stages(model) -> list[str]:
     "feature blocks, top down), rank correlation of 5 methods' maps with the trained model's, 8 photos",
 )
 def interpret_sanity(quick: bool = False) -> dict[str, Any]:
-    import copy
-
     import torch.nn.functional as F
 
-    from ...analysis.metrics import spearman
-    from ...interpret.sanity import randomize
+    from ...interpret.sanity import cascade
     from .photos import imagenet_model, pick_examples
 
     model, source, photos = imagenet_model()
     n = 1 if quick else SANITY_PHOTOS
     ex = pick_examples(model, photos, right=n, wrong=0, pool=96)
-    target = ex.predictions
     factories = {k: v for k, v in method_factories(quick).items() if k in
                  ("gradient", "smoothgrad", "integrated gradients", "guided backprop", "grad-cam")}  # fmt: skip
     stages = _stages(model)[: 3 if quick else None]
     shown = [s for s in SANITY_SHOWN if s <= len(stages)]
-    probe = copy.deepcopy(model)
-    reference = {name: f(model).attribute(ex.x, target) for name, f in factories.items()}
-    rows = {name: [{"stage": "trained", "spearman": 1.0, "spearman_abs": 1.0}] for name in factories}
     kept: dict[str, list] = {name: [] for name in factories}
 
-    def keep(name: str, maps) -> None:
-        small = F.adaptive_avg_pool2d(maps[:1, None], 56)[0, 0]  # photo 0, 56 x 56
-        small = small / small.abs().max().clamp_min(1e-30)  # scaled to [-1, 1]: random nets' maps are tiny
-        kept[name].append([[round(float(v), 4) for v in row] for row in small])
+    def keep(stage: int, name: str, maps) -> None:
+        """Photo 0's map at the shown stages, 56 x 56, scaled to [-1, 1] (random nets' maps are tiny)."""
+        if stage in shown:
+            small = F.adaptive_avg_pool2d(maps[:1, None], 56)[0, 0]
+            small = small / small.abs().max().clamp_min(1e-30)
+            kept[name].append([[round(float(v), 4) for v in row] for row in small])
 
-    for name in factories:
-        keep(name, reference[name])
-    for s, stage in enumerate(stages, start=1):
-        randomize(probe, stage, seed=s)
-        for name, factory in factories.items():
-            maps = factory(probe).attribute(ex.x, target)
-            rho = [spearman(a, b) for a, b in zip(reference[name], maps)]
-            rho_abs = [spearman(a.abs(), b.abs()) for a, b in zip(reference[name], maps)]
-            rows[name].append({"stage": stage, "spearman": sum(rho) / n, "spearman_abs": sum(rho_abs) / n})
-            if s in shown:
-                keep(name, maps)
+    rows = cascade(model, factories, ex.x, ex.predictions, stages, seed=1, keep=keep)
     return {
         "model": "mobilenet_v2",
         "weights": source,
         "photos": n,
-        "stages": ["trained"] + stages,
-        "shown_stages": [(["trained"] + stages)[s] for s in shown],
+        "stages": ["none"] + stages,
+        "shown_stages": [(["none"] + stages)[s] for s in shown],
         "photo0_pool_index": ex.indices[0],
         "rows": rows,
         "maps": kept,

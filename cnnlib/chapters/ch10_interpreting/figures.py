@@ -101,6 +101,11 @@ def plot_occlusion_grid(image: Tensor, grid: Tensor, window: int, stride: int, c
     return fig
 
 
+def _short(stage: str) -> str:
+    """A stage's label on the sanity figure: "trained", "logits", "f18" ..."""
+    return {"none": "trained", "classifier.1": "logits"}.get(stage, stage.replace("features.", "f"))
+
+
 def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
     """Adebayo et al.'s Fig. 2 and 4: rank correlation per randomisation stage, and one photo's maps."""
     rows = result["rows"]
@@ -111,7 +116,7 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
     fig.clf()
     grid = fig.add_gridspec(len(names) + 2, ncols, height_ratios=[2.3, 0.75] + [1] * len(names), hspace=0.15)
     ax = fig.add_subplot(grid[0, :])
-    stages = [s.replace("features.", "f").replace("classifier.1", "logits") for s in result["stages"]]
+    stages = [_short(s) for s in result["stages"]]
     for name in names:
         ax.plot(range(len(stages)), [r["spearman_abs"] for r in rows[name]], marker="o", ms=3, label=name,
                 color=METHOD_COLOURS.get(name))  # fmt: skip
@@ -129,7 +134,7 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
             if j == 0:
                 a.set_ylabel(name.replace(" ", "\n", 1), fontsize=9)
             if i == 0:
-                a.set_title(shown[j].replace("features.", "f").replace("classifier.1", "logits"), fontsize=9)
+                a.set_title(_short(shown[j]), fontsize=9)
     if photo is not None:
         a = fig.add_subplot(grid[2, 0])
         a.imshow(to_display(photo)[0])

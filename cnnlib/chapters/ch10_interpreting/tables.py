@@ -49,7 +49,7 @@ def sanity_summary(result: Mapping, after: str = "features.15") -> dict[str, dic
     stages = result["stages"]
     out = {}
     for name, rows in result["rows"].items():
-        by_stage = {r["stage"]: r["spearman_abs"] for r in rows}
+        by_stage = {r["layer"]: r["spearman_abs"] for r in rows}
         out[name] = {"logits": by_stage[stages[1]], after: by_stage[after], "all": rows[-1]["spearman_abs"]}
     return out
 
