@@ -12,7 +12,13 @@ from cnnlib import experiments, get_model
 from cnnlib.chapters.ch10_interpreting import exercises
 from cnnlib.chapters.ch10_interpreting.experiments import decode_png, encode_png, to_uint8
 from cnnlib.chapters.ch10_interpreting.figures import plot_attributions, plot_deletion, plot_sanity
-from cnnlib.chapters.ch10_interpreting.tables import compute_maps, faithfulness_rows, receptive_rows, sanity_summary
+from cnnlib.chapters.ch10_interpreting.tables import (
+    compute_maps,
+    faithfulness_rows,
+    receptive_rows,
+    sanity_summary,
+    two_class_maps,
+)
 from cnnlib.interpret import GradCAM, Saliency
 
 matplotlib.use("Agg")
@@ -146,3 +152,16 @@ def test_quick_runs_have_the_stored_form(tmp_path, monkeypatch):
     classes = experiments.run("class_models", quick=True)["result"]
     assert decode_png(classes["classes"][0]["png"]).shape == (3, 64, 64) and len(classes["ablation"]) == 4
     assert not list(tmp_path.iterdir())
+
+
+def test_two_class_maps_picks_the_image_whose_two_maps_differ_most():
+    torch.manual_seed(0)
+    model = get_model("resnet20").eval()
+    x = torch.randn(3, 3, 32, 32)
+    method = GradCAM(model, upsample=False)
+    predictions, labels = torch.tensor([1, 2, 3]), torch.tensor([1, 5, 7])  # image 0: the same class twice
+    i, rho, two = two_class_maps(method, x, predictions, labels, [0, 1, 2])
+    assert two.shape == (2, 8, 8) and i in (1, 2)
+    assert two_class_maps(method, x, predictions, labels, [0])[1] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="no candidate"):
+        two_class_maps(method, x, predictions, labels, [])

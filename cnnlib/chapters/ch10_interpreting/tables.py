@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ...interpret import effective_receptive_field, field_extent, theoretical_receptive_field
 
-__all__ = ["compute_maps", "faithfulness_rows", "leaders", "receptive_rows", "sanity_summary"]
+__all__ = ["compute_maps", "faithfulness_rows", "leaders", "receptive_rows", "sanity_summary", "two_class_maps"]
 
 
 def compute_maps(
@@ -87,3 +87,21 @@ def leaders(rows: Sequence[Mapping[str, Any]], key: str, higher: bool) -> list[s
     """
     best = (max if higher else min)(rows, key=lambda r: r[key])
     return [r["method"] for r in rows if abs(r[key] - best[key]) <= best[key + "_se"] and r["method"] != "random"]
+
+
+def two_class_maps(
+    method: Any, x: Tensor, predictions: Tensor, labels: Tensor, candidates: Sequence[int]
+) -> tuple[int, float, Tensor]:
+    """Among the ``candidates`` (wrongly classified images), the one whose maps for the predicted and for
+    the true class differ most: (its index, the two maps' Spearman correlation, the maps ``2 x H x W``)."""
+    from ...analysis.metrics import spearman
+
+    best = None
+    for i in candidates:
+        two = method.attribute(x[[i, i]], torch.stack([predictions[i], labels[i]]))
+        rho = spearman(two[0], two[1])
+        if best is None or rho < best[1]:
+            best = (i, rho, two)
+    if best is None:
+        raise ValueError("no candidate images: pass the indices of the wrongly classified ones")
+    return best
