@@ -38,7 +38,7 @@ tenth of the parameters, so it trains on a CPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -53,6 +53,7 @@ __all__ = [
     "XceptionBlock",
     "XceptionBlockSpec",
     "XceptionConfig",
+    "scaled",
     "Xception",
     "xception",
     "xception_cifar",
@@ -117,6 +118,27 @@ XCEPTION_CIFAR = XceptionConfig(
     exit_channels=(768, 1024),
     min_size=1,
 )
+
+
+def scaled(config: XceptionConfig, width: float) -> XceptionConfig:
+    """``config`` with every channel count multiplied by ``width`` (rounded, at least 8); the depth unchanged."""
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}.")
+
+    def w(c: int) -> int:
+        return max(8, round(c * width))
+
+    def block(b: XceptionBlockSpec) -> XceptionBlockSpec:
+        return replace(b, in_channels=w(b.in_channels), out_channels=w(b.out_channels))
+
+    return replace(
+        config,
+        stem_channels=(w(config.stem_channels[0]), w(config.stem_channels[1])),
+        entry_flow=tuple(map(block, config.entry_flow)),
+        middle_flow=tuple(map(block, config.middle_flow)),
+        exit_flow=tuple(map(block, config.exit_flow)),
+        exit_channels=(w(config.exit_channels[0]), w(config.exit_channels[1])),
+    )
 
 
 class SeparableConv2d(nn.Module):
@@ -269,9 +291,13 @@ def xception(num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.0
     gradcam_layer="exit_flow",
     paper=_PAPER,
 )
-def xception_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0, **kwargs) -> Xception:
+def xception_cifar(
+    num_classes: int = 10, in_channels: int = 3, dropout: float = 0.0, width: float = 1.0, **kwargs
+) -> Xception:
     """Our Xception-style network for 32 x 32 images (an adaptation; see the module docstring).
 
-    Other keyword arguments go to :class:`Xception`.
+    ``width`` multiplies every channel count (the zoo trains width 0.5: 2,550,890 parameters at
+    width 1 take about 4 minutes per CIFAR-10 epoch on 2 CPU cores). Other keyword arguments go
+    to :class:`Xception`.
     """
-    return _xception(XCEPTION_CIFAR, num_classes, in_channels, dropout, **kwargs)
+    return _xception(scaled(XCEPTION_CIFAR, width), num_classes, in_channels, dropout, **kwargs)

@@ -147,6 +147,21 @@ _ENTRIES = [
         epochs=15,
     ),
     _cifar(
+        "xception_cifar",
+        "xception_cifar",
+        ("07",),
+        "Xception-style net (width 0.5): depthwise separable convolutions in residual blocks",
+        model_kwargs={"width": 0.5},
+        epochs=20,
+    ),
+    _cifar(
+        "squeezenet_cifar",
+        "squeezenet_cifar",
+        ("08",),
+        "SqueezeNet 1.1 with a stride-1 stem: Fire modules, no fully connected layer",
+        lr=0.04,  # no BN, like alexnet_cifar: the shared 0.2 is not safe (the authors' Caffe solver: base_lr 0.04)
+    ),
+    _cifar(
         "mobilenet_v2",
         "mobilenet_v2_cifar",
         ("08",),

@@ -1,0 +1,69 @@
+"""Chapter 07: accuracy against cost, in the style of Canziani et al. 2016 and Bianco et al. 2018.
+
+Two sources of points:
+
+- :func:`imagenet_rows`: every architecture of the course that torchvision ships weights for, with
+  the figures torchvision documents for its first ImageNet weights (``IMAGENET1K_V1``: the original
+  recipe, closest to the papers): top-1 accuracy, multiply-adds (torchvision's "GFLOPS" column
+  counts multiply-adds, as chapter 05 checked for ResNet) and parameters. Nothing is downloaded:
+  the figures are part of torchvision's code.
+- :func:`zoo_rows`: the course's own CIFAR-10 checkpoints, from their training logs (test
+  accuracy, parameters, multiply-adds) and from ``data/zoo/latency.json`` (CPU latency).
+"""
+
+from __future__ import annotations
+
+from ...models.registry import model_info
+from ...models.torchvision_compat import TORCHVISION_EQUIVALENTS
+from ...zoo import ENTRIES, read_log, trained
+from ...zoo.verification import read_latencies
+
+__all__ = ["imagenet_rows", "zoo_rows"]
+
+
+def imagenet_rows() -> list[dict]:
+    """One row per course model with a torchvision equivalent: name, family, top-1 %, G mult-adds, parameters."""
+    import torchvision
+
+    rows = []
+    for ours, eq in sorted(TORCHVISION_EQUIVALENTS.items()):
+        weights = list(torchvision.models.get_model_weights(eq.torchvision_name))[0]
+        meta = weights.meta
+        rows.append(
+            {
+                "model": ours,
+                "family": model_info(ours).family,
+                "top1": meta["_metrics"]["ImageNet-1K"]["acc@1"],
+                "gmult_adds": meta["_ops"],
+                "params": meta["num_params"],
+                "weights": str(weights),
+            }
+        )
+    return rows
+
+
+def zoo_rows(names: list[str] | None = None) -> list[dict]:
+    """The trained CIFAR-10 entries: test accuracy, parameters, M mult-adds, CPU latency at batch 1 and 64 (ms).
+
+    Latency is ``None`` for an entry not measured yet (``python -m cnnlib.zoo table --bench`` measures all).
+    """
+    latencies = read_latencies()["entries"]
+    rows = []
+    for name in names or trained():
+        if ENTRIES[name].dataset != "cifar10":
+            continue
+        log = read_log(name)
+        lat = latencies.get(name, {})
+        rows.append(
+            {
+                "entry": name,
+                "family": model_info(ENTRIES[name].model).family,
+                "test_acc": 100 * log["stored"]["test_acc"],
+                "params": log["parameters"],
+                "mmult_adds": log["mult_adds"] / 1e6,
+                "latency1_ms": lat.get("batch1_ms"),
+                "latency64_ms": lat.get("batch64_ms"),
+                "latency_hardware": lat.get("hardware"),
+            }
+        )
+    return rows

@@ -1,0 +1,223 @@
+"""Figures and the explorer of chapter 07 (After ResNet): separable and grouped costs, SE channel weights,
+DenseNet feature reuse, and accuracy-versus-cost bubble charts."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ...viz import figure
+from ...widgets import controls_explorer
+from .costs import conv_cost, separable_cost, separable_ratio
+from .se import ExcitationStats
+
+__all__ = [
+    "plot_excitations",
+    "plot_feature_reuse",
+    "plot_grouping",
+    "plot_imagenet_bubbles",
+    "plot_separable_ratios",
+    "plot_specificity",
+    "plot_zoo_bubbles",
+    "separable_cost_explorer",
+]
+
+# one colour per family (colour-blind-safe Okabe-Ito order, then greys)
+_FAMILY_COLOURS = {
+    "alexnet": "#999999",
+    "vgg": "#000000",
+    "googlenet": "#E69F00",
+    "inception": "#E69F00",
+    "resnet": "#0072B2",
+    "plain": "#56B4E9",
+    "preact_resnet": "#56B4E9",
+    "resnext": "#009E73",
+    "senet": "#009E73",
+    "densenet": "#D55E00",
+    "squeezenet": "#CC79A7",
+    "mobilenet": "#F0E442",
+    "shufflenet": "#882255",
+    "efficientnet": "#44AA99",
+    "xception": "#332288",
+    "repvgg": "#777777",
+}
+
+
+def _colour(family: str) -> str:
+    return _FAMILY_COLOURS.get(family, "#444444")
+
+
+def plot_separable_ratios(rows: Sequence[Mapping]) -> Figure:
+    """Counted separable/regular multiply-adds of each separable layer against its width N, over 1/N + 1/k^2."""
+    fig, axes = figure(figsize=(8.5, 3.4))
+    ax = axes[0, 0]
+    n = np.array([r["c_out"] for r in rows])
+    ax.scatter(n, [r["ratio_counted"] for r in rows], color="#0072B2", zorder=3, label="counted, each separable layer")
+    k = rows[0]["k"]
+    grid = np.geomspace(max(4, n.min() / 2), n.max() * 1.5, 100)
+    ax.plot(grid, [separable_ratio(int(g), k) if g >= 1 else np.nan for g in grid], color="#D55E00",
+            label=f"formula 1/N + 1/{k}²")  # fmt: skip
+    ax.axhline(1 / k**2, color="#999999", ls=":", label=f"1/{k}² = {1 / k**2:.3f} (N → ∞)")
+    ax.set_xscale("log")
+    ax.set_xlabel("output channels N of the layer")
+    ax.set_ylabel("separable / regular mult-adds")
+    ax.set_title("Xception's separable convolutions cost about 1/9 of regular 3×3 ones")
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _cost_figure(c_in: int, c_out: int, k: int, size: int) -> Figure:
+    regular, separable = conv_cost(c_in, c_out, k, size), separable_cost(c_in, c_out, k, size)
+    fig, axes = figure(ncols=2, figsize=(9, 3.2))
+    for ax, key, unit, scale in ((axes[0, 0], "params", "parameters (thousands)", 1e3),
+                                 (axes[0, 1], "mult_adds", "multiply-adds (millions)", 1e6)):  # fmt: skip
+        values = [regular[key] / scale, separable[key] / scale]
+        bars = ax.bar(["regular", "separable"], values, color=["#999999", "#0072B2"])
+        ax.bar_label(bars, labels=[f"{v:,.1f}" for v in values], fontsize=9)
+        ax.set_ylabel(unit)
+    ratio = separable["mult_adds"] / regular["mult_adds"]
+    fig.suptitle(
+        f"{c_in}→{c_out} channels, {k}×{k}, {size}×{size} map: separable/regular = {ratio:.4f} "
+        f"= 1/{c_out} + 1/{k * k}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def separable_cost_explorer(c_in: int = 128, c_out: int = 256, k: int = 3, size: int = 32):
+    """Sliders for a convolution's widths, kernel and map size: its cost, regular and depthwise separable."""
+    import ipywidgets as widgets
+
+    def slider(value: int, lo: int, hi: int, step: int, name: str) -> widgets.IntSlider:
+        return widgets.IntSlider(value=value, min=lo, max=hi, step=step, description=name, continuous_update=False)
+
+    controls = {
+        "c_in": slider(c_in, 8, 1024, 8, "C in"),
+        "c_out": slider(c_out, 8, 2048, 8, "C out (N)"),
+        "k": slider(k, 1, 9, 2, "kernel k"),
+        "size": slider(size, 4, 224, 4, "map H=W"),
+    }
+    return controls_explorer(_cost_figure, controls, rows=[["c_in", "c_out"], ["k", "size"]],
+                             note="change the layer; the ratio follows 1/N + 1/k²")  # fmt: skip
+
+
+def plot_grouping(rows: Sequence[Mapping]) -> Figure:
+    """Parameters of a 1x1 + grouped k x k pair as the number of groups grows to one per channel."""
+    fig, axes = figure(figsize=(8.5, 3.4))
+    ax = axes[0, 0]
+    g = [r["groups"] for r in rows]
+    ax.plot(g, [r["params"] / 1e3 for r in rows], marker="o", color="#0072B2", label="1×1 + grouped 3×3")
+    ax.plot(g, [(r["params"] - r["spatial_params"]) / 1e3 for r in rows], ls="--", color="#999999",
+            label="the 1×1 alone")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(g, [str(v) for v in g])
+    ax.set_xlabel("groups of the 3×3 (1 = regular; last = one filter per channel)")
+    ax.set_ylabel("parameters (thousands)")
+    ax.set_title(f"From Inception towers to 'extreme Inception', {rows[0]['channels_per_group']} channels")
+    ax.annotate("extreme Inception", (g[-1], rows[-1]["params"] / 1e3), textcoords="offset points",
+                xytext=(-90, 25), arrowprops={"arrowstyle": "->"})  # fmt: skip
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_excitations(stats: ExcitationStats, blocks: Sequence[str], classes: Sequence[int] = (0, 3, 8)) -> Figure:
+    """Hu et al. Fig. 6 on CIFAR-10: the mean excitation of each channel, per class, for chosen SE blocks."""
+    fig, axes = figure(ncols=len(blocks), figsize=(3.6 * len(blocks), 3.2), sharey=True)
+    colours = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00"]
+    for ax, block in zip(axes[0], blocks):
+        means = stats.means[block].numpy()
+        x = np.arange(means.shape[1])
+        ax.plot(x, stats.overall[block].numpy(), color="#000000", lw=2.5, alpha=0.35, label="all classes")
+        for colour, k in zip(colours, classes):
+            ax.plot(x, means[k], color=colour, lw=1.2, label=stats.classes[k])
+        ax.set_title(f"{block}\nη² = {stats.specificity[block]:.2f}", fontsize=10)
+        ax.set_xlabel("channel")
+        ax.set_ylim(0, 1.02)
+    axes[0, 0].set_ylabel("mean excitation s_c")
+    axes[0, -1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def plot_specificity(stats: ExcitationStats) -> Figure:
+    """η² (the share of the excitations' variance the class explains) for every SE block, input on the left."""
+    fig, axes = figure(figsize=(8.5, 3.2))
+    ax = axes[0, 0]
+    values = [stats.specificity[b] for b in stats.blocks]
+    stage = [b.split(".")[0] for b in stats.blocks]
+    palette = {s: c for s, c in zip(dict.fromkeys(stage), ["#56B4E9", "#0072B2", "#D55E00", "#009E73"])}
+    bars = ax.bar(range(len(values)), values, color=[palette[s] for s in stage])
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], fontsize=8)
+    ax.set_xticks(range(len(values)), [b.removesuffix(".se") for b in stats.blocks], rotation=30, fontsize=8)
+    ax.set_ylabel("η²: between-class share")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"How class-specific each SE block's weights are ({stats.images:,} test images)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_reuse(maps: Sequence, titles: Sequence[str] | None = None) -> Figure:
+    """Huang et al. Fig. 5: mean |weight| from each source (column) into each target layer (row), per dense block."""
+    fig, axes = figure(ncols=len(maps), figsize=(3.5 * len(maps), 3.4))
+    vmax = max(float(np.nanmax(m.numpy())) for m in maps)
+    for i, (ax, heat) in enumerate(zip(axes[0], maps)):
+        h = heat.numpy()
+        image = ax.imshow(h, cmap="viridis", vmin=0, vmax=vmax)
+        ax.set_xticks(range(h.shape[1]), ["in"] + [str(s) for s in range(1, h.shape[1])], fontsize=8)
+        labels = [str(t) for t in range(1, h.shape[0] + 1)]
+        if h.shape[0] == h.shape[1]:
+            labels[-1] = "trans."
+        ax.set_yticks(range(h.shape[0]), labels, fontsize=8)
+        ax.set_xlabel("source layer s")
+        ax.set_title(titles[i] if titles else f"dense block {i + 1}", fontsize=10)
+    axes[0, 0].set_ylabel("target layer ℓ")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="mean |w|")
+    return fig
+
+
+def _bubbles(ax, xs, ys, params, families, labels, scale: float) -> None:
+    for x, y, p, fam, label in zip(xs, ys, params, families, labels):
+        if x is None:
+            continue
+        ax.scatter(x, y, s=p * scale, color=_colour(fam), alpha=0.55, edgecolor="black", linewidth=0.5, zorder=3)
+        ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+
+
+def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
+    """Canziani/Bianco style: ImageNet top-1 against G multiply-adds (log), bubble area proportional to parameters."""
+    fig, axes = figure(figsize=(10, 5.2))
+    ax = axes[0, 0]
+    _bubbles(ax, [r["gmult_adds"] for r in rows], [r["top1"] for r in rows], [r["params"] / 1e6 for r in rows],
+             [r["family"] for r in rows], [r["model"] for r in rows], scale=8)  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("multiply-adds per 224×224 image (G, log scale)")
+    ax.set_ylabel("ImageNet top-1 accuracy (%)")
+    ax.set_title("torchvision's documented figures (first weights of each model); area ∝ parameters")
+    for p in (5, 25, 100):
+        ax.scatter([], [], s=p * 8, color="#cccccc", edgecolor="black", linewidth=0.5, label=f"{p} M parameters")
+    ax.legend(fontsize=8, loc="lower right", labelspacing=1.5)
+    fig.tight_layout()
+    return fig
+
+
+def plot_zoo_bubbles(rows: Sequence[Mapping]) -> Figure:
+    """The zoo on CIFAR-10: test accuracy against M multiply-adds and against CPU latency at batch 1."""
+    fig, axes = figure(ncols=2, figsize=(11, 4.4), sharey=True)
+    params = [r["params"] / 1e6 for r in rows]
+    families, labels = [r["family"] for r in rows], [r["entry"] for r in rows]
+    acc = [r["test_acc"] for r in rows]
+    _bubbles(axes[0, 0], [r["mmult_adds"] for r in rows], acc, params, families, labels, scale=300)
+    _bubbles(axes[0, 1], [r["latency1_ms"] for r in rows], acc, params, families, labels, scale=300)
+    axes[0, 0].set_xlabel("multiply-adds per 32×32 image (M)")
+    axes[0, 1].set_xlabel("CPU latency, batch 1 (ms, float32)")
+    axes[0, 0].set_ylabel("CIFAR-10 test accuracy (%)")
+    axes[0, 0].set_title("accuracy vs compute")
+    axes[0, 1].set_title("accuracy vs measured latency")
+    fig.suptitle("The course's CIFAR-10 zoo; area ∝ parameters", fontsize=11)
+    fig.tight_layout()
+    return fig
