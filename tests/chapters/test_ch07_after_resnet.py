@@ -1,4 +1,4 @@
-"""Chapter 07 (After ResNet): costs counted against formulas, the SE block, ResNeXt's forms, DenseNet, charts, checkers."""
+"""Chapter 07 (After ResNet): costs against formulas, the SE block, ResNeXt's forms, DenseNet, charts, checkers."""
 
 from __future__ import annotations
 
@@ -168,6 +168,8 @@ def test_zoo_rows_and_the_chapter_table():
     rows = {r["entry"]: r for r in charts.zoo_rows(["resnet20", "lenet5", "se_resnet20"])}
     assert set(rows) == {"resnet20", "se_resnet20"}  # MNIST's LeNet is not on the CIFAR-10 chart
     assert 85 < rows["resnet20"]["test_acc"] < 100 and rows["resnet20"]["params"] == 269_722
+    assert rows["resnet20"]["grouped"] is False
+    assert charts.zoo_rows(["resnext29"])[0]["grouped"] is True
     (row,) = tables.zoo_check_rows(("se_resnet20",), subset_size=200)
     assert row["images"] == 200 and 70 < row["subset_here"] <= 100
 
@@ -232,6 +234,18 @@ def test_check_separable_conv():
 def test_check_se_overhead():
     assert exercises.se_overhead_formula() == 2_514_944
     assert exercises.check_se_overhead(2_514_944)
-    assert exercises.check_se_overhead(count_parameters(get_model("se_resnet50")) - count_parameters(get_model("resnet50")))
+    assert exercises.check_se_overhead(
+        count_parameters(get_model("se_resnet50")) - count_parameters(get_model("resnet50"))
+    )
     with pytest.raises(AssertionError):
         exercises.check_se_overhead(2_500_000)
+
+
+def test_latency_per_mult_add_splits_grouped_from_dense():
+    rows = [
+        {"latency1_ms": 2.0, "latency64_ms": 64.0, "mmult_adds": 10.0, "grouped": True},
+        {"latency1_ms": 1.0, "latency64_ms": None, "mmult_adds": 40.0, "grouped": False},
+        {"latency1_ms": None, "latency64_ms": None, "mmult_adds": 5.0, "grouped": False},
+    ]
+    assert charts.latency_per_mult_add(rows) == {"grouped": pytest.approx(200.0), "dense": pytest.approx(25.0)}
+    assert charts.latency_per_mult_add(rows, 64) == {"grouped": pytest.approx(100.0)}

@@ -20,6 +20,7 @@ from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
         ("alexnet_cifar", {"width": 0.5}, 1_931_178, {}),
         ("inception_small_cifar", {"width": 0.5}, 414_274, {}),
         ("repvgg_a0_cifar", {"width": 0.5}, 1_969_722, {}),
+        ("xception_cifar", {"width": 0.5}, 656_442, {}),
         ("densenet_bc_cifar", {}, 176_122, {"depth": 100}),
     ],
 )
@@ -69,3 +70,17 @@ def test_repvgg_narrow_still_fuses_exactly():
         out, fused = model(x), reparameterized(model)(x)
     # rounding accumulates through all the layers: the summed fan-in of the multi-branch network
     assert_close_up_to_rounding(fused, out, terms=accumulated_terms(model), what="narrow RepVGG fused and multi-branch")
+
+
+def test_xception_width_scales_every_channel_and_refuses_bad_values():
+    from cnnlib.models.xception import XCEPTION_CIFAR, scaled
+
+    half = scaled(XCEPTION_CIFAR, 0.5)
+    assert half.stem_channels == (16, 32) and half.exit_channels == (384, 512)
+    assert [b.out_channels for b in half.entry_flow + half.middle_flow + half.exit_flow] == [64, 128] + [128] * 4 + [
+        256
+    ]
+    assert len(half.middle_flow) == len(XCEPTION_CIFAR.middle_flow)  # the depth is unchanged
+    assert scaled(XCEPTION_CIFAR, 1.0) == XCEPTION_CIFAR
+    with pytest.raises(ValueError, match="width must be positive"):
+        cnnlib.get_model("xception_cifar", width=0)

@@ -31,7 +31,12 @@ class AggregatedWeights:
     """
 
     def __init__(
-        self, in_channels: int = 64, cardinality: int = 8, width: int = 4, out_channels: int | None = None, seed: int = 0
+        self,
+        in_channels: int = 64,
+        cardinality: int = 8,
+        width: int = 4,
+        out_channels: int | None = None,
+        seed: int = 0,
     ) -> None:
         g = torch.Generator().manual_seed(seed)
         out = in_channels if out_channels is None else out_channels

@@ -13,12 +13,16 @@ Two sources of points:
 
 from __future__ import annotations
 
-from ...models.registry import model_info
+import statistics
+
+import torch.nn as nn
+
+from ...models.registry import get_model, model_info
 from ...models.torchvision_compat import TORCHVISION_EQUIVALENTS
 from ...zoo import ENTRIES, read_log, trained
 from ...zoo.verification import read_latencies
 
-__all__ = ["imagenet_rows", "zoo_rows"]
+__all__ = ["imagenet_rows", "latency_per_mult_add", "zoo_rows"]
 
 
 def imagenet_rows() -> list[dict]:
@@ -43,7 +47,8 @@ def imagenet_rows() -> list[dict]:
 
 
 def zoo_rows(names: list[str] | None = None) -> list[dict]:
-    """The trained CIFAR-10 entries: test accuracy, parameters, M mult-adds, CPU latency at batch 1 and 64 (ms).
+    """The trained CIFAR-10 entries: test accuracy, parameters, M mult-adds, CPU latency at batch 1 and 64 (ms),
+    and whether the model has grouped or depthwise convolutions (``grouped``).
 
     Latency is ``None`` for an entry not measured yet (``python -m cnnlib.zoo table --bench`` measures all).
     """
@@ -54,6 +59,8 @@ def zoo_rows(names: list[str] | None = None) -> list[dict]:
             continue
         log = read_log(name)
         lat = latencies.get(name, {})
+        e = ENTRIES[name]
+        convs = [m for m in get_model(e.model, **e.model_kwargs).modules() if isinstance(m, nn.Conv2d)]
         rows.append(
             {
                 "entry": name,
@@ -64,6 +71,21 @@ def zoo_rows(names: list[str] | None = None) -> list[dict]:
                 "latency1_ms": lat.get("batch1_ms"),
                 "latency64_ms": lat.get("batch64_ms"),
                 "latency_hardware": lat.get("hardware"),
+                "grouped": any(c.groups > 1 for c in convs),  # has depthwise or grouped convolutions
             }
         )
     return rows
+
+
+def latency_per_mult_add(rows: list[dict], batch: int = 1) -> dict[str, float]:
+    """Median microseconds per million multiply-adds (per image) of the timed rows of :func:`zoo_rows`, split into
+    models with grouped or depthwise convolutions (``"grouped"``) and models without (``"dense"``)."""
+    key = {1: "latency1_ms", 64: "latency64_ms"}[batch]
+    out = {}
+    for label, grouped in (("grouped", True), ("dense", False)):
+        values = [
+            1000 * r[key] / batch / r["mmult_adds"] for r in rows if r[key] is not None and r["grouped"] == grouped
+        ]
+        if values:
+            out[label] = statistics.median(values)
+    return out

@@ -1,4 +1,4 @@
-"""Chapter 07: DenseNet counted against the paper, and the feature reuse a trained DenseNet-BC shows (Huang et al. Fig. 5).
+"""Chapter 07: DenseNet counted against the paper, and the feature reuse of a trained DenseNet-BC (Huang et al. Fig. 5).
 
 Fig. 5 of the paper: for every convolutional layer l of a dense block and every earlier source s
 (s = 0 is the block's input, s >= 1 the output of layer s), the average absolute weight of the
@@ -36,7 +36,7 @@ DENSENET_PUBLISHED = (
 
 
 def densenet_count_rows() -> list[dict]:
-    """Each DenseNet of :data:`DENSENET_PUBLISHED` built from ``cnnlib.models`` and counted, beside its published count."""
+    """Each DenseNet of :data:`DENSENET_PUBLISHED`, built and counted, beside its published count."""
     rows = []
     for label, name, kwargs, published, source in DENSENET_PUBLISHED:
         counted = count_parameters(get_model(name, **kwargs))

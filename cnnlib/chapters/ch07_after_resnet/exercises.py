@@ -88,7 +88,9 @@ def check_separable_conv(separable: Callable[[int, int, int], nn.Module]) -> boo
         )
         x = torch.randn(2, c_in, 11, 11, requires_grad=True)
         y = module(x)
-        assert y.shape == (2, c_out, 11, 11), f"expected output {(2, c_out, 11, 11)} ('same' padding), got {tuple(y.shape)}"
+        assert y.shape == (2, c_out, 11, 11), (
+            f"expected output {(2, c_out, 11, 11)} ('same' padding), got {tuple(y.shape)}"
+        )
         y[0, :, 5, 5].sum().backward()
         reach = (x.grad[0].abs().sum(0) > 0).nonzero()
         r = k // 2

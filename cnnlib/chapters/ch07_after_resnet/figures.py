@@ -80,8 +80,7 @@ def _cost_figure(c_in: int, c_out: int, k: int, size: int) -> Figure:
         ax.set_ylabel(unit)
     ratio = separable["mult_adds"] / regular["mult_adds"]
     fig.suptitle(
-        f"{c_in}→{c_out} channels, {k}×{k}, {size}×{size} map: separable/regular = {ratio:.4f} "
-        f"= 1/{c_out} + 1/{k * k}",
+        f"{c_in}→{c_out} channels, {k}×{k}, {size}×{size} map: separable/regular = {ratio:.4f} = 1/{c_out} + 1/{k * k}",
         fontsize=11,
     )
     fig.tight_layout()

@@ -1,4 +1,4 @@
-"""Chapter 07: the squeeze-and-excitation block from its three formulas, and the channel weights a trained SE-ResNet uses.
+"""Chapter 07: the squeeze-and-excitation block from its three formulas, and the channel weights of a trained SE-ResNet.
 
 Hu et al. 2018 (https://arxiv.org/abs/1709.01507), Eq. 2-4, for a feature map ``U`` (N x C x H x W):
 
