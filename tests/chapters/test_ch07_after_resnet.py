@@ -172,6 +172,8 @@ def test_zoo_rows_and_the_chapter_table():
     assert charts.zoo_rows(["resnext29"])[0]["grouped"] is True
     (row,) = tables.zoo_check_rows(("se_resnet20",), subset_size=200)
     assert row["images"] == 200 and 70 < row["subset_here"] <= 100
+    (row,) = tables.zoo_check_rows(("se_resnet20",), reevaluate=())
+    assert row["subset_here"] is None and row["subset_log"] > 85
 
 
 def test_figures_draw(monkeypatch):

@@ -29,12 +29,12 @@ _FAMILY_COLOURS = {
     "alexnet": "#999999",
     "vgg": "#000000",
     "googlenet": "#E69F00",
-    "inception": "#E69F00",
+    "inception": "#DDCC77",
     "resnet": "#0072B2",
     "plain": "#56B4E9",
-    "preact_resnet": "#56B4E9",
+    "preact_resnet": "#88CCEE",
     "resnext": "#009E73",
-    "senet": "#009E73",
+    "senet": "#117733",
     "densenet": "#D55E00",
     "squeezenet": "#CC79A7",
     "mobilenet": "#F0E442",
@@ -167,6 +167,7 @@ def plot_feature_reuse(maps: Sequence, titles: Sequence[str] | None = None) -> F
     for i, (ax, heat) in enumerate(zip(axes[0], maps)):
         h = heat.numpy()
         image = ax.imshow(h, cmap="viridis", vmin=0, vmax=vmax)
+        ax.grid(False)
         ax.set_xticks(range(h.shape[1]), ["in"] + [str(s) for s in range(1, h.shape[1])], fontsize=8)
         labels = [str(t) for t in range(1, h.shape[0] + 1)]
         if h.shape[0] == h.shape[1]:
@@ -179,27 +180,50 @@ def plot_feature_reuse(maps: Sequence, titles: Sequence[str] | None = None) -> F
     return fig
 
 
+_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (0, 9), (0, -16))  # points; negative x: right-aligned
+
+
+def _place_labels(ax, points: Sequence[tuple[float, float]], labels: Sequence[str]) -> None:
+    """Label each point at the first nearby position where the text overlaps no label placed before it
+    (a label that fits nowhere is left out: the legend still names the family)."""
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    taken = []
+    for (x, y), label in zip(points, labels):
+        for dx, dy in _OFFSETS:
+            text = ax.annotate(label, (x, y), fontsize=7, xytext=(dx, dy), textcoords="offset points",
+                               ha="right" if dx < 0 else "left")  # fmt: skip
+            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
+            if not any(box.overlaps(other) for other in taken):
+                taken.append(box)
+                break
+            text.remove()
+
+
 def _bubbles(ax, xs, ys, params, families, labels, scale: float) -> None:
-    for x, y, p, fam, label in zip(xs, ys, params, families, labels):
-        if x is None:
-            continue
+    shown = [(x, y, p, f, lab) for x, y, p, f, lab in zip(xs, ys, params, families, labels) if x is not None]
+    for x, y, p, fam, _ in shown:
         ax.scatter(x, y, s=p * scale, color=_colour(fam), alpha=0.55, edgecolor="black", linewidth=0.5, zorder=3)
-        ax.annotate(label, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for fam in dict.fromkeys(f for _, _, _, f, _ in shown):
+        ax.scatter([], [], s=30, color=_colour(fam), alpha=0.7, edgecolor="black", linewidth=0.5, label=fam)
+    order = sorted(shown, key=lambda r: -r[1])  # the most accurate first: they get the best places
+    _place_labels(ax, [(x, y) for x, y, *_ in order], [r[4] for r in order])
 
 
 def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
     """Canziani/Bianco style: ImageNet top-1 against G multiply-adds (log), bubble area proportional to parameters."""
-    fig, axes = figure(figsize=(10, 5.2))
+    fig, axes = figure(figsize=(11, 5.4))
     ax = axes[0, 0]
+    ax.set_xscale("log")
     _bubbles(ax, [r["gmult_adds"] for r in rows], [r["top1"] for r in rows], [r["params"] / 1e6 for r in rows],
              [r["family"] for r in rows], [r["model"] for r in rows], scale=8)  # fmt: skip
-    ax.set_xscale("log")
     ax.set_xlabel("multiply-adds per 224×224 image (G, log scale)")
     ax.set_ylabel("ImageNet top-1 accuracy (%)")
     ax.set_title("torchvision's documented figures (first weights of each model); area ∝ parameters")
     for p in (5, 25, 100):
         ax.scatter([], [], s=p * 8, color="#cccccc", edgecolor="black", linewidth=0.5, label=f"{p} M parameters")
-    ax.legend(fontsize=8, loc="lower right", labelspacing=1.5)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.3)
     fig.tight_layout()
     return fig
 
@@ -217,6 +241,7 @@ def plot_zoo_bubbles(rows: Sequence[Mapping]) -> Figure:
     axes[0, 0].set_ylabel("CIFAR-10 test accuracy (%)")
     axes[0, 0].set_title("accuracy vs compute")
     axes[0, 1].set_title("accuracy vs measured latency")
+    axes[0, 1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("The course's CIFAR-10 zoo; area ∝ parameters", fontsize=11)
     fig.tight_layout()
     return fig
