@@ -114,6 +114,7 @@ def test_excitations_by_class_records_every_se_block():
     assert stats.means[first].shape == (10, 16) and stats.means[stats.blocks[-1]].shape == (10, 64)
     assert bool(((stats.means[first] > 0) & (stats.means[first] < 1)).all())
     assert all(0 <= v <= 1 for v in stats.specificity.values())
+    assert stats.spread[first] == pytest.approx(float(stats.means[first].std(0).mean()))
     assert not any(m._forward_hooks for m in model.modules())
     with pytest.raises(ValueError, match="no SqueezeExcitation"):
         se.excitations_by_class(get_model("resnet20"), _images())
@@ -145,13 +146,17 @@ def test_feature_reuse_is_the_mean_absolute_weight_per_source():
     torch.manual_seed(0)
     model = get_model("densenet_bc_cifar", depth=16, growth_rate=4)  # two layers per block
     maps = dense.feature_reuse(model)
-    assert [tuple(m.shape) for m in maps] == [(3, 3), (3, 3), (2, 3)]
+    assert [tuple(m.heat.shape) for m in maps] == [(3, 3), (3, 3), (3, 3)]
+    assert maps[0].targets == ("1", "2", "trans.") and maps[2].targets == ("1", "2", "classifier")
     layer2 = model.features.denseblock1.denselayer2
     c0 = model.features.denseblock1.denselayer1.conv1.in_channels
     w = layer2.conv1.weight.detach().abs()
-    assert maps[0][1, 0] == pytest.approx(float(w[:, :c0].mean()))
-    assert maps[0][1, 1] == pytest.approx(float(w[:, c0:].mean()))
-    assert torch.isnan(maps[0][0, 1]) and not torch.isnan(maps[0][2]).any()
+    heat = maps[0].heat
+    assert heat[1, 0] == pytest.approx(float(w[:, :c0].mean()))
+    assert heat[1, 1] == pytest.approx(float(w[:, c0:].mean()))
+    assert torch.isnan(heat[0, 1]) and not torch.isnan(heat[2]).any()
+    last = model.classifier.weight.detach().abs()
+    assert maps[2].heat[2, 2] == pytest.approx(float(last[:, -4:].mean()))
     with pytest.raises(ValueError, match="no DenseBlock"):
         dense.feature_reuse(get_model("resnet20"))
 
@@ -234,13 +239,25 @@ def test_check_separable_conv():
 
 
 def test_check_se_overhead():
-    assert exercises.se_overhead_formula() == 2_514_944
-    assert exercises.check_se_overhead(2_514_944)
-    assert exercises.check_se_overhead(
-        count_parameters(get_model("se_resnet50")) - count_parameters(get_model("resnet50"))
-    )
+    assert exercises.se_overhead_formula() == 2_514_944  # ResNet-50: the paper's "~2.5 million"
+    assert exercises.se_overhead_formula() == count_parameters(get_model("se_resnet50")) - count_parameters(
+        get_model("resnet50")
+    ) - sum(c + c // 16 for n, c in ((3, 256), (4, 512), (6, 1024), (3, 2048)) for _ in range(n))  # biases
+    answer = exercises.se_overhead_formula("resnet101")
+    assert answer == 2 * sum(n * c * c // 16 for n, c in ((3, 256), (4, 512), (23, 1024), (3, 2048)))
+    assert exercises.check_se_overhead(answer)
+    with_biases = count_parameters(get_model("resnet101", se_reduction=16)) - count_parameters(get_model("resnet101"))
+    assert exercises.check_se_overhead(with_biases)
     with pytest.raises(AssertionError):
-        exercises.check_se_overhead(2_500_000)
+        exercises.check_se_overhead(exercises.se_overhead_formula())  # ResNet-50's, not ResNet-101's
+
+
+def test_family_span():
+    rows = charts.imagenet_rows()
+    vgg = charts.family_span(rows, "vgg")
+    assert vgg["gmult_adds"] == (pytest.approx(7.609), pytest.approx(19.632)) and vgg["mparams"][0] > 130
+    with pytest.raises(KeyError, match="families"):
+        charts.family_span(rows, "transformer")
 
 
 def test_latency_per_mult_add_splits_grouped_from_dense():

@@ -22,7 +22,7 @@ from ...models.torchvision_compat import TORCHVISION_EQUIVALENTS
 from ...zoo import ENTRIES, read_log, trained
 from ...zoo.verification import read_latencies
 
-__all__ = ["imagenet_rows", "latency_per_mult_add", "zoo_rows"]
+__all__ = ["family_span", "imagenet_rows", "latency_per_mult_add", "zoo_rows"]
 
 
 def imagenet_rows() -> list[dict]:
@@ -89,3 +89,16 @@ def latency_per_mult_add(rows: list[dict], batch: int = 1) -> dict[str, float]:
         if values:
             out[label] = statistics.median(values)
     return out
+
+
+def family_span(rows: list[dict], family: str) -> dict[str, tuple[float, float]]:
+    """The (lowest, highest) top-1, G mult-adds and M parameters of one family's rows of :func:`imagenet_rows`."""
+    chosen = [r for r in rows if r["family"] == family]
+    if not chosen:
+        raise KeyError(f"no {family!r} rows; families: {sorted({r['family'] for r in rows})}")
+
+    def span(key: str, scale: float = 1.0) -> tuple[float, float]:
+        values = [r[key] / scale for r in chosen]
+        return min(values), max(values)
+
+    return {"top1": span("top1"), "gmult_adds": span("gmult_adds"), "mparams": span("params", 1e6)}

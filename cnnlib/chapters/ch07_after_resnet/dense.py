@@ -7,11 +7,14 @@ sources reuses old features; the paper found that all layers spread their weight
 inputs, and that the transition layers read most of the block.
 
 In a DenseNet-B layer the concatenated inputs are read by the 1x1 bottleneck convolution (``conv1``),
-so that is the weight used here, as in the paper's analysis of DenseNet-BC; the transition's 1x1
-convolution is the block's last row.
+so that is the weight used here (the paper's Fig. 5 is a DenseNet without bottlenecks, L = 40, k = 12,
+whose 3x3 convolutions read the concatenation); the transition's 1x1 convolution, or the classifier
+after the last block, is the block's last row.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -20,7 +23,7 @@ from ...analysis.summary import count_parameters
 from ...models.densenet import DenseBlock, DenseNet, Transition
 from ...models.registry import get_model
 
-__all__ = ["DENSENET_PUBLISHED", "densenet_count_rows", "feature_reuse"]
+__all__ = ["DENSENET_PUBLISHED", "ReuseMap", "densenet_count_rows", "feature_reuse"]
 
 # name, registry builder and keyword arguments, the published parameter count, where it is published.
 DENSENET_PUBLISHED = (
@@ -56,13 +59,22 @@ def _sources(in_channels: int, layers: int, growth: int) -> list[int]:
     return [in_channels] + [growth] * layers
 
 
-@torch.no_grad()
-def feature_reuse(model: DenseNet) -> list[torch.Tensor]:
-    """Per dense block, a ``(layers + 1) x (layers + 1)`` matrix: row l (target), column s (source), NaN where s > l.
+@dataclass(frozen=True)
+class ReuseMap:
+    """One dense block: ``heat[row, s]`` is the mean |w| with which target ``targets[row]`` reads source s
+    (column 0: the block's input, column s >= 1: layer s's k channels); NaN where the target cannot read s."""
 
-    Rows 0..L-1 are the block's layers (their ``conv1``), row L the transition after the block (or, for the
-    last block, the classifier's input is not a convolution and that row is left out: the matrix is L x (L+1)).
-    Entry (l, s) is the mean |w| of the weights of target l that read the channels of source s.
+    heat: torch.Tensor
+    targets: tuple[str, ...]
+
+
+@torch.no_grad()
+def feature_reuse(model: DenseNet) -> list[ReuseMap]:
+    """Per dense block, the mean absolute weight from each source to each target (Huang et al. Fig. 5).
+
+    Targets: the block's layers (their ``conv1``, the 1x1 bottleneck that reads the concatenation), then
+    what reads the whole block: the transition's 1x1 convolution, or after the last block the linear
+    classifier (on the globally pooled maps).
     """
     features = getattr(model, "features", None)
     blocks = [m for m in features if isinstance(m, DenseBlock)] if isinstance(features, nn.Sequential) else []
@@ -75,20 +87,24 @@ def feature_reuse(model: DenseNet) -> list[torch.Tensor]:
         growth = layers[0].conv2.out_channels
         in_channels = layers[0].conv1.in_channels
         n = len(layers)
-        position = following.index(block)
-        after = following[position + 1] if position + 1 < len(following) else None
-        targets: list[nn.Conv2d] = [layer.conv1 for layer in layers]
-        if isinstance(after, Transition):
-            targets.append(after.conv)
-        heat = torch.full((len(targets), n + 1), float("nan"))
+        after = [m for m in following[following.index(block) + 1 :] if isinstance(m, (DenseBlock, Transition))]
+        weights = [layer.conv1.weight for layer in layers]
+        targets = [str(i + 1) for i in range(n)]
+        if after and isinstance(after[0], Transition):
+            weights.append(after[0].conv.weight)
+            targets.append("trans.")
+        elif not after and isinstance(getattr(model, "classifier", None), nn.Linear):
+            weights.append(model.classifier.weight)
+            targets.append("classifier")
+        heat = torch.full((len(weights), n + 1), float("nan"))
         sizes = _sources(in_channels, n, growth)
-        for row, conv in enumerate(targets):
-            w = conv.weight.abs().float()  # out x in x 1 x 1
+        for row, weight in enumerate(weights):
+            w = weight.abs().float().flatten(1)  # out x in (a 1x1 convolution or a linear layer)
             start = 0
             for s, size in enumerate(sizes[: row + 1]):
                 heat[row, s] = w[:, start : start + size].mean()
                 start += size
-            if start != conv.in_channels:
-                raise ValueError(f"{conv}: reads {conv.in_channels} channels, the sources add up to {start}")
-        maps.append(heat)
+            if start != w.shape[1]:
+                raise ValueError(f"target {targets[row]}: reads {w.shape[1]} channels, the sources add up to {start}")
+        maps.append(ReuseMap(heat, tuple(targets)))
     return maps

@@ -110,12 +110,12 @@ def se_overhead_formula(model_name: str = "resnet50", reduction: int = 16) -> in
 
 
 def check_se_overhead(answer: int) -> bool:
-    """How many parameters do SE blocks (r = 16) add to ResNet-50? Eq. 5 of the paper, or counted with biases."""
-    formula = se_overhead_formula()
-    counted = count_parameters(get_model("se_resnet50")) - count_parameters(get_model("resnet50"))
+    """How many parameters do SE blocks (r = 16) add to ResNet-101? Eq. 5 of the paper, or counted with biases."""
+    formula = se_overhead_formula("resnet101")
+    counted = count_parameters(get_model("resnet101", se_reduction=16)) - count_parameters(get_model("resnet101"))
     assert isinstance(answer, int), f"give a whole number of parameters, got {answer!r}"
     assert answer in (formula, counted), (
-        "not quite: ResNet-50 has 3, 4, 6 and 3 bottleneck blocks whose outputs have 256, 512, 1024 and 2048 "
+        "not quite: ResNet-101 has 3, 4, 23 and 3 bottleneck blocks whose outputs have 256, 512, 1024 and 2048 "
         "channels; each SE block adds two fully connected layers C -> C/16 -> C"
     )
     return _passed("Eq. 5's count of the SE weights (or the count with the biases of cnnlib's layers)")

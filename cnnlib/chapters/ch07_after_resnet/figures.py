@@ -26,7 +26,7 @@ __all__ = [
 
 # one colour per family (colour-blind-safe Okabe-Ito order, then greys)
 _FAMILY_COLOURS = {
-    "alexnet": "#999999",
+    "alexnet": "#BBBBBB",
     "vgg": "#000000",
     "googlenet": "#E69F00",
     "inception": "#DDCC77",
@@ -136,6 +136,7 @@ def plot_excitations(stats: ExcitationStats, blocks: Sequence[str], classes: Seq
             ax.plot(x, means[k], color=colour, lw=1.2, label=stats.classes[k])
         ax.set_title(f"{block}\nη² = {stats.specificity[block]:.2f}", fontsize=10)
         ax.set_xlabel("channel")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylim(0, 1.02)
     axes[0, 0].set_ylabel("mean excitation s_c")
     axes[0, -1].legend(fontsize=8, loc="lower right")
@@ -161,18 +162,15 @@ def plot_specificity(stats: ExcitationStats) -> Figure:
 
 
 def plot_feature_reuse(maps: Sequence, titles: Sequence[str] | None = None) -> Figure:
-    """Huang et al. Fig. 5: mean |weight| from each source (column) into each target layer (row), per dense block."""
+    """Huang et al. Fig. 5: mean |weight| from each source (column) into each target (row), per dense block."""
     fig, axes = figure(ncols=len(maps), figsize=(3.5 * len(maps), 3.4))
-    vmax = max(float(np.nanmax(m.numpy())) for m in maps)
-    for i, (ax, heat) in enumerate(zip(axes[0], maps)):
-        h = heat.numpy()
+    vmax = max(float(np.nanmax(m.heat.numpy())) for m in maps)
+    for i, (ax, reuse) in enumerate(zip(axes[0], maps)):
+        h = reuse.heat.numpy()
         image = ax.imshow(h, cmap="viridis", vmin=0, vmax=vmax)
         ax.grid(False)
         ax.set_xticks(range(h.shape[1]), ["in"] + [str(s) for s in range(1, h.shape[1])], fontsize=8)
-        labels = [str(t) for t in range(1, h.shape[0] + 1)]
-        if h.shape[0] == h.shape[1]:
-            labels[-1] = "trans."
-        ax.set_yticks(range(h.shape[0]), labels, fontsize=8)
+        ax.set_yticks(range(h.shape[0]), list(reuse.targets), fontsize=8)
         ax.set_xlabel("source layer s")
         ax.set_title(titles[i] if titles else f"dense block {i + 1}", fontsize=10)
     axes[0, 0].set_ylabel("target layer ℓ")
@@ -218,11 +216,11 @@ def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
     ax.set_xscale("log")
     _bubbles(ax, [r["gmult_adds"] for r in rows], [r["top1"] for r in rows], [r["params"] / 1e6 for r in rows],
              [r["family"] for r in rows], [r["model"] for r in rows], scale=8)  # fmt: skip
-    ax.set_xlabel("multiply-adds per 224×224 image (G, log scale)")
+    ax.set_xlabel("multiply-adds per image at the model's own resolution (G, log scale)")
     ax.set_ylabel("ImageNet top-1 accuracy (%)")
     ax.set_title("torchvision's documented figures (first weights of each model); area ∝ parameters")
     for p in (5, 25, 100):
-        ax.scatter([], [], s=p * 8, color="#cccccc", edgecolor="black", linewidth=0.5, label=f"{p} M parameters")
+        ax.scatter([], [], s=p * 8, color="white", edgecolor="black", linewidth=0.8, label=f"{p} M parameters")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.3)
     fig.tight_layout()
     return fig
@@ -234,6 +232,8 @@ def plot_zoo_bubbles(rows: Sequence[Mapping]) -> Figure:
     params = [r["params"] / 1e6 for r in rows]
     families, labels = [r["family"] for r in rows], [r["entry"] for r in rows]
     acc = [r["test_acc"] for r in rows]
+    for ax in axes[0]:
+        ax.margins(x=0.12, y=0.08)
     _bubbles(axes[0, 0], [r["mmult_adds"] for r in rows], acc, params, families, labels, scale=300)
     _bubbles(axes[0, 1], [r["latency1_ms"] for r in rows], acc, params, families, labels, scale=300)
     axes[0, 0].set_xlabel("multiply-adds per 32×32 image (M)")

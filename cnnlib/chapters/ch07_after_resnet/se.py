@@ -66,13 +66,16 @@ class ExcitationStats:
 
     ``means[block]`` is ``classes x C``: the mean excitation of each channel over the images of each
     class; ``overall[block]`` (C) the mean over all images; ``specificity[block]`` the block's
-    :func:`class_specificity`. Blocks are in forward order, named by module path.
+    :func:`class_specificity` (a share of variance, blind to its size); ``spread[block]`` the size: the
+    standard deviation of the class means, averaged over the channels. Blocks are in forward order,
+    named by module path.
     """
 
     blocks: tuple[str, ...]
     means: dict[str, Tensor]
     overall: dict[str, Tensor]
     specificity: dict[str, float]
+    spread: dict[str, float]
     classes: tuple[str, ...]
     images: int
 
@@ -125,11 +128,12 @@ def excitations_by_class(model: nn.Module, data: ImageTensors, batch_size: int =
             h.remove()
     labels = data.labels
     n = len(data.classes)
-    means, overall, specificity = {}, {}, {}
+    means, overall, specificity, spread = {}, {}, {}, {}
     for name, _ in blocks:
         s = torch.cat(recorded[name])
         means[name] = torch.stack([s[labels == k].mean(0) for k in range(n)])
         overall[name] = s.mean(0)
         specificity[name] = class_specificity(s, labels, n)
+        spread[name] = float(means[name].std(0).mean())
     names = tuple(name for name, _ in blocks)
-    return ExcitationStats(names, means, overall, specificity, tuple(data.classes), len(data))
+    return ExcitationStats(names, means, overall, specificity, spread, tuple(data.classes), len(data))
