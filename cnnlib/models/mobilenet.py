@@ -234,7 +234,7 @@ class InvertedResidualV3(nn.Module):
 class MobileNetV1(nn.Module):
     """MobileNet v1: a 3x3 stem and 13 depthwise separable layers, average pool, one linear layer.
 
-    ``width`` is the paper's width multiplier alpha (Sec. 3.2): every layer gets
+    ``width`` is the paper's width multiplier alpha (Sec. 3.3): every layer gets
     ``int(alpha * channels)`` channels (at least 8, as Keras' ``MobileNet``; ``scale_channels`` with
     ``divisor=None``); the resolution multiplier is just the input size.
     """

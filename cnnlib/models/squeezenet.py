@@ -134,24 +134,45 @@ SQUEEZENET_CONFIGS["cifar"] = SqueezeNetConfig(
 
 
 class Fire(nn.Module):
-    """Squeeze 1x1 (s) - ReLU, then concat[expand 1x1 (e1) - ReLU, expand 3x3 (e3) - ReLU]: e1 + e3 channels."""
+    """Squeeze 1x1 (s) - ReLU, then concat[expand 1x1 (e1) - ReLU, expand 3x3 (e3) - ReLU]: e1 + e3 channels.
+
+    ``norm=True`` puts a batch norm after each of the three convolutions (which then have no bias): not in
+    the paper, an option for training without the original's fragile start (see ``squeezenet_cifar``).
+    """
 
     def __init__(
-        self, in_channels: int, *, squeeze_channels: int, expand1x1_channels: int, expand3x3_channels: int
+        self,
+        in_channels: int,
+        *,
+        squeeze_channels: int,
+        expand1x1_channels: int,
+        expand3x3_channels: int,
+        norm: bool = False,
     ) -> None:
         super().__init__()
-        self.squeeze = nn.Conv2d(in_channels, squeeze_channels, kernel_size=1)
+
+        def bn(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if norm else nn.Identity()  # Identity: no parameters, torchvision's keys
+
+        self.squeeze = nn.Conv2d(in_channels, squeeze_channels, kernel_size=1, bias=not norm)
+        self.squeeze_norm = bn(squeeze_channels)
         self.squeeze_activation = nn.ReLU(inplace=True)
-        self.expand1x1 = nn.Conv2d(squeeze_channels, expand1x1_channels, kernel_size=1)
+        self.expand1x1 = nn.Conv2d(squeeze_channels, expand1x1_channels, kernel_size=1, bias=not norm)
+        self.expand1x1_norm = bn(expand1x1_channels)
         self.expand1x1_activation = nn.ReLU(inplace=True)
-        self.expand3x3 = nn.Conv2d(squeeze_channels, expand3x3_channels, kernel_size=3, padding=1)
+        self.expand3x3 = nn.Conv2d(squeeze_channels, expand3x3_channels, kernel_size=3, padding=1, bias=not norm)
+        self.expand3x3_norm = bn(expand3x3_channels)
         self.expand3x3_activation = nn.ReLU(inplace=True)
         self.out_channels = expand1x1_channels + expand3x3_channels
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.squeeze_activation(self.squeeze(x))  # N x s x H x W
+        x = self.squeeze_activation(self.squeeze_norm(self.squeeze(x)))  # N x s x H x W
         return torch.cat(
-            [self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1
+            [
+                self.expand1x1_activation(self.expand1x1_norm(self.expand1x1(x))),
+                self.expand3x3_activation(self.expand3x3_norm(self.expand3x3(x))),
+            ],
+            1,
         )  # N x (e1 + e3) x H x W
 
 
@@ -163,10 +184,16 @@ class SqueezeNet(nn.Module):
         num_classes: filters of conv10, one map per class.
         in_channels: image channels.
         dropout: before conv10 (paper: 0.5 after fire9).
+        norm: batch norm inside every Fire module (not in the paper; see :class:`Fire`).
     """
 
     def __init__(
-        self, config: SqueezeNetConfig, num_classes: int = 1000, in_channels: int = 3, dropout: float = 0.5
+        self,
+        config: SqueezeNetConfig,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        dropout: float = 0.5,
+        norm: bool = False,
     ) -> None:
         super().__init__()
         self.in_channels = in_channels
@@ -185,6 +212,7 @@ class SqueezeNet(nn.Module):
                     squeeze_channels=spec.squeeze,
                     expand1x1_channels=spec.expand1x1,
                     expand3x3_channels=spec.expand3x3,
+                    norm=norm,
                 )
                 layers.append(fire)
                 c = fire.out_channels
@@ -262,9 +290,15 @@ def squeezenet1_1(num_classes: int = 1000, in_channels: int = 3, dropout: float 
 
 
 @register_model(**_META, scale="cifar", input_size=(3, 32, 32), num_classes=10)
-def squeezenet_cifar(num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5, **kwargs) -> SqueezeNet:
-    """Our SqueezeNet 1.1 for 32 x 32 images (stride-1 3x3 conv1; see the module docstring)."""
-    return _squeezenet("cifar", num_classes, in_channels, dropout, **kwargs)
+def squeezenet_cifar(
+    num_classes: int = 10, in_channels: int = 3, dropout: float = 0.5, norm: bool = False, **kwargs
+) -> SqueezeNet:
+    """Our SqueezeNet 1.1 for 32 x 32 images (stride-1 3x3 conv1; see the module docstring).
+
+    ``norm=True`` adds batch norm inside the Fire modules: the zoo trains that form, since the original
+    (no BN) died at the authors' learning rate and learned slowly at a quarter of it (``cnnlib/zoo/entries.py``).
+    """
+    return _squeezenet("cifar", num_classes, in_channels, dropout, norm=norm, **kwargs)
 
 
 register_torchvision_equivalent("squeezenet1_0", torchvision_name="squeezenet1_0")

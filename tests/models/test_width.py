@@ -84,3 +84,14 @@ def test_xception_width_scales_every_channel_and_refuses_bad_values():
     assert scaled(XCEPTION_CIFAR, 1.0) == XCEPTION_CIFAR
     with pytest.raises(ValueError, match="width must be positive"):
         cnnlib.get_model("xception_cifar", width=0)
+
+
+def test_squeezenet_cifar_norm_adds_batch_norm_to_the_fire_modules_only():
+    plain, normed = cnnlib.get_model("squeezenet_cifar"), cnnlib.get_model("squeezenet_cifar", norm=True)
+    bns = [m for m in normed.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(bns) == 3 * 8 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain.modules())
+    assert all(m.bias is None for m in normed.features[2:].modules() if isinstance(m, torch.nn.Conv2d))
+    assert [k for k in plain.state_dict()] == [k for k in cnnlib.get_model("squeezenet1_1").state_dict()]
+    normed.eval()
+    with torch.no_grad():
+        assert normed(torch.randn(2, 3, 32, 32)).shape == (2, 10)

@@ -1,0 +1,445 @@
+"""Figures and the interactive explorer of chapter 08 (Mobile architectures)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
+from torch import Tensor
+
+from ...models.shufflenet import channel_shuffle
+from ...viz import STYLE, figure
+from ...widgets import controls_explorer
+from .manifold import relu_roundtrip
+from .tables import HOWARD_TABLE2, HOWARD_TABLE6, HOWARD_TABLE7, mobilenet_v1_cost
+
+__all__ = [
+    "multiplier_explorer",
+    "plot_activations",
+    "plot_channel_shuffle",
+    "plot_group_reach",
+    "plot_guidelines",
+    "plot_kind_shares",
+    "plot_latency",
+    "plot_relu_manifold",
+    "plot_zoo_tradeoff",
+    "place_labels",
+    "short_name",
+]
+
+_COLOURS = STYLE["axes.prop_cycle"].by_key()["color"]
+
+
+def plot_relu_manifold(points: Tensor, dims: Sequence[int] = (2, 3, 5, 15, 30), seed: int = 0) -> Figure:
+    """Sandler et al.'s Fig. 1: the spiral, then ``T^+ ReLU(T x)`` for each embedding dimension n."""
+    fig, axes = figure(ncols=len(dims) + 1, figsize=(2.3 * (len(dims) + 1), 2.8))
+    colour = np.linspace(0, 1, len(points))
+    panels = [("input (2-D)", points)] + [(f"n = {n}", relu_roundtrip(points, n, seed)) for n in dims]
+    for ax, (title, p) in zip(axes[0], panels):
+        ax.scatter(p[:, 0], p[:, 1], c=colour, cmap="viridis", s=3)
+        ax.set_title(title, fontsize=10)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle("A spiral through ReLU in n dimensions and back: T⁺ ReLU(T x), T random n × 2", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_channel_shuffle(channels: int = 12, groups: int = 3) -> Figure:
+    """The channels of a labelled tensor before and after ``channel_shuffle``, coloured by their group."""
+    per = channels // groups
+    x = torch.arange(channels, dtype=torch.float32).view(1, channels, 1, 1)
+    after = [int(v) for v in channel_shuffle(x, groups).flatten()]
+    label = [f"{'abcdefgh'[i // per]}{i % per}" for i in range(channels)]
+    fig, axes = figure(figsize=(0.62 * channels + 1.5, 2.6))
+    ax = axes[0, 0]
+    for row, order, y in (("before", list(range(channels)), 1.0), ("after", after, 0.0)):
+        for pos, ch in enumerate(order):
+            ax.add_patch(plt.Rectangle((pos, y), 0.9, 0.5, color=_COLOURS[ch // per], alpha=0.75))
+            ax.text(pos + 0.45, y + 0.25, label[ch], ha="center", va="center", fontsize=10, color="white")
+        ax.text(-0.3, y + 0.25, row, ha="right", va="center", fontsize=10)
+    for pos, ch in enumerate(after):  # a line from each channel's old position to its new one
+        ax.plot([ch + 0.45, pos + 0.45], [1.0, 0.5], color=_COLOURS[ch // per], lw=0.8)
+    ax.set_xlim(-1.6, channels)
+    ax.set_ylim(-0.1, 1.6)
+    ax.axis("off")
+    ax.set_title(f"channel_shuffle: {channels} channels in {groups} groups (a, b, c, ...) of {per}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_group_reach(reach: Mapping[str, Tensor], groups: int) -> Figure:
+    """One dependency matrix per stack (output channel x input channel): dark = depends."""
+    fig, axes = figure(ncols=len(reach), figsize=(3.4 * len(reach), 3.4))
+    for ax, (title, r) in zip(axes[0], reach.items()):
+        ax.imshow(r.float().numpy(), cmap="Greys", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("input channel")
+        ax.set_ylabel("output channel")
+        ax.grid(False)
+        ax.set_xticks(range(0, len(r), len(r) // groups))
+        ax.set_yticks(range(0, len(r), len(r) // groups))
+    fig.tight_layout()
+    return fig
+
+
+def plot_activations() -> Figure:
+    """MobileNetV3's hard versions against the smooth ones: swish vs h-swish, sigmoid vs h-sigmoid."""
+    x = torch.linspace(-6, 6, 241)
+    fig, axes = figure(ncols=2, figsize=(9, 3.2))
+    pairs = (
+        ("swish x·σ(x)", torch.nn.functional.silu(x), "h-swish x·ReLU6(x+3)/6", torch.nn.functional.hardswish(x)),
+        ("sigmoid σ(x)", torch.sigmoid(x), "h-sigmoid ReLU6(x+3)/6", torch.nn.functional.hardsigmoid(x)),
+    )
+    for ax, (a, ya, b, yb) in zip(axes[0], pairs):
+        ax.plot(x, ya, label=a, lw=2)
+        ax.plot(x, yb, "--", label=b, lw=2)
+        ax.set_xlabel("x")
+        ax.set_ylabel("activation")
+        ax.legend(fontsize=8)
+    axes[0, 0].set_title("Swish and its hard version")
+    axes[0, 1].set_title("The SE gate: sigmoid and hard sigmoid")
+    fig.tight_layout()
+    return fig
+
+
+def plot_guidelines(rows: Sequence[Mapping[str, Any]], scale: int = 1) -> Figure:
+    """Speed of each variant relative to the guideline's first one: this CPU beside the paper's ARM and GPU."""
+    guidelines = list(dict.fromkeys(r["guideline"] for r in rows))
+    fig, axes = figure(ncols=len(guidelines), figsize=(4.2 * len(guidelines), 3.8))
+    for ax, g in zip(axes[0], guidelines):
+        sel = [r for r in rows if r["guideline"] == g and r["scale"] == scale]
+        labels = [r["variant"].replace("c1:c2 = ", "").replace("-fragment-", "-").replace(", ", "\n") for r in sel]
+        pos = np.arange(len(sel))
+        series = [("this CPU", [r["relative"] for r in sel])]
+        if sel[0]["arm"] is not None:
+            series.append(("paper, ARM", [r["arm"] / sel[0]["arm"] for r in sel]))
+            series.append(("paper, GPU", [r["gpu"] / sel[0]["gpu"] for r in sel]))
+        width = 0.8 / len(series)
+        for i, (name, values) in enumerate(series):
+            ax.bar(pos + (i - (len(series) - 1) / 2) * width, values, width, label=name, color=_COLOURS[[0, 3, 6][i]])
+        ax.axhline(1, color="grey", lw=0.8)
+        ax.set_xticks(pos, labels, fontsize=8)
+        ax.set_ylabel("speed / first variant's")
+        ax.set_title(g, fontsize=11)
+        ax.grid(axis="x", visible=False)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"ShuffleNet v2's guidelines, same mult-adds per panel (channels x{scale}, one 56 × 56 image)")
+    fig.tight_layout()
+    return fig
+
+
+# Short labels for the latency scatter, and a family (colour and marker) per model
+SHORT_NAMES: dict[str, str] = {
+    "mobilenet_v1": "MobileNet v1",
+    "mobilenet_v2": "MobileNetV2",
+    "mobilenet_v3_large": "V3-Large",
+    "mobilenet_v3_small": "V3-Small",
+    "squeezenet1_0": "SqueezeNet 1.0",
+    "squeezenet1_1": "SqueezeNet 1.1",
+    "sqnxt23_1x": "SqNxt-23",
+    "shufflenet_v1_g3": "ShuffleNet v1",
+    "shufflenet_v2_x1_0": "ShuffleNet v2",
+    "efficientnet_b0": "EfficientNet-B0",
+    "alexnet": "AlexNet",
+    "resnet18": "ResNet-18",
+    "resnet50": "ResNet-50",
+}
+# (name prefix, colour, marker): strong colours, since the labels are written in them
+_FAMILIES = (
+    ("mobilenet", "#1f5fa8", "o"),
+    ("squeeze", "#c62828", "s"),
+    ("sqnxt", "#2e7d32", "s"),
+    ("shufflenet", "#d35400", "D"),
+    ("efficientnet", "#6a3d9a", "^"),
+)
+
+
+def short_name(model: str) -> str:
+    """The label of ``model`` in the latency figure (:data:`SHORT_NAMES`, else the name itself)."""
+    return SHORT_NAMES.get(model, model)
+
+
+def _style(model: str) -> tuple[str, str]:
+    """(colour, marker) of a model's family; the reference models (anything else) are black crosses."""
+    for prefix, colour, marker in _FAMILIES:
+        if model.startswith(prefix):
+            return colour, marker
+    return "black", "X"
+
+
+def _intersect(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the segments p-q and a-b cross."""
+
+    def side(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
+        return float(np.sign((v[0] - u[0]) * (w[1] - u[1]) - (v[1] - u[1]) * (w[0] - u[0])))
+
+    return side(p, q, a) * side(p, q, b) < 0 and side(a, b, p) * side(a, b, q) < 0
+
+
+def _distance(box: Bbox, point: np.ndarray) -> float:
+    """Distance from ``point`` to the nearest point of ``box`` (0 inside)."""
+    dx = max(box.x0 - point[0], 0.0, point[0] - box.x1)
+    dy = max(box.y0 - point[1], 0.0, point[1] - box.y1)
+    return float(np.hypot(dx, dy))
+
+
+def _crosses(box: Bbox, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the middle of the segment a-b (10 % to 90 % of its length) passes through ``box`` (Liang-Barsky)."""
+    lo, hi = 0.1, 0.9
+    (ax, ay), (dx, dy) = (float(a[0]), float(a[1])), (float(b[0] - a[0]), float(b[1] - a[1]))
+    for p, q in ((-dx, ax - box.x0), (dx, box.x1 - ax), (-dy, ay - box.y0), (dy, box.y1 - ay)):
+        if p == 0:
+            if q < 0:
+                return False
+        elif p < 0:
+            lo = max(lo, q / p)
+        else:
+            hi = min(hi, q / p)
+    return lo <= hi
+
+
+def place_labels(
+    ax,
+    xy: Sequence[tuple[float, float]],
+    labels: Sequence[str],
+    fontsize: float = 9,
+    colours: Sequence[str] | None = None,
+) -> list:
+    """Write each label beside its point (data coordinates), away from the other labels, points and the legend.
+
+    Each label tries offsets around its point, the nearest without a leader line, the farther ones with a
+    thin line to the point; a placement costs 2 for each label or point its text covers, 1 for each label,
+    point or leader line its own leader line crosses, 1 for each leader line crossing its text, 1 for each
+    other point nearer than its own to a label without a leader line, and 3 if it leaves the axes. The most
+    crowded points choose first, then every label is placed again, twice, given all the others, and pairs of
+    labels still in conflict are placed together (a local search). Returns the annotations. Call it after the
+    layout is final (``tight_layout``): the boxes are measured on the drawn figure. ``colours``: one text
+    colour per label (its marker's, say), black by default."""
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the limits and the transforms
+    renderer = fig.canvas.get_renderer()
+    points = [np.asarray(ax.transData.transform(p)) for p in xy]
+    pad = 6 * fig.dpi / 72  # about a marker's half-width, in pixels
+    markers = [Bbox.from_extents(px - pad, py - pad, px + pad, py + pad) for px, py in points]
+    legend = ax.get_legend()
+    fixed = [legend.get_window_extent(renderer)] if legend is not None else []
+    near = ((6, 4), (6, -12), (-6, 4), (-6, -12), (0, 7), (0, -17))
+    far = tuple(
+        (sx * dx, dy)
+        for dx, dy in ((16, 16), (16, -26), (28, -4), (8, 30), (8, -40), (36, 26), (36, -36), (24, 44), (52, 8))
+        for sx in (1, -1)
+    )
+    # every candidate's text box (and leader line: point -> the text's centre, where matplotlib aims it)
+    candidates = []
+    for k, ((x, y), label) in enumerate(zip(xy, labels)):
+        options = []
+        for dx, dy in near + far:
+            ann = ax.annotate(
+                label,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+            )
+            ann.update_positions(renderer)
+            box = Text.get_window_extent(ann, renderer).expanded(1.04, 1.1)
+            ann.remove()
+            line = None if (dx, dy) in near else (points[k], np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2]))
+            options.append(((dx, dy), box, line))
+        candidates.append(options)
+
+    def cost(k: int, option: tuple, chosen: Mapping[int, tuple]) -> int:
+        _, box, line = option
+        others = [o for j, o in chosen.items() if j != k]
+        boxes = [o[1] for o in others] + fixed
+        dots = [m for j, m in enumerate(markers) if j != k]
+        c = 2 * sum(box.overlaps(b) for b in boxes) + 2 * sum(box.overlaps(m) for m in dots)
+        c += sum(_crosses(box, *o[2]) for o in others if o[2] is not None)
+        if line is not None:
+            c += sum(_crosses(b, *line) for b in boxes + dots)
+            c += sum(_intersect(*line, *o[2]) for o in others if o[2] is not None)
+        if line is None:  # a label without a leader line must sit nearer its own point than any other
+            c += sum(_distance(box, q) < _distance(box, points[k]) for j, q in enumerate(points) if j != k)
+        inside = ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1 and ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1
+        return c + (0 if inside else 3)
+
+    def best(k: int, chosen: Mapping[int, tuple]) -> tuple:
+        return min(candidates[k], key=lambda o: cost(k, o, chosen))  # the first of the cheapest: nearest first
+
+    crowd = [sum(np.hypot(*(p - q)) < 60 * fig.dpi / 72 for q in points) for p in points]
+    chosen: dict[int, tuple] = {}
+    for k in sorted(range(len(xy)), key=lambda k: -crowd[k]):
+        chosen[k] = best(k, chosen)
+    for _ in range(2):
+        for k in range(len(xy)):
+            chosen[k] = best(k, chosen)
+    # two labels still in conflict: try every pair of their options together
+    for k in range(len(xy)):
+        for j in range(k + 1, len(xy)):
+            if cost(k, chosen[k], chosen) == 0 or cost(j, chosen[j], chosen) == 0:
+                continue
+
+            def pair_cost(ok: tuple, oj: tuple, k: int = k, j: int = j) -> int:
+                trial = {**chosen, k: ok, j: oj}
+                return cost(k, ok, trial) + cost(j, oj, trial)
+
+            pair = min(((ok, oj) for ok in candidates[k] for oj in candidates[j]), key=lambda p: pair_cost(*p))
+            if pair_cost(*pair) < pair_cost(chosen[k], chosen[j]):
+                chosen[k], chosen[j] = pair
+    annotations = []
+    for k, ((x, y), label) in enumerate(zip(xy, labels)):
+        (dx, dy), _, line = chosen[k]
+        annotations.append(
+            ax.annotate(
+                label,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                color="black" if colours is None else colours[k],
+                arrowprops=None if line is None else {"arrowstyle": "-", "lw": 0.6, "color": "grey", "shrinkB": 4},
+            )
+        )
+    return annotations
+
+
+def plot_latency(rows: Sequence[Mapping[str, Any]], title: str = "", reference: str = "resnet18") -> Figure:
+    """Mult-adds against measured latency at batch 1 and batch 64 (log-log), each point labelled with its model's
+    short name (:func:`short_name`) in its family's colour (MobileNet blue, SqueezeNet red, SqueezeNext green,
+    ShuffleNet orange, EfficientNet purple; the reference models black).
+
+    The dotted line is the ``reference`` model's mult-adds per second: points above it run their
+    arithmetic more slowly than the reference does.
+    """
+    fig, axes = figure(ncols=2, figsize=(13, 5))
+    ref = next((r for r in rows if r["model"] == reference), None)
+    keys = ("batch1_ms", "batch64_ms")
+    for ax, key, batch in zip(axes[0], keys, (1, 64)):
+        for r in rows:
+            colour, marker = _style(r["model"])
+            ax.loglog(r["mult_adds"] / 1e6, r[key], marker, color=colour, ms=7)
+        if ref is not None:
+            xs = np.geomspace(min(r["mult_adds"] for r in rows) / 1e6, max(r["mult_adds"] for r in rows) / 1e6, 10)
+            ax.loglog(xs, ref[key] * xs / (ref["mult_adds"] / 1e6), ":", color="grey", label=f"{reference}'s rate")
+            ax.legend(fontsize=9, loc="upper left")
+        ax.margins(0.15)
+        ax.set_xlabel("mult-adds per image (millions)", fontsize=10)
+        ax.set_ylabel(f"latency, batch {batch} (ms)", fontsize=10)
+        ax.tick_params(labelsize=9)
+        ax.set_title(f"batch {batch}", fontsize=11)
+    fig.suptitle(title or "Fewer mult-adds, but not proportionally less time")
+    fig.tight_layout()
+    for ax, key in zip(axes[0], keys):  # after the layout: the label boxes are measured where they will stay
+        place_labels(
+            ax,
+            [(r["mult_adds"] / 1e6, r[key]) for r in rows],
+            [short_name(r["model"]) for r in rows],
+            colours=[_style(r["model"])[0] for r in rows],
+        )
+    return fig
+
+
+def plot_kind_shares(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """Per layer kind: share of the mult-adds (Howard et al.'s Table 2 and counted) beside share of the time."""
+    fig, axes = figure(figsize=(8, 3.6))
+    ax = axes[0, 0]
+    pos = np.arange(len(rows))
+    published = [HOWARD_TABLE2.get(r["kind"], (None, None))[0] for r in rows]
+    ax.bar(pos - 0.27, [r["mult_add_share"] for r in rows], 0.27, label="share of mult-adds (counted)")
+    ax.bar(
+        pos,
+        [p if p is not None else 0 for p in published],
+        0.27,
+        label="share of mult-adds (Howard, Table 2)",
+        color=_COLOURS[3],
+    )
+    ax.bar(pos + 0.27, [r["time_share"] for r in rows], 0.27, label="share of the time (measured)", color=_COLOURS[2])
+    ax.set_xticks(pos, [r["kind"].split(" (")[0] for r in rows], fontsize=8)
+    ax.set_ylabel("% of the model")
+    ax.set_title(title or "MobileNet v1: where the arithmetic is, and where the time goes")
+    ax.legend(fontsize=8)
+    ax.grid(axis="x", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_zoo_tradeoff(rows: Sequence[Mapping[str, Any]], title: str = "") -> Figure:
+    """The zoo's CIFAR-10 checkpoints: batch-1 latency against test error, marker area ~ parameters."""
+    fig, axes = figure(figsize=(7, 4))
+    ax = axes[0, 0]
+    for i, r in enumerate(rows):
+        ax.scatter(
+            r["batch1_ms"], 100 * (1 - r["test_acc"]), s=20 + r["params"] / 2e4, color=_COLOURS[i % 7], alpha=0.7
+        )
+        ax.annotate(
+            r["model"],
+            (r["batch1_ms"], 100 * (1 - r["test_acc"])),
+            fontsize=9,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax.set_xlabel("CPU latency, one 32 × 32 image (ms)")
+    ax.set_ylabel("CIFAR-10 test error (%)")
+    ax.set_title(title or "The zoo on CIFAR-10: latency and error (area ~ parameters)")
+    fig.tight_layout()
+    return fig
+
+
+WIDTHS = (0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+RESOLUTIONS = (128, 160, 192, 224)
+
+
+def _multiplier_figure(width: float, resolution: int) -> Figure:
+    fig, axes = figure(ncols=2, figsize=(10, 3.8))
+    left, right = axes[0]
+    for i, r in enumerate(RESOLUTIONS):
+        macs = [mobilenet_v1_cost(w, r)[1] / 1e6 for w in WIDTHS]
+        left.plot(WIDTHS, macs, "-o", ms=3, color=_COLOURS[i], label=f"{r} px", alpha=1 if r == resolution else 0.4)
+    left.plot(list(HOWARD_TABLE6), [v[1] for v in HOWARD_TABLE6.values()], "kx", ms=8, label="Howard, Table 6 (224 px)")
+    params, macs = mobilenet_v1_cost(width, resolution)
+    left.plot([width], [macs / 1e6], "*", ms=16, color="#d62728")
+    left.set_xlabel("width multiplier α")
+    left.set_ylabel("mult-adds (millions)")
+    left.legend(fontsize=7)
+    left.set_title("Cost ∝ α² ρ²")
+    right.plot(WIDTHS, [mobilenet_v1_cost(w, 224)[0] / 1e6 for w in WIDTHS], "-o", ms=3, label="counted (any ρ)")
+    right.plot(list(HOWARD_TABLE6), [v[2] for v in HOWARD_TABLE6.values()], "kx", ms=8, label="Howard, Table 6")
+    right.plot([width], [params / 1e6], "*", ms=16, color="#d62728")
+    right.set_xlabel("width multiplier α")
+    right.set_ylabel("parameters (millions)")
+    right.legend(fontsize=7)
+    right.set_title("Parameters ∝ α² (ρ does not change them)")
+    base = mobilenet_v1_cost(1.0, 224)[1]
+    published = (
+        HOWARD_TABLE7.get(resolution) if width == 1.0 else HOWARD_TABLE6.get(width) if resolution == 224 else None
+    )
+    note = f"; Howard et al.: top-1 {published[0]} %" if published else ""
+    fig.suptitle(
+        f"MobileNet α = {width:g}, {resolution} px: {params / 1e6:.2f} M parameters, {macs / 1e6:.0f} M mult-adds "
+        f"({macs / base:.0%} of 1.0-224){note}",
+        fontsize=11,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def multiplier_explorer(width: float = 0.5, resolution: int = 160):
+    """Sliders for MobileNet v1's width multiplier α and input resolution; counts from cnnlib's model."""
+    import ipywidgets as widgets
+
+    controls = {
+        "width": widgets.SelectionSlider(options=list(WIDTHS), value=width, description="α", continuous_update=False),
+        "resolution": widgets.SelectionSlider(
+            options=list(RESOLUTIONS), value=resolution, description="pixels", continuous_update=False
+        ),
+    }
+    return controls_explorer(_multiplier_figure, controls, note="move α and the resolution to recount the network")
