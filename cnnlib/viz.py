@@ -13,12 +13,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.transforms import Bbox
 from torch import Tensor
 
 __all__ = [
     "STYLE",
     "figure",
+    "place_labels",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
@@ -299,3 +302,143 @@ def plot_bars(
     ax.grid(axis="x", visible=False)
     fig.tight_layout()
     return fig
+
+
+def _intersect(p: np.ndarray, q: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the segments p-q and a-b cross."""
+
+    def side(u: np.ndarray, v: np.ndarray, w: np.ndarray) -> float:
+        return float(np.sign((v[0] - u[0]) * (w[1] - u[1]) - (v[1] - u[1]) * (w[0] - u[0])))
+
+    return side(p, q, a) * side(p, q, b) < 0 and side(a, b, p) * side(a, b, q) < 0
+
+
+def _distance(box: Bbox, point: np.ndarray) -> float:
+    """Distance from ``point`` to the nearest point of ``box`` (0 inside)."""
+    dx = max(box.x0 - point[0], 0.0, point[0] - box.x1)
+    dy = max(box.y0 - point[1], 0.0, point[1] - box.y1)
+    return float(np.hypot(dx, dy))
+
+
+def _crosses(box: Bbox, a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the middle of the segment a-b (10 % to 90 % of its length) passes through ``box`` (Liang-Barsky)."""
+    lo, hi = 0.1, 0.9
+    (ax, ay), (dx, dy) = (float(a[0]), float(a[1])), (float(b[0] - a[0]), float(b[1] - a[1]))
+    for p, q in ((-dx, ax - box.x0), (dx, box.x1 - ax), (-dy, ay - box.y0), (dy, box.y1 - ay)):
+        if p == 0:
+            if q < 0:
+                return False
+        elif p < 0:
+            lo = max(lo, q / p)
+        else:
+            hi = min(hi, q / p)
+    return lo <= hi
+
+
+def place_labels(
+    ax,
+    xy: Sequence[tuple[float, float]],
+    labels: Sequence[str],
+    fontsize: float = 9,
+    colours: Sequence[str] | None = None,
+    radii: float | Sequence[float] = 6,
+) -> list:
+    """Write each label beside its point (data coordinates), away from the other labels, points and the legend.
+
+    Each label tries offsets around its point, the nearest without a leader line, the farther ones with a
+    thin line to the point; a placement costs 2 for each label or point its text covers, 1 for each label,
+    point or leader line its own leader line crosses, 1 for each leader line crossing its text, 1 for each
+    other point nearer than its own to a label without a leader line, and 3 if it leaves the axes. The most
+    crowded points choose first, then every label is placed again, twice, given all the others, and pairs of
+    labels still in conflict are placed together (a local search). Returns the annotations. Call it after the
+    layout is final (``tight_layout``): the boxes are measured on the drawn figure. ``colours``: one text
+    colour per label (its marker's, say), black by default. ``radii``: each marker's half-width in points (one
+    for all, or one per point; a scatter marker of area ``s`` has half-width ``sqrt(s) / 2``)."""
+    fig = ax.figure
+    fig.canvas.draw()  # fixes the limits and the transforms
+    renderer = fig.canvas.get_renderer()
+    points = [np.asarray(ax.transData.transform(p)) for p in xy]
+    pads = [r * fig.dpi / 72 for r in (radii if isinstance(radii, Sequence) else [radii] * len(points))]
+    markers = [Bbox.from_extents(px - r, py - r, px + r, py + r) for (px, py), r in zip(points, pads)]
+    legend = ax.get_legend()
+    fixed = [legend.get_window_extent(renderer)] if legend is not None else []
+    near = ((6, 4), (6, -12), (-6, 4), (-6, -12), (0, 7), (0, -17))
+    far = tuple(
+        (sx * dx, dy)
+        for dx, dy in ((16, 16), (16, -26), (28, -4), (8, 30), (8, -40), (36, 26), (36, -36), (24, 44), (52, 8))
+        for sx in (1, -1)
+    )
+    # every candidate's text box (and leader line: point -> the text's centre, where matplotlib aims it)
+    candidates = []
+    for k, ((x, y), label) in enumerate(zip(xy, labels)):
+        options = []
+        for dx, dy in near + far:
+            ann = ax.annotate(
+                label,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+            )
+            ann.update_positions(renderer)
+            box = Text.get_window_extent(ann, renderer).expanded(1.04, 1.1)
+            ann.remove()
+            line = None if (dx, dy) in near else (points[k], np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2]))
+            options.append(((dx, dy), box, line))
+        candidates.append(options)
+
+    def cost(k: int, option: tuple, chosen: Mapping[int, tuple]) -> int:
+        _, box, line = option
+        others = [o for j, o in chosen.items() if j != k]
+        boxes = [o[1] for o in others] + fixed
+        dots = [m for j, m in enumerate(markers) if j != k]
+        c = 2 * sum(box.overlaps(b) for b in boxes) + 2 * sum(box.overlaps(m) for m in dots)
+        c += sum(_crosses(box, *o[2]) for o in others if o[2] is not None)
+        if line is not None:
+            c += sum(_crosses(b, *line) for b in boxes + dots)
+            c += sum(_intersect(*line, *o[2]) for o in others if o[2] is not None)
+        if line is None:  # a label without a leader line must sit nearer its own point than any other
+            c += sum(_distance(box, q) < _distance(box, points[k]) for j, q in enumerate(points) if j != k)
+        inside = ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1 and ax.bbox.y0 <= box.y0 and box.y1 <= ax.bbox.y1
+        return c + (0 if inside else 3)
+
+    def best(k: int, chosen: Mapping[int, tuple]) -> tuple:
+        return min(candidates[k], key=lambda o: cost(k, o, chosen))  # the first of the cheapest: nearest first
+
+    crowd = [sum(np.hypot(*(p - q)) < 60 * fig.dpi / 72 for q in points) for p in points]
+    chosen: dict[int, tuple] = {}
+    for k in sorted(range(len(xy)), key=lambda k: -crowd[k]):
+        chosen[k] = best(k, chosen)
+    for _ in range(2):
+        for k in range(len(xy)):
+            chosen[k] = best(k, chosen)
+    # two labels still in conflict: try every pair of their options together
+    for k in range(len(xy)):
+        for j in range(k + 1, len(xy)):
+            if cost(k, chosen[k], chosen) == 0 or cost(j, chosen[j], chosen) == 0:
+                continue
+
+            def pair_cost(ok: tuple, oj: tuple, k: int = k, j: int = j) -> int:
+                trial = {**chosen, k: ok, j: oj}
+                return cost(k, ok, trial) + cost(j, oj, trial)
+
+            pair = min(((ok, oj) for ok in candidates[k] for oj in candidates[j]), key=lambda p: pair_cost(*p))
+            if pair_cost(*pair) < pair_cost(chosen[k], chosen[j]):
+                chosen[k], chosen[j] = pair
+    annotations = []
+    for k, ((x, y), label) in enumerate(zip(xy, labels)):
+        (dx, dy), _, line = chosen[k]
+        annotations.append(
+            ax.annotate(
+                label,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                fontsize=fontsize,
+                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                color="black" if colours is None else colours[k],
+                arrowprops=None if line is None else {"arrowstyle": "-", "lw": 0.6, "color": "grey", "shrinkB": 4},
+            )
+        )
+    return annotations

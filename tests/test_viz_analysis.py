@@ -190,3 +190,43 @@ def test_standard_error_of_a_rate():
         standard_error(1.5, 10)
     with pytest.raises(ValueError, match="n >= 1"):
         standard_error(0.5, 0)
+
+
+def test_place_labels_keeps_crowded_labels_apart():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    xy = [(1.0, 1.0), (1.05, 1.02), (1.1, 0.98), (0.95, 1.01), (1.02, 0.96), (2.0, 2.0)]
+    ax.plot(*zip(*xy), "o")
+    ax.set_xlim(0, 3)
+    ax.set_ylim(0, 3)
+    labels = ["alpha", "beta", "gamma", "delta", "epsilon", "far"]
+    anns = viz.place_labels(ax, xy, labels, colours=["red"] * 6)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    from matplotlib.text import Text
+
+    boxes = [Text.get_window_extent(a, renderer) for a in anns]
+    assert [a.get_text() for a in anns] == labels and anns[0].get_color() == "red"
+    assert not any(boxes[i].overlaps(boxes[j]) for i in range(6) for j in range(i + 1, 6))
+    assert anns[5].arrow_patch is None  # a lone point gets its label right beside it, without a line
+    plt.close(fig)
+
+
+def test_place_labels_keeps_labels_off_big_markers():
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    xy = [(1.0, 1.0), (1.3, 1.0), (2.5, 2.5)]
+    ax.set_xlim(0, 3)
+    ax.set_ylim(0, 3)
+    anns = viz.place_labels(ax, xy, ["a", "b", "c"], radii=[6, 40, 6])
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    big = ax.transData.transform(xy[1])
+    r = 40 * fig.dpi / 72
+    for ann in (anns[0], anns[2]):
+        box = Text.get_window_extent(ann, renderer)
+        assert not (box.x1 > big[0] - r and box.x0 < big[0] + r and box.y1 > big[1] - r and box.y0 < big[1] + r)
+    plt.close(fig)

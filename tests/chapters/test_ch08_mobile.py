@@ -384,27 +384,6 @@ def test_short_name_and_style():
     assert figures._style("mobilenet_v2")[0] != figures._style("shufflenet_v2_x1_0")[0]
 
 
-def test_place_labels_keeps_crowded_labels_apart():
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    xy = [(1.0, 1.0), (1.05, 1.02), (1.1, 0.98), (0.95, 1.01), (1.02, 0.96), (2.0, 2.0)]
-    ax.plot(*zip(*xy), "o")
-    ax.set_xlim(0, 3)
-    ax.set_ylim(0, 3)
-    labels = ["alpha", "beta", "gamma", "delta", "epsilon", "far"]
-    anns = figures.place_labels(ax, xy, labels, colours=["red"] * 6)
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    from matplotlib.text import Text
-
-    boxes = [Text.get_window_extent(a, renderer) for a in anns]
-    assert [a.get_text() for a in anns] == labels and anns[0].get_color() == "red"
-    assert not any(boxes[i].overlaps(boxes[j]) for i in range(6) for j in range(i + 1, 6))
-    assert anns[5].arrow_patch is None  # a lone point gets its label right beside it, without a line
-    plt.close(fig)
-
-
 def test_experiments_quick_runs_have_the_stored_form():
     guide = experiments.run("shufflenet_guidelines", quick=True)["result"]
     assert {r["guideline"] for r in guide["rows"]} == {"G1", "G2", "G3", "G4"}

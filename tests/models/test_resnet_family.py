@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 import cnnlib
+from cnnlib.chapters.ch07_after_resnet.se import SeedSELayer  # the seed's SELayer, transcribed once
 from cnnlib.models import build_on_meta
 from cnnlib.models.blocks import StochasticDepth
 from cnnlib.models.highway import HighwayConv2d, HighwayLinear, HighwayMLP, highway
@@ -127,26 +128,6 @@ class SeedBasicBlock(nn.Module):  # building block ResNet 34 - не bottleneck
         out += residual
         out = self.relu(out)
         return out
-
-
-class SeedSELayer(nn.Module):
-    """Seed 002's SELayer as given."""
-
-    def __init__(self, channel, reduction=16):
-        super(SeedSELayer, self).__init__()
-        self.avg_pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Sequential(
-            nn.Linear(channel, channel // reduction, bias=False),
-            nn.ReLU(inplace=True),
-            nn.Linear(channel // reduction, channel, bias=False),
-            nn.Sigmoid(),
-        )
-
-    def forward(self, x):
-        b, c, _, _ = x.size()
-        y = self.avg_pool(x).view(b, c)
-        y = self.fc(y).view(b, c, 1, 1)
-        return x * y.expand_as(x)
 
 
 @pytest.mark.parametrize("stage", ["layer1.1", "layer2.0"])  # identity shortcut; stride 2 + projection

@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from ...viz import figure
+from ...viz import figure, place_labels
 from ...widgets import controls_explorer
 from .costs import conv_cost, separable_cost, separable_ratio
 from .se import ExcitationStats
@@ -178,35 +178,21 @@ def plot_feature_reuse(maps: Sequence, titles: Sequence[str] | None = None) -> F
     return fig
 
 
-_OFFSETS = ((4, 3), (4, -10), (-4, 3), (-4, -10), (0, 9), (0, -16))  # points; negative x: right-aligned
-
-
-def _place_labels(ax, points: Sequence[tuple[float, float]], labels: Sequence[str]) -> None:
-    """Label each point at the first nearby position where the text overlaps no label placed before it
-    (a label that fits nowhere is left out: the legend still names the family)."""
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
-    taken = []
-    for (x, y), label in zip(points, labels):
-        for dx, dy in _OFFSETS:
-            text = ax.annotate(label, (x, y), fontsize=7, xytext=(dx, dy), textcoords="offset points",
-                               ha="right" if dx < 0 else "left")  # fmt: skip
-            box = text.get_window_extent(renderer).expanded(1.05, 1.1)
-            if not any(box.overlaps(other) for other in taken):
-                taken.append(box)
-                break
-            text.remove()
-
-
-def _bubbles(ax, xs, ys, params, families, labels, scale: float) -> None:
+def _bubbles(ax, xs, ys, params, families, labels, scale: float) -> list[tuple]:
+    """Draw the bubbles and the family legend entries; returns (x, y, area, label) of each bubble drawn, for
+    :func:`_label_bubbles` once the layout is final."""
     shown = [(x, y, p, f, lab) for x, y, p, f, lab in zip(xs, ys, params, families, labels) if x is not None]
     for x, y, p, fam, _ in shown:
         ax.scatter(x, y, s=p * scale, color=_colour(fam), alpha=0.55, edgecolor="black", linewidth=0.5, zorder=3)
     for fam in dict.fromkeys(f for _, _, _, f, _ in shown):
         ax.scatter([], [], s=30, color=_colour(fam), alpha=0.7, edgecolor="black", linewidth=0.5, label=fam)
-    order = sorted(shown, key=lambda r: -r[1])  # the most accurate first: they get the best places
-    _place_labels(ax, [(x, y) for x, y, *_ in order], [r[4] for r in order])
+    return [(x, y, p * scale, lab) for x, y, p, _, lab in shown]
+
+
+def _label_bubbles(ax, bubbles: Sequence[tuple]) -> None:
+    """Name every bubble, away from the other names and bubbles (:func:`cnnlib.viz.place_labels`)."""
+    xy, labels = [(x, y) for x, y, _, _ in bubbles], [lab for *_, lab in bubbles]
+    place_labels(ax, xy, labels, fontsize=7, radii=[min(np.sqrt(s) / 2, 12) for _, _, s, _ in bubbles])
 
 
 def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
@@ -214,8 +200,9 @@ def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
     fig, axes = figure(figsize=(11, 5.4))
     ax = axes[0, 0]
     ax.set_xscale("log")
-    _bubbles(ax, [r["gmult_adds"] for r in rows], [r["top1"] for r in rows], [r["params"] / 1e6 for r in rows],
-             [r["family"] for r in rows], [r["model"] for r in rows], scale=8)  # fmt: skip
+    bubbles = _bubbles(ax, [r["gmult_adds"] for r in rows], [r["top1"] for r in rows],
+                       [r["params"] / 1e6 for r in rows], [r["family"] for r in rows], [r["model"] for r in rows],
+                       scale=8)  # fmt: skip
     ax.set_xlabel("multiply-adds per image at the model's own resolution (G, log scale)")
     ax.set_ylabel("ImageNet top-1 accuracy (%)")
     ax.set_title("torchvision's documented figures (first weights of each model); area ∝ parameters")
@@ -223,6 +210,7 @@ def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
         ax.scatter([], [], s=p * 8, color="white", edgecolor="black", linewidth=0.8, label=f"{p} M parameters")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.3)
     fig.tight_layout()
+    _label_bubbles(ax, bubbles)
     return fig
 
 
@@ -234,8 +222,10 @@ def plot_zoo_bubbles(rows: Sequence[Mapping]) -> Figure:
     acc = [r["test_acc"] for r in rows]
     for ax in axes[0]:
         ax.margins(x=0.12, y=0.08)
-    _bubbles(axes[0, 0], [r["mmult_adds"] for r in rows], acc, params, families, labels, scale=300)
-    _bubbles(axes[0, 1], [r["latency1_ms"] for r in rows], acc, params, families, labels, scale=300)
+    bubbles = [
+        _bubbles(ax, [r[key] for r in rows], acc, params, families, labels, scale=300)
+        for ax, key in zip(axes[0], ("mmult_adds", "latency1_ms"))
+    ]
     axes[0, 0].set_xlabel("multiply-adds per 32×32 image (M)")
     axes[0, 1].set_xlabel("CPU latency, batch 1 (ms, float32)")
     axes[0, 0].set_ylabel("CIFAR-10 test accuracy (%)")
@@ -244,4 +234,6 @@ def plot_zoo_bubbles(rows: Sequence[Mapping]) -> Figure:
     axes[0, 1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle("The course's CIFAR-10 zoo; area ∝ parameters", fontsize=11)
     fig.tight_layout()
+    for ax, shown in zip(axes[0], bubbles):
+        _label_bubbles(ax, shown)
     return fig
