@@ -235,21 +235,16 @@ def plot_zoo_tradeoff(rows: Sequence[Mapping[str, Any]], title: str = "") -> Fig
     """The zoo's CIFAR-10 checkpoints: batch-1 latency against test error, marker area ~ parameters."""
     fig, axes = figure(figsize=(7, 4))
     ax = axes[0, 0]
-    for i, r in enumerate(rows):
-        ax.scatter(
-            r["batch1_ms"], 100 * (1 - r["test_acc"]), s=20 + r["params"] / 2e4, color=_COLOURS[i % 7], alpha=0.7
-        )
-        ax.annotate(
-            r["model"],
-            (r["batch1_ms"], 100 * (1 - r["test_acc"])),
-            fontsize=9,
-            xytext=(4, 4),
-            textcoords="offset points",
-        )
+    xy = [(r["batch1_ms"], 100 * (1 - r["test_acc"])) for r in rows]
+    areas = [20 + r["params"] / 2e4 for r in rows]
+    for i, ((x, y), area) in enumerate(zip(xy, areas)):
+        ax.scatter(x, y, s=area, color=_COLOURS[i % 7], alpha=0.7)
+    ax.margins(0.12)
     ax.set_xlabel("CPU latency, one 32 × 32 image (ms)")
     ax.set_ylabel("CIFAR-10 test error (%)")
     ax.set_title(title or "The zoo on CIFAR-10: latency and error (area ~ parameters)")
     fig.tight_layout()
+    place_labels(ax, xy, [r["model"] for r in rows], radii=[np.sqrt(a) / 2 for a in areas])
     return fig
 
 
