@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -304,3 +305,69 @@ def test_speed_candidates_and_the_schedules_step_arithmetic():
         opt.step()
         sched.step()
     assert max(range(100), key=rates.__getitem__) == 20
+
+
+def test_warmup_cosine_warms_up_linearly_then_follows_half_a_cosine():
+    config = dataclasses.replace(CONFIG, schedule="warmup_cosine", warmup_fraction=0.1, epochs=1)
+    assert cnnlib_train.warmup_steps(config, 100) == 10
+    opt = torch.optim.SGD(tiny_cnn().parameters(), lr=1.0)
+    sched = cnnlib_train.loop._make_schedule(opt, config, 100)
+    rates = []
+    for _ in range(100):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert rates[:11] == pytest.approx([i / 10 for i in range(10)] + [1.0])
+    assert rates[55] == pytest.approx(0.5 * (1 + math.cos(math.pi * 45 / 90)))  # halfway down: 0.5
+    assert rates[55] == pytest.approx(0.5) and rates[-1] < 0.001
+
+
+def test_mixup_and_cutmix_terms():
+    from cnnlib.data import mix_batch
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(16, 3, 8, 8, generator=gen)
+    y = torch.arange(16)
+    same = mix_batch(x, y, generator=gen)
+    state = gen.get_state()
+    assert same.images is x and same.lam == 1.0 and same.kind == "none"
+    assert torch.equal(gen.get_state(), state)  # nothing drawn: runs without mixing stay bit-identical
+    mixed = mix_batch(x, y, mixup_alpha=1.0, generator=torch.Generator().manual_seed(1))
+    partner = {int(lab): i for i, lab in enumerate(y)}
+    rebuilt = torch.stack(
+        [mixed.lam * x[i] + (1 - mixed.lam) * x[partner[int(p)]] for i, p in enumerate(mixed.partners)]
+    )
+    assert mixed.kind == "mixup" and 0 < mixed.lam < 1 and torch.allclose(mixed.images, rebuilt)
+    assert sorted(mixed.partners.tolist()) == list(range(16))  # a permutation of the batch
+    cut = mix_batch(x, y, cutmix_alpha=1.0, generator=torch.Generator().manual_seed(2))
+    own = (cut.images == x).all(1).float().mean(dim=(1, 2))  # share of pixels still the image's own
+    moved = cut.partners != y
+    assert cut.kind == "cutmix" and torch.allclose(own[moved], torch.full_like(own[moved], cut.lam))
+    both = {mix_batch(x, y, mixup_alpha=0.2, cutmix_alpha=1.0, generator=torch.Generator().manual_seed(s)).kind
+            for s in range(20)}  # fmt: skip
+    assert both == {"mixup", "cutmix"}
+    with pytest.raises(ValueError, match=">= 0"):
+        mix_batch(x, y, mixup_alpha=-1.0)
+
+
+def test_ema_and_mixing_train_and_are_recorded():
+    train, test = stripes(256, 0), stripes(128, 1)
+    config = dataclasses.replace(CONFIG, ema_decay=0.9, mixup_alpha=0.2, cutmix_alpha=1.0, epochs=2)
+    torch.manual_seed(0)
+    model, averaged = tiny_cnn(), []
+    history = fit(model, train, test, config, device="cpu", progress=False, ema_model=averaged)
+    last = history["epochs"][-1]
+    assert {"ema_test_loss", "ema_test_acc"} <= set(last) and len(averaged) == 1
+    assert evaluate(averaged[0], test)["acc"] == pytest.approx(last["ema_test_acc"])
+    weights = [p for p in averaged[0].parameters()]
+    assert not all(torch.equal(a, b) for a, b in zip(weights, model.parameters()))  # an average, not a copy
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
+def test_records_without_later_fields_are_the_same_recipe():
+    record = dataclasses.asdict(CONFIG)
+    for later in ("mixup_alpha", "cutmix_alpha", "ema_decay"):
+        del record[later]
+    assert cnnlib_train.config_differences(record, CONFIG) == []
+    assert cnnlib_train.config_differences(record, dataclasses.replace(CONFIG, ema_decay=0.99)) == ["ema_decay"]

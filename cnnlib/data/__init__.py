@@ -1,6 +1,6 @@
 """Datasets in memory (MNIST, CIFAR-10, Imagenette), batch-level augmentation, ImageNet's class names."""
 
-from .augment import augment_batch, iterate_batches, normalize, random_crop, random_flip
+from .augment import MixedBatch, augment_batch, iterate_batches, mix_batch, normalize, random_crop, random_flip
 from .imagenet import imagenet_classes, imagenette_file_origins, imagenette_targets
 from .sources import (
     DATASETS,
@@ -23,7 +23,9 @@ __all__ = [
     "DatasetUnavailableError",
     "ImageTensors",
     "MirrorChecksumError",
+    "MixedBatch",
     "augment_batch",
+    "mix_batch",
     "data_dir",
     "extract_image_tree",
     "imagenet_classes",

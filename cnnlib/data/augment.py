@@ -8,13 +8,14 @@ an explicit ``torch.Generator``, so the same seed gives the same batches.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["random_crop", "random_flip", "normalize", "augment_batch", "iterate_batches"]
+__all__ = ["random_crop", "random_flip", "normalize", "augment_batch", "iterate_batches", "mix_batch", "MixedBatch"]
 
 
 def _check_batch(x: Tensor) -> None:
@@ -62,6 +63,56 @@ def augment_batch(x: Tensor, *, crop_padding: int, flip: bool, generator: torch.
     if flip:
         x = random_flip(x, generator)
     return x
+
+
+class MixedBatch(NamedTuple):
+    """A batch after mixup or CutMix: train on ``lam * loss(images, labels) + (1 - lam) * loss(images, partners)``."""
+
+    images: Tensor
+    labels: Tensor
+    partners: Tensor  # the label of the image mixed into each one
+    lam: float  # the share of each image that is still its own (1.0: not mixed)
+    kind: str  # "none", "mixup" or "cutmix"
+
+
+def mix_batch(
+    x: Tensor,
+    labels: Tensor,
+    *,
+    mixup_alpha: float = 0.0,
+    cutmix_alpha: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> MixedBatch:
+    """Mix each image with another of the same batch (a random permutation of it), one lambda per batch.
+
+    mixup (Zhang et al. 2018): ``lam * x + (1 - lam) * x[perm]``, ``lam ~ Beta(alpha, alpha)``.
+    CutMix (Yun et al. 2019): a box of area ``(1 - lam) H W`` at a uniform random centre is pasted from
+    ``x[perm]``; the box is clipped at the border and ``lam`` becomes the share of pixels left unpasted.
+    With both alphas > 0 each batch picks one of the two with probability 1/2 (as timm does). With both 0
+    the batch comes back unchanged and ``generator`` is not touched.
+    """
+    _check_batch(x)
+    if mixup_alpha < 0 or cutmix_alpha < 0:
+        raise ValueError(f"mixup_alpha and cutmix_alpha must be >= 0, got {mixup_alpha} and {cutmix_alpha}")
+    if mixup_alpha == 0 and cutmix_alpha == 0:
+        return MixedBatch(x, labels, labels, 1.0, "none")
+    # lambda from numpy's Beta, seeded by the generator (torch's Beta sampler cannot take a generator)
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=generator)))
+    kind = "cutmix" if cutmix_alpha > 0 and (mixup_alpha == 0 or rng.random() < 0.5) else "mixup"
+    alpha = cutmix_alpha if kind == "cutmix" else mixup_alpha
+    lam = float(rng.beta(alpha, alpha))
+    perm = torch.randperm(x.shape[0], generator=generator).to(x.device)
+    partners = labels[perm]
+    if kind == "mixup":
+        return MixedBatch(lam * x + (1 - lam) * x[perm], labels, partners, lam, kind)
+    h, w = x.shape[-2:]
+    cut_h, cut_w = int(round(h * np.sqrt(1 - lam))), int(round(w * np.sqrt(1 - lam)))
+    cy, cx = int(rng.integers(h)), int(rng.integers(w))
+    y0, y1 = max(cy - cut_h // 2, 0), min(cy + cut_h - cut_h // 2, h)
+    x0, x1 = max(cx - cut_w // 2, 0), min(cx + cut_w - cut_w // 2, w)
+    mixed = x.clone()
+    mixed[..., y0:y1, x0:x1] = x[perm][..., y0:y1, x0:x1]
+    return MixedBatch(mixed, labels, partners, 1 - (y1 - y0) * (x1 - x0) / (h * w), kind)
 
 
 def iterate_batches(

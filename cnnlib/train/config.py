@@ -21,9 +21,16 @@ class TrainConfig:
     optimizer: Literal["sgd", "adam", "adamw"] = "sgd"
     momentum: float = 0.9  # SGD only (Nesterov)
     weight_decay: float = 5e-4  # L2 on every parameter
-    schedule: Literal["onecycle", "cosine", "constant"] = "onecycle"
-    warmup_fraction: float = 0.2  # onecycle: share of steps spent warming up
+    # onecycle: linear warm-up, then linear decay to 0; warmup_cosine: linear warm-up, then cosine decay to 0;
+    # cosine: cosine decay from the first step; constant: lr throughout
+    schedule: Literal["onecycle", "warmup_cosine", "cosine", "constant"] = "onecycle"
+    warmup_fraction: float = 0.2  # onecycle and warmup_cosine: share of steps spent warming up
     label_smoothing: float = 0.0
+    # Fields added after the first zoo runs default to the behaviour before them (a record without them
+    # is the same recipe: ``cnnlib.train.config_differences``).
+    mixup_alpha: float = 0.0  # > 0: mixup (Zhang et al. 2018) with lambda ~ Beta(alpha, alpha) per batch
+    cutmix_alpha: float = 0.0  # > 0: CutMix (Yun et al. 2019); with mixup too, each batch picks one at random
+    ema_decay: float = 0.0  # > 0: keep an exponential moving average of the weights and BN statistics
     crop_padding: int = 0  # random crop after zero padding by this many pixels; 0 = no crop
     flip: bool = False  # random horizontal flip
     seed: int = 0
@@ -31,6 +38,13 @@ class TrainConfig:
     channels_last: bool | None = None  # None = decided with ``precision`` ("auto") or False
     eval_batch_size: int = 1000
     log_every: int = 0  # > 0: also record mean training loss/accuracy every this many steps
+
+    def __post_init__(self) -> None:
+        for name in ("mixup_alpha", "cutmix_alpha", "label_smoothing", "warmup_fraction"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"TrainConfig.ema_decay must be in [0, 1) (0 = no EMA), got {self.ema_decay}")
 
 
 @dataclass(frozen=True)

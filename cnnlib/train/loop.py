@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..data import ImageTensors, augment_batch, iterate_batches, normalize
+from ..data import ImageTensors, augment_batch, iterate_batches, mix_batch, normalize
 from ..runtime import hardware_summary, pick_device, reuse_freed_memory, seed_everything, utc_now
 from .config import SpeedSettings, TrainConfig
 from .resume import _load_state, _restore_state, _save_state, _speed_from_record
@@ -54,8 +54,8 @@ def steps_per_epoch(images: int, batch_size: int) -> int:
 
 
 def warmup_steps(config: TrainConfig, total_steps: int) -> int:
-    """How many of ``total_steps`` the one-cycle schedule spends warming up (0 for the other schedules)."""
-    return max(1, int(config.warmup_fraction * total_steps)) if config.schedule == "onecycle" else 0
+    """How many of ``total_steps`` the schedule spends warming up (onecycle and warmup_cosine; 0 for the others)."""
+    return max(1, int(config.warmup_fraction * total_steps)) if config.schedule in ("onecycle", "warmup_cosine") else 0
 
 
 def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, epoch_steps: int):
@@ -72,7 +72,17 @@ def _make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, epoch_
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda step: step / warm if step < warm else max(0.0, (total - step) / max(1, total - warm))
         )
-    raise ValueError(f"unknown schedule {config.schedule!r}; use 'onecycle', 'cosine' or 'constant'")
+    if config.schedule == "warmup_cosine":
+        # linear warm-up from 0 to lr, then half a cosine down to 0 (Goyal et al. 2017; Loshchilov & Hutter 2017)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer,
+            lambda step: (
+                step / warm
+                if step < warm
+                else 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+            ),
+        )
+    raise ValueError(f"unknown schedule {config.schedule!r}; use 'onecycle', 'warmup_cosine', 'cosine' or 'constant'")
 
 
 def train_one_epoch(
@@ -84,8 +94,11 @@ def train_one_epoch(
     speed: SpeedSettings,
     generator: torch.Generator,
     progress: Any = None,
+    ema: nn.Module | None = None,
 ) -> dict[str, Any]:
-    """One pass over ``data``; returns the mean training loss and accuracy (on augmented batches).
+    """One pass over ``data``; returns the mean training loss and accuracy (on augmented batches; with mixup or
+    CutMix the accuracy counts a prediction of each image's own label as right). ``ema``: a
+    ``torch.optim.swa_utils.AveragedModel`` updated after every optimiser step.
 
     With ``config.log_every > 0`` the result also has ``"steps"``: the mean loss and accuracy of each
     window of ``log_every`` optimiser steps.
@@ -104,14 +117,21 @@ def train_one_epoch(
         xb = data.images[idx].to(device, non_blocking=True)
         yb = data.labels[idx].to(device, non_blocking=True)
         xb = augment_batch(xb, crop_padding=config.crop_padding, flip=config.flip, generator=generator)
-        xb = normalize(xb, data.spec.mean, data.spec.std).contiguous(memory_format=memory_format)
+        xb = normalize(xb, data.spec.mean, data.spec.std)
+        mixed = mix_batch(xb, yb, mixup_alpha=config.mixup_alpha, cutmix_alpha=config.cutmix_alpha, generator=generator)
+        xb = mixed.images.contiguous(memory_format=memory_format)
         with speed.autocast():
             logits = model(xb)
             loss = F.cross_entropy(logits, yb, label_smoothing=config.label_smoothing)
+            if mixed.lam < 1.0:
+                partner_loss = F.cross_entropy(logits, mixed.partners, label_smoothing=config.label_smoothing)
+                loss = mixed.lam * loss + (1 - mixed.lam) * partner_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         batch_loss = loss.detach() * len(yb)
         batch_correct = (logits.detach().argmax(1) == yb).sum()
         total_loss += batch_loss
@@ -178,6 +198,7 @@ def fit(
     progress: bool = True,
     resume: str | os.PathLike | None = None,
     restart_hint: str | None = None,
+    ema_model: list[nn.Module] | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` for ``config.epochs`` epochs; evaluate on ``test_data`` after each.
 
@@ -194,6 +215,10 @@ def fit(
     (when the run began, in its first call), "resumed" (one record per later call), "train_seconds"}``;
     ``lr`` is the learning rate at the start of the epoch. The model is trained in place and left in
     eval mode on ``device``.
+
+    With ``config.ema_decay > 0`` an exponential moving average of the weights and BN statistics is kept
+    (``torch.optim.swa_utils.AveragedModel``), each epoch record gains ``ema_test_loss`` and
+    ``ema_test_acc``, and ``ema_model`` (a list) receives the averaged network after training.
     """
     from tqdm.auto import tqdm
 
@@ -217,6 +242,11 @@ def fit(
     generator = seed_everything(config.seed)
     if speed.channels_last:
         model.to(memory_format=torch.channels_last)
+    ema = None
+    if config.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
     epoch_steps = steps_per_epoch(len(train_data), config.batch_size)
     optimizer = _make_optimizer(model, config)
     scheduler = _make_schedule(optimizer, config, epoch_steps)
@@ -231,7 +261,7 @@ def fit(
     }
     first_epoch, elapsed = 1, 0.0
     if state is not None:
-        first_epoch, elapsed = _restore_state(state, model, optimizer, scheduler, generator, history)
+        first_epoch, elapsed = _restore_state(state, model, optimizer, scheduler, generator, history, ema)
     done_images = (first_epoch - 1) * epoch_steps * config.batch_size
     bar = tqdm(
         total=config.epochs * epoch_steps * config.batch_size,
@@ -246,13 +276,18 @@ def fit(
         for epoch in range(first_epoch, config.epochs + 1):
             t0 = time.perf_counter()
             record: dict[str, float] = {"epoch": epoch, "lr": optimizer.param_groups[0]["lr"]}
-            epoch_result = train_one_epoch(model, train_data, optimizer, scheduler, config, speed, generator, bar)
+            epoch_result = train_one_epoch(
+                model, train_data, optimizer, scheduler, config, speed, generator, bar, ema=ema
+            )
             for step in epoch_result.pop("steps", []):
                 history["steps"].append({"step": (epoch - 1) * epoch_steps + step.pop("step_in_epoch"), **step})
             record.update(epoch_result)
             if test_data is not None:
                 result = evaluate(model, test_data, speed, config.eval_batch_size)
                 record.update(test_loss=result["loss"], test_acc=result["acc"])
+                if ema is not None:
+                    result = evaluate(ema.module, test_data, speed, config.eval_batch_size)
+                    record.update(ema_test_loss=result["loss"], ema_test_acc=result["acc"])
             record["seconds"] = time.perf_counter() - t0
             history["epochs"].append(record)
             if resume is not None:
@@ -266,10 +301,13 @@ def fit(
                     epoch,
                     time.perf_counter() - start,
                     train_data,
+                    ema,
                 )
             bar.set_postfix(loss=f"{record['train_loss']:.3f}", test_acc=f"{record.get('test_acc', float('nan')):.4f}")
     finally:
         bar.close()
     history["train_seconds"] = time.perf_counter() - start
     model.eval()
+    if ema is not None and ema_model is not None:
+        ema_model.append(ema.module.eval())
     return history

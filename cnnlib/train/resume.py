@@ -48,6 +48,7 @@ def _save_state(
     epoch: int,
     elapsed: float,
     data: ImageTensors,
+    ema: nn.Module | None = None,
 ) -> None:
     """Write everything needed to continue after ``epoch`` (atomically: an interruption leaves the old file)."""
     state = {
@@ -65,6 +66,8 @@ def _save_state(
         "torch_rng": torch.get_rng_state(),
         "python_rng": random.getstate(),
     }
+    if ema is not None:
+        state["ema"] = ema.state_dict()
     with atomic_write(path) as tmp:
         torch.save(state, tmp)
 
@@ -83,9 +86,12 @@ def read_resume_file(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def config_differences(recorded: dict[str, Any] | None, config: TrainConfig) -> list[str]:
-    """The names of the fields in which a recorded config (``asdict`` form) differs from ``config``."""
-    now = asdict(config)
-    return sorted(k for k in now if (recorded or {}).get(k) != now[k])
+    """The names of the fields in which a recorded config (``asdict`` form) differs from ``config``.
+
+    A field missing from the record was added to :class:`TrainConfig` after the record was written; its
+    default is the behaviour before it, so the record counts as having the default."""
+    now, defaults = asdict(config), asdict(TrainConfig())
+    return sorted(k for k in now if (recorded or {}).get(k, defaults[k]) != now[k])
 
 
 def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTensors, again: str) -> dict[str, Any]:
@@ -97,8 +103,8 @@ def _load_state(path: Path, config: TrainConfig, model: nn.Module, data: ImageTe
         state = read_resume_file(path)
     except ValueError as exc:
         raise ValueError(f"{exc}; {again}") from None
-    if state["config"] != asdict(config):
-        changed = config_differences(state["config"], config)
+    changed = config_differences(state["config"], config)
+    if changed:
         raise ValueError(
             f"{path} belongs to a run with another config (it differs in {changed}); {again}, or restore the old config"
         )
@@ -120,10 +126,18 @@ def _speed_from_record(record: dict[str, Any], device: torch.device) -> SpeedSet
 
 
 def _restore_state(
-    state: dict[str, Any], model, optimizer, scheduler, generator: torch.Generator, history: dict
+    state: dict[str, Any],
+    model,
+    optimizer,
+    scheduler,
+    generator: torch.Generator,
+    history: dict,
+    ema: nn.Module | None = None,
 ) -> tuple[int, float]:
     """Put a saved training state into the given objects; return (next epoch, seconds already trained)."""
     model.load_state_dict(state["model"])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     generator.set_state(state["generator"])

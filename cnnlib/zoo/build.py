@@ -304,7 +304,7 @@ def load(name: str, device: str | torch.device = "cpu", fused: bool = False) -> 
             )
         if _current_names(meta["model_kwargs"]) != e.model_kwargs:
             raise CheckpointError(f"{path} was built with {meta['model_kwargs']}, the entry now says {e.model_kwargs}.")
-        if meta.get("config") != asdict(e.config):
+        if config_differences(meta.get("config"), e.config):
             raise CheckpointError(
                 f"{path} was trained with another recipe than the entry {name!r} now defines (it differs in "
                 f"{config_differences(meta.get('config'), e.config)}); the entry's version should have changed too."
