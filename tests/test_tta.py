@@ -8,7 +8,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.transforms.v2 import functional as TF
 
-from cnnlib.analysis.tta import VIEW_NAMES, ten_crop_logits, ten_crop_outputs, ten_crop_predict, ten_crop_views
+from cnnlib.analysis.tta import (
+    VIEW_NAMES,
+    flip_predict,
+    ten_crop_logits,
+    ten_crop_outputs,
+    ten_crop_predict,
+    ten_crop_views,
+)
 from cnnlib.data import DATASETS, ImageTensors, normalize
 from cnnlib.testing import accumulated_terms, assert_close_up_to_rounding
 
@@ -96,6 +103,23 @@ def test_uint8_pipeline_pads_black_before_normalising():
         terms=terms + 5 + 10,
         what="ten_crop_predict (softmax) and the mean probability by hand",
     )
+
+
+def test_flip_predict_is_the_mean_of_the_two_centre_views():
+    gen = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8, generator=gen)
+    ds = ImageTensors(images, torch.zeros(5, dtype=torch.long), DATASETS["cifar10"], "test", "synthetic")
+    model = tiny_model()
+    views = ten_crop_outputs(model, ds, padding=2)
+    centre, mirror = VIEW_NAMES.index("centre"), VIEW_NAMES.index("mirror centre")
+    assert_close_up_to_rounding(
+        flip_predict(model, ds, batch_size=2),
+        (views[centre] + views[mirror]) / 2,
+        terms=accumulated_terms(model) + 2,
+        what="flip_predict and the centre view averaged with its mirror",
+    )
+    with pytest.raises(ValueError, match="average"):
+        flip_predict(model, ds, average="max")
 
 
 def test_bad_arguments_are_refused():

@@ -1,4 +1,4 @@
-"""Test-time augmentation (TTA): AlexNet's ten-crop testing.
+"""Test-time augmentation (TTA): AlexNet's ten-crop testing, and the flip alone.
 
 Krizhevsky et al. 2012, Sec. 4.1: "At test time, the network makes a prediction by extracting five
 224 x 224 patches (the four corner patches and the center patch) as well as their horizontal
@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..data import ImageTensors, iterate_batches, normalize
 
-__all__ = ["VIEW_NAMES", "ten_crop_logits", "ten_crop_outputs", "ten_crop_predict", "ten_crop_views"]
+__all__ = ["VIEW_NAMES", "flip_predict", "ten_crop_logits", "ten_crop_outputs", "ten_crop_predict", "ten_crop_views"]
 
 VIEW_NAMES = (
     "top-left",
@@ -128,3 +128,20 @@ def ten_crop_predict(
     """
     _combine(torch.zeros(1, 1, 1), average)  # refuse a wrong ``average`` before the expensive part
     return _combine(ten_crop_outputs(model, data, padding, batch_size), average)
+
+
+@torch.no_grad()
+def flip_predict(
+    model: nn.Module, data: ImageTensors, average: Literal["logits", "softmax"] = "logits", batch_size: int = 500
+) -> Tensor:
+    """Outputs (``N x classes``, float32, CPU) averaged over each uint8 image of ``data`` and its mirror image:
+    the cheapest TTA, two views (views 4 and 9 of :data:`VIEW_NAMES`), used by modern recipes (Wightman et al.)."""
+    _combine(torch.zeros(1, 1, 1), average)
+    device = next(model.parameters()).device
+    model.eval()
+    outputs = []
+    for idx in iterate_batches(len(data), batch_size, shuffle=False):
+        x = normalize(data.images[idx].to(device), data.spec.mean, data.spec.std)
+        both = model(torch.cat([x, x.flip(3)])).float().unflatten(0, (2, len(idx))).cpu()  # 2 x B x classes
+        outputs.append(_combine(both, average))
+    return torch.cat(outputs)

@@ -1,0 +1,109 @@
+"""Experiments of chapter 09 (The classics today), registered with :func:`cnnlib.experiments.experiment`
+(``python -m cnnlib.experiments run NAME`` runs one and stores its result; see :mod:`cnnlib.experiments`).
+
+- ``recipe_<ingredient>`` for every ingredient of :data:`.recipes.INGREDIENTS` ("ResNet strikes back" at a CPU's
+  scale): ResNet-20 trained from scratch on all 50,000 CIFAR-10 training images with the zoo's recipe at
+  ``ABLATION_EPOCHS`` epochs plus one ingredient, once per seed of ``ABLATION_SEEDS``; each run is evaluated on
+  all 10,000 test images after every epoch, and at the end also through its EMA weights and with the
+  test-time flip (:func:`cnnlib.analysis.tta.flip_predict`).
+- ``kernel_density``: the RepVGG paper's Table 1 on this CPU: one k x k convolution (k = 1, 3, 5, 7) in
+  multiply-adds per second, float32 and bfloat16 (:func:`.speed.kernel_density`).
+- ``repvgg_speed``: RepVGG-A0 at 224 px and the zoo's CIFAR variant, multi-branch against fused, at batch 1
+  and 64: time and peak activation memory (:func:`.speed.repvgg_speed`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from ...experiments import experiment
+from .recipes import ABLATION_EPOCHS, ABLATION_SEEDS, INGREDIENTS, ablation_config
+
+ABLATION_MODEL = "resnet20"
+
+
+def run_ingredient(ingredient: str, quick: bool = False) -> dict[str, Any]:
+    """Train ResNet-20 with the baseline plus ``ingredient`` once per seed; the per-epoch test accuracy, the final
+    test accuracy plain, through the EMA weights and with the flip, and the training time of each run."""
+    from ... import zoo
+    from ...analysis.tta import flip_predict
+    from ...models import get_model
+    from ...train import fit
+
+    entry = zoo.entry(ABLATION_MODEL)  # the zoo's CIFAR recipe and data
+    train, test = zoo.load_dataset(entry, "train"), zoo.load_dataset(entry, "test")
+    epochs, seeds = ABLATION_EPOCHS, ABLATION_SEEDS
+    if quick:
+        train, test, epochs, seeds = train.subset(512, seed=0), test.subset(200, seed=0), 1, seeds[:1]
+    runs = []
+    for seed in seeds:
+        config = ablation_config(entry.config, ingredient, seed, epochs)
+        torch.manual_seed(seed)
+        model, averaged = get_model(ABLATION_MODEL), []
+        history = fit(model, train, test, config, progress=False, ema_model=averaged)
+        flipped = flip_predict(model, test)
+        runs.append(
+            {
+                "seed": seed,
+                "test_acc": history["epochs"][-1]["test_acc"],
+                "ema_test_acc": history["epochs"][-1]["ema_test_acc"],
+                "flip_test_acc": (flipped.argmax(1) == test.labels).float().mean().item(),
+                "train_seconds": history["train_seconds"],
+                "speed": history["speed"],
+                "epochs": [
+                    {k: e[k] for k in ("epoch", "lr", "train_loss", "train_acc", "test_acc", "ema_test_acc")}
+                    for e in history["epochs"]
+                ],
+            }
+        )
+    return {
+        "ingredient": ingredient,
+        "changes": INGREDIENTS[ingredient],
+        "model": ABLATION_MODEL,
+        "train_images": len(train),
+        "test_images": len(test),
+        "data_source": {"train": train.source, "test": test.source},
+        "config": asdict(ablation_config(entry.config, ingredient, seeds[0], epochs)),
+        "runs": runs,
+    }
+
+
+def _register(ingredient: str) -> None:
+    changes = INGREDIENTS[ingredient] or "nothing: the zoo's recipe"
+    experiment(
+        f"recipe_{ingredient}",
+        description=f"'ResNet strikes back' at a CPU's scale: ResNet-20 on CIFAR-10, {ABLATION_EPOCHS} epochs of the "
+        f"zoo's recipe plus {changes}, seeds {ABLATION_SEEDS}",
+    )(lambda quick=False: run_ingredient(ingredient, quick))
+
+
+for _name in INGREDIENTS:
+    _register(_name)
+
+
+@experiment(
+    "kernel_density",
+    description="RepVGG Table 1 on this CPU: multiply-adds per second of one k x k convolution, k = 1, 3, 5, 7, "
+    "float32 and bfloat16",
+)
+def kernel_density_experiment(quick: bool = False) -> dict[str, Any]:
+    from .speed import DENSITY_SHAPE, kernel_density
+
+    shape = dict(DENSITY_SHAPE, channels=32, size=16) if quick else DENSITY_SHAPE
+    return {"shape": shape, "rows": kernel_density(**shape, repeats=2 if quick else 10)}
+
+
+@experiment(
+    "repvgg_speed",
+    description="RepVGG-A0 (224 px) and repvgg_a0_cifar (32 px): multi-branch vs fused, batch 1 and 64, "
+    "time and peak activation memory",
+)
+def repvgg_speed_experiment(quick: bool = False) -> dict[str, Any]:
+    from .speed import repvgg_speed
+
+    if quick:
+        return {"rows": repvgg_speed((("repvgg_a0_cifar", 32),), batches=(1, 2), repeats=1)}
+    return {"rows": repvgg_speed((("repvgg_a0", 224), ("repvgg_a0_cifar", 32)), batches=(1, 64), repeats=5)}
