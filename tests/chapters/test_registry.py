@@ -11,7 +11,15 @@ def test_chapters_and_their_modules_are_discovered():
     found = [m.__name__ for m in chapters.chapter_modules("experiments")]
     assert found == [
         f"cnnlib.chapters.{c}.experiments"
-        for c in ("ch02_alexnet", "ch03_vgg", "ch05_resnet", "ch06_why_resnet", "ch08_mobile", "ch10_interpreting")
+        for c in (
+            "ch02_alexnet",
+            "ch03_vgg",
+            "ch05_resnet",
+            "ch06_why_resnet",
+            "ch08_mobile",
+            "ch09_classics_today",
+            "ch10_interpreting",
+        )
     ]
     exercises = [m.__name__.split(".")[2] for m in chapters.chapter_modules("exercises")]
     assert exercises == names  # every chapter has exercises

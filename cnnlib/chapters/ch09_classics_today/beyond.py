@@ -91,11 +91,16 @@ def delay_batch(batch: int, length: int, delay: int, generator: torch.Generator)
 
 
 def delay_experiment(
-    layer_counts: tuple[int, ...] = (4, 6, 8), delay: int = 50, steps: int = 150, seed: int = 0
+    layer_counts: tuple[int, ...] = (4, 6),
+    delay: int = 24,
+    steps: int = 100,
+    length: int = 128,
+    batch: int = 8,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Train one stack per depth on the delay task (Adam, ``steps`` batches of 16 sequences of 256 samples) and
-    report its receptive field and its final loss on fresh sequences, over the positions ``t >= delay`` (mean
-    squared error; predicting 0 scores 1.0, the variance of the input)."""
+    """Train one stack per depth on the delay task (Adam, ``steps`` batches of ``batch`` sequences of ``length``
+    samples) and report its receptive field and its final loss on fresh sequences, over the positions
+    ``t >= delay`` (mean squared error; predicting 0 scores 1.0, the variance of the input)."""
     rows = []
     for layers in layer_counts:
         torch.manual_seed(seed)
@@ -103,13 +108,13 @@ def delay_experiment(
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         gen = torch.Generator().manual_seed(seed)
         for _ in range(steps):
-            x, y = delay_batch(16, 256, delay, gen)
+            x, y = delay_batch(batch, length, delay, gen)
             loss = F.mse_loss(model(x)[..., delay:], y[..., delay:])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
         with torch.no_grad():
-            x, y = delay_batch(64, 256, delay, torch.Generator().manual_seed(seed + 1000))
+            x, y = delay_batch(64, length, delay, torch.Generator().manual_seed(seed + 1000))
             test = F.mse_loss(model(x)[..., delay:], y[..., delay:]).item()
         field = model.receptive_field
         rows.append({"layers": layers, "receptive_field": field, "sees_the_delay": field > delay,

@@ -103,15 +103,15 @@ def fusion_explorer(gamma: float = 1.0, variance: float = 1.0, mean: float = 0.0
 
 
 def plot_kernel_density(rows: Sequence[Mapping[str, Any]]) -> Figure:
-    """Multiply-adds per second per kernel size (this CPU, float32 and bfloat16) beside the paper's 1080Ti."""
+    """Achieved GFLOP/s per kernel size (this CPU, float32 and bfloat16) beside the paper's 1080Ti."""
     fig, axes = figure(ncols=2, figsize=(11, 3.8))
     kernels = sorted({r["kernel"] for r in rows})
     pos = np.arange(len(kernels))
     left, right = axes[0]
     for i, precision in enumerate(("float32", "bfloat16")):
-        sel = {r["kernel"]: r for r in rows if r["precision"] == precision and r["gmacs_per_s"] is not None}
+        sel = {r["kernel"]: r for r in rows if r["precision"] == precision and r["gflops"] is not None}
         if sel:
-            left.bar(pos + (i - 0.5) * 0.38, [sel[k]["gmacs_per_s"] if k in sel else 0 for k in kernels], 0.38,
+            left.bar(pos + (i - 0.5) * 0.38, [sel[k]["gflops"] if k in sel else 0 for k in kernels], 0.38,
                      label=f"this CPU, {precision}", color=_COLOURS[i])  # fmt: skip
             right.plot(pos, [sel[k]["relative"] if k in sel else np.nan for k in kernels], "o-", color=_COLOURS[i],
                        label=f"this CPU, {precision}")  # fmt: skip
@@ -120,7 +120,7 @@ def plot_kernel_density(rows: Sequence[Mapping[str, Any]]) -> Figure:
     for ax in (left, right):
         ax.set_xticks(pos, [f"{k}×{k}" for k in kernels])
         ax.legend(fontsize=8)
-    left.set_ylabel("G multiply-adds per second")
+    left.set_ylabel("GFLOP/s (2 per multiply-add)")
     left.set_title("Compute density of one convolution")
     right.axhline(1, color="grey", lw=0.8)
     right.set_ylabel("rate relative to the 1×1 convolution")

@@ -24,6 +24,7 @@ __all__ = [
     "RSB_TABLE2_PROCEDURES",
     "ablation_config",
     "ablation_rows",
+    "stored_ablation",
     "rsb_rows",
 ]
 
@@ -152,3 +153,18 @@ def ablation_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, An
     for r in rows:
         r["gain"] = r["mean"] - rows[0]["mean"]
     return rows
+
+
+def stored_ablation() -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The stored results of the ablation's experiments (``{ingredient: result}``) and the ingredients not run yet
+    (``python -m cnnlib.experiments run recipe_<ingredient>`` runs one)."""
+    from ...experiments import ExperimentNotRunError, load_result
+
+    results, missing = {}, []
+    for name in INGREDIENTS:
+        try:
+            record = load_result(f"recipe_{name}")
+            results[name] = {**record["result"], "hardware": record["hardware"], "wall_seconds": record["wall_seconds"]}
+        except ExperimentNotRunError:
+            missing.append(name)
+    return results, missing

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from ...analysis.memory import activation_memory
-from ...analysis.summary import count_mult_adds, count_parameters, median_seconds
+from ...analysis.summary import count_mult_adds, count_parameters, measure_latency, median_seconds
 from ...models import get_model
 from ...models.repvgg import reparameterized
 
@@ -18,6 +18,7 @@ __all__ = [
     "PAPER_TABLE_1",
     "PAPER_TABLE_4",
     "calibrate_batch_norms",
+    "cpu_comparison",
     "kernel_density",
     "plain_stack",
     "repvgg_speed",
@@ -26,7 +27,8 @@ __all__ = [
 ]
 
 # Ding et al. 2021, Table 1 (1080Ti, batch 32, 2048 -> 2048 channels, 56 x 56, stride 1): kernel -> (theoretical
-# "FLOPs" in billions, time in ms, "TFLOPS"). The paper's FLOPs count multiply-adds: 2048² · 56² · 32 = 420.9 G.
+# "FLOPs" in billions, time in ms, "TFLOPS"). The FLOPs column counts multiply-adds (2048² · 56² · 32 = 420.9 G for
+# the 1x1) and the TFLOPS column two operations per multiply-add (2 · 420.9 G / 84.5 ms = 9.96 T).
 PAPER_TABLE_1: dict[int, tuple[float, float, float]] = {
     1: (420.9, 84.5, 9.96),
     3: (3788.1, 198.8, 38.10),
@@ -57,7 +59,8 @@ def kernel_density(
     channels: int, size: int, batch: int, repeats: int = 10, kernels: Sequence[int] = (1, 3, 5, 7)
 ) -> list[dict[str, Any]]:
     """One k x k convolution (stride 1, "same" padding, ``channels`` -> ``channels``) per kernel size and
-    precision: multiply-adds, median time, multiply-adds per second, and the rate relative to the 1 x 1's.
+    precision: G multiply-adds, median time, achieved GFLOP/s (two operations per multiply-add, the paper's unit),
+    and the rate relative to the 1 x 1's; beside them the paper's TFLOPS and its rate relative to its 1 x 1.
 
     bfloat16 runs the layer and its input in bfloat16 (not autocast: no conversions timed); it is measured only
     where the CPU has bfloat16 instructions (``torch.backends.mkldnn``'s check), else its rows say so.
@@ -70,17 +73,17 @@ def kernel_density(
             macs = batch * channels * channels * k * k * size * size
             row: dict[str, Any] = {"kernel": k, "precision": str(dtype).removeprefix("torch."), "gmacs": macs / 1e9}
             if dtype == torch.bfloat16 and not bf16:
-                rows.append({**row, "ms": None, "gmacs_per_s": None, "relative": None})
+                rows.append({**row, "ms": None, "gflops": None, "relative": None})
                 continue
             torch.manual_seed(0)
             conv = nn.Conv2d(channels, channels, k, padding=k // 2, bias=False).to(dtype).eval()
             x = torch.randn(batch, channels, size, size, dtype=dtype)
             with torch.inference_mode():
                 seconds = median_seconds(lambda: conv(x), warmup=2, repeats=repeats)
-            rate = macs / seconds / 1e9
+            rate = 2 * macs / seconds / 1e9
             base = base or rate
             paper = PAPER_TABLE_1.get(k)
-            rows.append({**row, "ms": 1e3 * seconds, "gmacs_per_s": rate, "relative": rate / base,
+            rows.append({**row, "ms": 1e3 * seconds, "gflops": rate, "relative": rate / base,
                          "paper_tflops": paper[2] if paper else None,
                          "paper_relative": paper[2] / PAPER_TABLE_1[1][2] if paper else None})  # fmt: skip
     return rows
@@ -168,4 +171,32 @@ def stack_memory(channels: int = 64, size: int = 56, convs: int = 8, batch: int 
         memory = activation_memory(model, (batch, channels, size, size))
         rows.append({"stack": kind, "convs": convs, "params": count_parameters(model),
                      "peak_mb": memory.peak_bytes / 2**20, "maps": memory.peak_bytes / one_map})  # fmt: skip
+    return rows
+
+
+def cpu_comparison(
+    names: Sequence[str] = ("repvgg_a0", "resnet20", "resnet56", "vgg11_bn_cifar"),
+    batches: Sequence[int] = (1, 64),
+    repeats: int = 10,
+) -> list[dict[str, Any]]:
+    """Paper Table 4's comparison on this CPU with the zoo's CIFAR-10 checkpoints: for each entry (a RepVGG entry
+    twice, multi-branch and fused), test accuracy from its log, parameters, multiply-adds and the latency measured
+    now (float32, eval mode) at each batch size, in ms and images per second."""
+    from ... import zoo
+
+    rows = []
+    for name in names:
+        forms = [("multi-branch", False), ("fused", True)] if "repvgg" in zoo.entry(name).model else [("", False)]
+        for form, fused in forms:
+            model, log = zoo.load(name, fused=fused)
+            row: dict[str, Any] = {
+                "entry": name + (f" ({form})" if form else ""),
+                "test_acc": 100 * log["stored"]["test_acc"],
+                "params": count_parameters(model),
+                "mult_adds": count_mult_adds(model, (3, 32, 32)),
+            }
+            for batch in batches:
+                ms = measure_latency(model, (3, 32, 32), batch_size=batch, repeats=repeats)
+                row[f"ms_{batch}"], row[f"img_per_s_{batch}"] = ms, 1000 * batch / ms
+            rows.append(row)
     return rows
