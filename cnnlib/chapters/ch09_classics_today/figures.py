@@ -132,6 +132,8 @@ def plot_kernel_density(rows: Sequence[Mapping[str, Any]]) -> Figure:
 def plot_repvgg_speed(rows: Sequence[Mapping[str, Any]], model: str) -> Figure:
     """Images per second and peak activation memory, multi-branch vs fused, per batch size, for one model."""
     sel = [r for r in rows if r["model"] == model]
+    if not sel:
+        raise KeyError(f"no rows for {model!r}; the rows have {sorted({r['model'] for r in rows})}")
     batches = sorted({r["batch"] for r in sel})
     fig, axes = figure(ncols=2, figsize=(10, 3.5))
     pos = np.arange(len(batches))
