@@ -4,10 +4,11 @@ A printer for chapter 09's measurements (``cnnlib.chapters.ch09_classics_today.s
 storing anything; ``python -m cnnlib.experiments run repvgg_speed kernel_density`` runs the same functions at the
 chapter's sizes and stores the results the notebook reads.
 
-(1) RepVGG-A0 at 224 px and the CIFAR variant at 32 px: multi-branch (train-time form, eval mode) against the
-    re-parameterised plain stack, float32, ``torch.inference_mode``: median latency, images per second, peak
-    activation memory, and the largest output difference between the forms (BN statistics from one pass on random
-    images). The paper's fused A0: 8.31 M parameters, 1.36 G multiply-adds at 224 px (REFERENCES.md).
+(1) RepVGG-A0 at 224 px and the zoo's CIFAR variant (width 0.5) at 32 px: multi-branch (train-time form, eval
+    mode), BN folded with the branches kept, and the re-parameterised plain stack, float32,
+    ``torch.inference_mode``: median latency, images per second, peak activation memory, and the largest output
+    difference from the multi-branch form (BN statistics from one pass on random images). The paper's fused A0:
+    8.31 M parameters, 1.36 G multiply-adds at 224 px (REFERENCES.md).
 (2) Compute density (RepVGG paper Table 1): one k x k convolution, stride 1, k = 1, 3, 5, 7, in GFLOP/s (two per
     multiply-add, the paper's unit), float32 and bfloat16.
 
@@ -45,10 +46,10 @@ def main() -> None:
     use_all_cores(args.threads)
     print(hardware_summary(torch.device("cpu")))
     print(f"load average before: {load_average()} (other processes on the machine slow every figure below)")
-    print(f"\n{'model':>16} {'size':>4} {'batch':>5} {'form':>12} {'G mult-adds':>11} {'ms':>8} {'img/s':>8} "
+    print(f"\n{'model':>26} {'size':>4} {'batch':>5} {'form':>12} {'G mult-adds':>11} {'ms':>8} {'img/s':>8} "
           f"{'peak MB':>8} {'max |diff|':>10}")  # fmt: skip
-    for r in repvgg_speed((("repvgg_a0", 224), ("repvgg_a0_cifar", 32)), batches=(1, 32), repeats=args.repeats):
-        print(f"{r['model']:>16} {r['size']:>4} {r['batch']:>5} {r['form']:>12} {r['mult_adds'] / 1e9:11.3f} "
+    for r in repvgg_speed(batches=(1, 32), repeats=args.repeats):
+        print(f"{r['model']:>26} {r['size']:>4} {r['batch']:>5} {r['form']:>12} {r['mult_adds'] / 1e9:11.3f} "
               f"{r['ms']:8.1f} {r['img_per_s']:8.1f} {r['peak_mb']:8.1f} {r['max_difference']:10.1e}")  # fmt: skip
     print(
         f"\nCompute density: one k x k conv, {DENSITY_SHAPE} (paper Table 1: 1080Ti, 2048 -> 2048, 56 x 56, batch 32)"

@@ -1,15 +1,17 @@
 """Peak activation memory of an inference pass, measured on the real (eager) run.
 
 At inference a layer's input can be freed as soon as its last reader has run. A plain stack therefore holds
-about two activations at a time (the layer's input and its output); a residual block must keep its input
-``x`` alive until the addition at the end of the block while the branch computes, so it holds three. Ding et
+two activations at a time besides the input batch (a layer's input and its output); a residual block must keep
+its input ``x`` alive until the addition at the end of the block while the branch computes: one more. Ding et
 al. (RepVGG, Sec. 3.1) give this as one reason why plain VGG-style networks suit inference.
 
 :func:`activation_memory` runs the model once under a ``TorchDispatchMode`` that sees every tensor each
 operation returns: a new storage adds its bytes to the live total, and a ``weakref.finalize`` on the storage
 takes them off when PyTorch frees it (views and in-place results share their source's storage and add
-nothing). The peak of that total is the activation memory the run needed: the input included, parameters
-and buffers not, and no allocator overhead or library workspace (oneDNN's scratch buffers are not tensors).
+nothing; so do views of the weights, such as the transposed weight inside ``nn.Linear``). The peak of that
+total is the activation memory the run needed: the input included, parameters and buffers not, and no allocator
+overhead or library workspace (oneDNN's scratch buffers are not tensors). Counted so, a plain stack peaks at
+three maps (the caller's input, a layer's input and its output) and a residual stage at four.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ class ActivationMemory:
 
 
 class _LiveStorages(TorchDispatchMode):
-    def __init__(self) -> None:
+    def __init__(self, exclude: set[int]) -> None:
         super().__init__()
+        self.exclude = exclude  # storages that are not activations: the parameters and buffers
         self.live: dict[int, int] = {}  # storage data pointer -> bytes
         self.current = self.peak = self.allocated = 0
         self.peak_op = ""
@@ -52,8 +55,8 @@ class _LiveStorages(TorchDispatchMode):
     def track(self, tensor: torch.Tensor, op: str) -> None:
         storage = tensor.untyped_storage()
         ptr = storage.data_ptr()
-        if ptr == 0 or ptr in self.live:
-            return  # empty, or a view / in-place result of a tensor already counted
+        if ptr == 0 or ptr in self.live or ptr in self.exclude:
+            return  # empty, a view / in-place result of a tensor already counted, or a view of a weight
         self.live[ptr] = storage.nbytes()
         self.current += storage.nbytes()
         self.allocated += storage.nbytes()
@@ -81,7 +84,8 @@ def activation_memory(
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    mode = _LiveStorages()
+    weights = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    mode = _LiveStorages(exclude=weights)
     try:
         x = torch.randn(input_shape, dtype=dtype, device=device)
         with mode:

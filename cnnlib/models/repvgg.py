@@ -409,6 +409,6 @@ def repvgg_a0_cifar(
 ) -> RepVGG:
     """RepVGG-A0 for 32x32: stride 1 in stages 1-2, 8x downsampling (4x4 final maps); see the module docstring.
 
-    ``width`` multiplies both of the paper's width multipliers a and b (0.5: stages of 24-24-48-96-320 channels).
+    ``width`` multiplies both of the paper's width multipliers a and b (0.5: stages of 24-24-48-96-640 channels).
     """
     return _repvgg("A0", num_classes, deploy, in_channels, cifar=True, width=width, **kwargs)

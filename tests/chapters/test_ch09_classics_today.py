@@ -59,6 +59,8 @@ def test_activation_memory_counts_what_is_alive():
     assert activation_memory(residual, (1, 8, 16, 16)).peak_bytes == 4 * one  # + the shortcut's x
     rows = speed.stack_memory(channels=8, size=16, convs=4)
     assert [r["maps"] for r in rows] == [3.0, 4.0] and rows[0]["params"] == rows[1]["params"]
+    linear = activation_memory(nn.Linear(1000, 1000), (1, 1000))  # the transposed weight is not an activation
+    assert linear.peak_bytes == 2 * 4000
     not_inplace = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU())  # ReLU's output is a new map
     assert activation_memory(not_inplace, (1, 8, 16, 16)).peak_bytes == 3 * one
     with pytest.raises(ValueError, match="odd"):
@@ -71,10 +73,12 @@ def test_kernel_density_and_repvgg_speed_rows():
                                                              (3, "bfloat16")]  # fmt: skip
     assert rows[1]["gmacs"] == pytest.approx(9 * rows[0]["gmacs"]) and rows[0]["relative"] == 1.0
     assert rows[1]["paper_relative"] == pytest.approx(38.10 / 9.96)
-    fast = speed.repvgg_speed((("repvgg_a0_cifar", 32),), batches=(1,), repeats=1)
-    assert [r["form"] for r in fast] == ["multi-branch", "fused"]
-    assert fast[0]["mult_adds"] > fast[1]["mult_adds"] and fast[0]["max_difference"] < 1e-3
-    assert fast[0]["peak_mb"] > fast[1]["peak_mb"]  # the branches' outputs are gone after fusion
+    fast = speed.repvgg_speed((("repvgg_a0_cifar", 32, {"width": 0.5}),), batches=(1,), repeats=1)
+    assert [r["form"] for r in fast] == ["multi-branch", "BN folded", "fused"]
+    assert fast[0]["model"] == "repvgg_a0_cifar width=0.5" and fast[0]["max_difference"] == 0.0
+    assert fast[0]["mult_adds"] > fast[2]["mult_adds"] and max(r["max_difference"] for r in fast) < 1e-3
+    assert fast[0]["peak_mb"] >= fast[1]["peak_mb"] > fast[2]["peak_mb"]  # no branch outputs after fusion
+    assert fast[1]["params"] < fast[0]["params"] and fast[2]["params"] < fast[1]["params"]
 
 
 def test_ablation_configs_change_one_thing():
@@ -126,8 +130,9 @@ def test_dilated_stack_is_causal_and_sees_two_to_the_layers():
     assert changed[30:46].sum() >= 8
     with pytest.raises(ValueError, match="N x 1 x T"):
         model(torch.randn(1, 2, 8))
-    rows = beyond.delay_experiment(layer_counts=(2,), delay=8, steps=2)
-    assert rows[0]["receptive_field"] == 4 and not rows[0]["sees_the_delay"]
+    rows = beyond.delay_experiment(stacks=((2, True), (3, False)), delay=8, steps=2)
+    assert [r["receptive_field"] for r in rows] == [4, 4] and not rows[0]["sees_the_delay"]
+    assert beyond.DilatedResidualStack1d(6, dilated=False).receptive_field == 7
 
 
 def test_checkers_accept_right_answers_and_reject_wrong_ones(capsys):
@@ -161,13 +166,13 @@ def test_figures_draw():
 
     block = reparam.small_block(2)
     density = speed.kernel_density(channels=8, size=8, batch=1, repeats=1, kernels=(1, 3))
-    speed_rows = speed.repvgg_speed((("repvgg_a0_cifar", 32),), batches=(1,), repeats=1)
+    speed_rows = speed.repvgg_speed((("repvgg_a0_cifar", 32, {"width": 0.5}),), batches=(1,), repeats=1)
     results = {"baseline": _fake_result([0.8, 0.82]), "cutmix": _fake_result([0.81, 0.83])}
     for fig in (
         figures.plot_kernels(block),
         figures._fusion_figure(2.0, 0.5, 1.0, False),
         figures.plot_kernel_density(density),
-        figures.plot_repvgg_speed(speed_rows, "repvgg_a0_cifar"),
+        figures.plot_repvgg_speed(speed_rows, "repvgg_a0_cifar width=0.5"),
         figures.plot_ablation(recipes.ablation_rows(results)),
         figures.plot_ablation_curves(results),
     ):

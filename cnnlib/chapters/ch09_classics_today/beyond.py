@@ -24,6 +24,8 @@ TECHNIQUES: list[tuple[str, str, str]] = [
     ("factorised convolutions", "n×1 then 1×n; depthwise then pointwise (separable)", "04 GoogLeNet, 07, 08"),
     ("1×1 convolutions", "mix channels cheaply; change the width", "04 GoogLeNet (NiN)"),
     ("bottlenecks", "reduce the width before the expensive 3×3, restore it after", "04, 05 ResNet"),
+    ("batch normalisation", "normalised activations: higher learning rates, deep nets start training", "05 ResNet"),
+    ("global average pooling", "a head without dense layers: fewer parameters, any input size", "03 VGG, 04"),
     ("skip connections", "identity paths: deep nets train (gradients, ensembles of paths)", "05 ResNet, 06"),
     ("grouped convolutions", "cardinality: parallel paths at the same cost", "07 ResNeXt, 08 ShuffleNet"),
     ("attention over channels", "re-weight channels from global context", "07 SENet, 08 MobileNetV3"),
@@ -61,12 +63,14 @@ class _Block(nn.Module):
 
 class DilatedResidualStack1d(nn.Module):
     """WaveNet's stack at toy size: ``layers`` gated residual blocks with dilations 1, 2, 4, ..., summed skips,
-    then ReLU-1x1-ReLU-1x1 to one output per time step. Input and output: ``N x 1 x T``. Causal."""
+    then ReLU-1x1-ReLU-1x1 to one output per time step. Input and output: ``N x 1 x T``. Causal.
+    ``dilated=False`` gives every layer dilation 1 (the control: same layers and parameters, a receptive field
+    that grows by one sample per layer)."""
 
-    def __init__(self, layers: int, channels: int = 16) -> None:
+    def __init__(self, layers: int, channels: int = 16, dilated: bool = True) -> None:
         super().__init__()
         self.inp = nn.Conv1d(1, channels, 1)
-        self.blocks = nn.ModuleList(_Block(channels, 2**i) for i in range(layers))
+        self.blocks = nn.ModuleList(_Block(channels, 2**i if dilated else 1) for i in range(layers))
         self.head = nn.Sequential(nn.ReLU(), nn.Conv1d(channels, channels, 1), nn.ReLU(), nn.Conv1d(channels, 1, 1))
 
     @property
@@ -91,20 +95,20 @@ def delay_batch(batch: int, length: int, delay: int, generator: torch.Generator)
 
 
 def delay_experiment(
-    layer_counts: tuple[int, ...] = (4, 6),
+    stacks: tuple[tuple[int, bool], ...] = ((4, True), (6, False), (6, True)),
     delay: int = 24,
     steps: int = 100,
     length: int = 128,
     batch: int = 8,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Train one stack per depth on the delay task (Adam, ``steps`` batches of ``batch`` sequences of ``length``
-    samples) and report its receptive field and its final loss on fresh sequences, over the positions
+    """Train one stack per (layers, dilated) on the delay task (Adam, ``steps`` batches of ``batch`` sequences of
+    ``length`` samples) and report its receptive field and its final loss on fresh sequences, over the positions
     ``t >= delay`` (mean squared error; predicting 0 scores 1.0, the variance of the input)."""
     rows = []
-    for layers in layer_counts:
+    for layers, dilated in stacks:
         torch.manual_seed(seed)
-        model = DilatedResidualStack1d(layers)
+        model = DilatedResidualStack1d(layers, dilated=dilated)
         opt = torch.optim.Adam(model.parameters(), lr=3e-3)
         gen = torch.Generator().manual_seed(seed)
         for _ in range(steps):
@@ -117,6 +121,6 @@ def delay_experiment(
             x, y = delay_batch(64, length, delay, torch.Generator().manual_seed(seed + 1000))
             test = F.mse_loss(model(x)[..., delay:], y[..., delay:]).item()
         field = model.receptive_field
-        rows.append({"layers": layers, "receptive_field": field, "sees_the_delay": field > delay,
+        rows.append({"layers": layers, "dilated": dilated, "receptive_field": field, "sees_the_delay": field > delay,
                      "params": sum(p.numel() for p in model.parameters()), "test_mse": test})  # fmt: skip
     return rows

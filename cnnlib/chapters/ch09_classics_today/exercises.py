@@ -56,12 +56,12 @@ def check_fold_bn(fold: Callable[[Tensor, nn.BatchNorm2d], tuple[Tensor, Tensor]
             ref = bn(F.conv2d(x, kernel, padding=k // 2))
             out = F.conv2d(x, w.detach(), b.detach(), padding=k // 2)
         if not torch.allclose(out, ref, atol=1e-4, rtol=1e-4):
-            if torch.allclose(w, kernel * (bn.weight / bn.running_var.sqrt()).view(-1, 1, 1, 1), atol=1e-4):
-                hint = "sigma is sqrt(running_var + eps): the epsilon is missing"
-            elif not torch.allclose(w, want_w.detach(), atol=1e-4):
-                hint = "scale each output filter W[i] by gamma_i / sigma_i (the kernel is C_out x C_in x k x k)"
-            else:
+            if torch.allclose(w, want_w.detach(), atol=1e-4):
                 hint = "the kernel is right; the bias is beta - running_mean * gamma / sigma"
+            elif torch.allclose(w, kernel * (bn.weight / bn.running_var.sqrt()).view(-1, 1, 1, 1), atol=1e-4):
+                hint = "sigma is sqrt(running_var + eps): the epsilon is missing"
+            else:
+                hint = "scale each output filter W[i] by gamma_i / sigma_i (the kernel is C_out x C_in x k x k)"
             raise AssertionError(
                 f"{k}x{k} kernel, eps = {eps}: conv(x, kernel') + bias' differs from bn(conv(x)): {hint}"
             )
@@ -97,7 +97,8 @@ def check_fuse_block(fuse: Callable[[nn.Module], tuple[Tensor, Tensor]]) -> bool
             hint = (
                 "the identity branch seems missing: add BN folded into the identity kernel (1 at [i, i, 1, 1])"
                 if torch.allclose(out, without_identity, atol=1e-3)
-                else "fold each BN into its kernel first, pad the 1x1 to 3x3, then add kernels and biases"
+                else "fold each BN into its kernel first, pad the 1x1 to 3x3 with zeros (adding it unpadded "
+                "broadcasts it over all nine positions), then add kernels and biases"
             )
             raise AssertionError(f"{channels} channels: your conv differs from the block by up to {off:.3g}: {hint}")
     return _passed("one 3x3 convolution reproduces the eval-mode block (three branches, ReLU) for 2, 4 and 8 channels")

@@ -8,8 +8,8 @@
   in float32: plain, through its EMA weights, and with the test-time flip (:func:`cnnlib.analysis.tta.flip_predict`).
 - ``kernel_density``: the RepVGG paper's Table 1 on this CPU: one k x k convolution (k = 1, 3, 5, 7) in
   GFLOP/s (two per multiply-add, the paper's unit), float32 and bfloat16 (:func:`.speed.kernel_density`).
-- ``repvgg_speed``: RepVGG-A0 at 224 px and the zoo's CIFAR variant, multi-branch against fused, at batch 1
-  and 64: time and peak activation memory (:func:`.speed.repvgg_speed`).
+- ``repvgg_speed``: RepVGG-A0 at 224 px and the zoo's CIFAR variant (width 0.5), multi-branch, BN folded and
+  fused, at batch 1 and 64: time and peak activation memory (:func:`.speed.repvgg_speed`).
 """
 
 from __future__ import annotations
@@ -104,12 +104,12 @@ def kernel_density_experiment(quick: bool = False) -> dict[str, Any]:
 
 @experiment(
     "repvgg_speed",
-    description="RepVGG-A0 (224 px) and repvgg_a0_cifar (32 px): multi-branch vs fused, batch 1 and 64, "
-    "time and peak activation memory",
+    description="RepVGG-A0 (224 px) and the zoo's repvgg_a0_cifar (32 px, width 0.5): multi-branch, BN folded and "
+    "fused, batch 1 and 64, time and peak activation memory",
 )
 def repvgg_speed_experiment(quick: bool = False) -> dict[str, Any]:
     from .speed import repvgg_speed
 
     if quick:
-        return {"rows": repvgg_speed((("repvgg_a0_cifar", 32),), batches=(1, 2), repeats=1)}
-    return {"rows": repvgg_speed((("repvgg_a0", 224), ("repvgg_a0_cifar", 32)), batches=(1, 64), repeats=5)}
+        return {"rows": repvgg_speed((("repvgg_a0_cifar", 32, {"width": 0.5}),), batches=(1, 2), repeats=1)}
+    return {"rows": repvgg_speed(batches=(1, 64), repeats=5)}

@@ -3,6 +3,7 @@ the activation memory a skip connection costs. Every figure is measured on the m
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Sequence
 
 import torch
@@ -17,9 +18,13 @@ __all__ = [
     "DENSITY_SHAPE",
     "PAPER_TABLE_1",
     "PAPER_TABLE_4",
+    "bn_folded",
     "calibrate_batch_norms",
+    "conv_implementation",
     "cpu_comparison",
+    "fusion_gains",
     "kernel_density",
+    "paper_table4_rows",
     "plain_stack",
     "repvgg_speed",
     "residual_stack",
@@ -39,9 +44,10 @@ PAPER_TABLE_1: dict[int, tuple[float, float, float]] = {
 # (40 G multiply-adds) takes about a second in float32 on 2 cores.
 DENSITY_SHAPE: dict[str, int] = {"channels": 256, "size": 56, "batch": 4}
 
-# Ding et al. 2021, Table 4 (ImageNet, 120 epochs, simple augmentation; speed: images/s on a 1080Ti, batch 128,
-# fp32): model -> (top-1 %, speed, parameters M, theoretical FLOPs G, Wino MULs G)
-PAPER_TABLE_4: dict[str, tuple[float, int, float, float, float]] = {
+# Ding et al. 2021, Tables 4-5 as the seed lecture prints them (ImageNet; speed: images/s on a 1080Ti, batch 128,
+# fp32; EfficientNet-B0 from Table 5, trained 200 epochs with stronger augmentation): model -> (top-1 %, speed,
+# parameters M, theoretical FLOPs G, Wino MULs G or None). The FLOPs column counts multiply-adds.
+PAPER_TABLE_4: dict[str, tuple[float, int, float, float, float | None]] = {
     "RepVGG-A0": (72.41, 3256, 8.30, 1.4, 0.7),
     "ResNet-18": (71.16, 2442, 11.68, 1.8, 1.0),
     "RepVGG-A1": (74.46, 2339, 12.78, 2.4, 1.3),
@@ -52,7 +58,30 @@ PAPER_TABLE_4: dict[str, tuple[float, int, float, float, float]] = {
     "RepVGG-B1": (78.37, 685, 51.82, 11.8, 5.9),
     "ResNet-101": (77.21, 430, 44.49, 7.6, 5.5),
     "VGG-16": (72.21, 415, 138.35, 15.5, 6.9),
+    "EfficientNet-B0": (75.11, 829, 5.26, 0.4, None),
 }
+
+
+def paper_table4_rows() -> list[dict[str, Any]]:
+    """:data:`PAPER_TABLE_4` as rows, with the arithmetic rate each model reaches: images/s x G multiply-adds per
+    image = G multiply-adds per second on the paper's GPU (the "FLOPs are not speed" column)."""
+    return [{"model": m, "top1": v[0], "speed": v[1], "params": v[2], "flops": v[3], "wino": v[4],
+             "gmacs_per_s": v[1] * v[3]} for m, v in PAPER_TABLE_4.items()]  # fmt: skip
+
+
+_GENERIC_CONV_OPS = {"aten::conv2d", "aten::convolution", "aten::_convolution"}
+
+
+def conv_implementation(conv: nn.Module, x: torch.Tensor) -> str:
+    """The ATen kernel(s) PyTorch dispatches one call of ``conv(x)`` to, from the profiler: e.g.
+    ``aten::mkldnn_convolution`` (oneDNN) or ``aten::_slow_conv2d_forward`` (im2col + matrix product). None of
+    PyTorch's CPU paths uses Winograd's algorithm."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU]) as prof:
+        conv(x)
+    names = {e.key for e in prof.key_averages() if "conv" in e.key.lower()} - _GENERIC_CONV_OPS
+    return ", ".join(sorted(n.removeprefix("aten::") for n in names)) or "unknown"
 
 
 def kernel_density(
@@ -60,7 +89,8 @@ def kernel_density(
 ) -> list[dict[str, Any]]:
     """One k x k convolution (stride 1, "same" padding, ``channels`` -> ``channels``) per kernel size and
     precision: G multiply-adds, median time, achieved GFLOP/s (two operations per multiply-add, the paper's unit),
-    and the rate relative to the 1 x 1's; beside them the paper's TFLOPS and its rate relative to its 1 x 1.
+    the rate relative to the 1 x 1's, and the ATen kernel that ran (:func:`conv_implementation`); beside them the
+    paper's TFLOPS and its rate relative to its 1 x 1 (float32 on the GPU, the same for both precisions' rows).
 
     bfloat16 runs the layer and its input in bfloat16 (not autocast: no conversions timed); it is measured only
     where the CPU has bfloat16 instructions (``torch.backends.mkldnn``'s check), else its rows say so.
@@ -71,9 +101,12 @@ def kernel_density(
         base = None
         for k in kernels:
             macs = batch * channels * channels * k * k * size * size
-            row: dict[str, Any] = {"kernel": k, "precision": str(dtype).removeprefix("torch."), "gmacs": macs / 1e9}
+            paper = PAPER_TABLE_1.get(k)
+            row: dict[str, Any] = {"kernel": k, "precision": str(dtype).removeprefix("torch."), "gmacs": macs / 1e9,
+                                   "paper_tflops": paper[2] if paper else None,
+                                   "paper_relative": paper[2] / PAPER_TABLE_1[1][2] if paper else None}  # fmt: skip
             if dtype == torch.bfloat16 and not bf16:
-                rows.append({**row, "ms": None, "gflops": None, "relative": None})
+                rows.append({**row, "ms": None, "gflops": None, "relative": None, "implementation": "not run"})
                 continue
             torch.manual_seed(0)
             conv = nn.Conv2d(channels, channels, k, padding=k // 2, bias=False).to(dtype).eval()
@@ -82,10 +115,8 @@ def kernel_density(
                 seconds = median_seconds(lambda: conv(x), warmup=2, repeats=repeats)
             rate = 2 * macs / seconds / 1e9
             base = base or rate
-            paper = PAPER_TABLE_1.get(k)
             rows.append({**row, "ms": 1e3 * seconds, "gflops": rate, "relative": rate / base,
-                         "paper_tflops": paper[2] if paper else None,
-                         "paper_relative": paper[2] / PAPER_TABLE_1[1][2] if paper else None})  # fmt: skip
+                         "implementation": conv_implementation(conv, x)})  # fmt: skip
     return rows
 
 
@@ -102,33 +133,74 @@ def calibrate_batch_norms(model: nn.Module, size: int, batch: int = 8, seed: int
     return model.eval()
 
 
+def bn_folded(model: nn.Module) -> nn.Module:
+    """A copy of a multi-branch RepVGG model with every conv + BN pair folded into one convolution with bias
+    (``torch.nn.utils.fusion.fuse_conv_bn_eval``, what deployment tools do for any network) but the branches kept:
+    ``conv3x3(x) + conv1x1(x) + BN(x)``. Between the multi-branch and the fused forms, it separates what BN
+    folding buys from what merging the branches buys."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    from ...models.repvgg import RepVGGBlock
+
+    folded = copy.deepcopy(model).eval()
+    for block in folded.modules():
+        if isinstance(block, RepVGGBlock) and not block.is_fused:
+            for branch in (block.conv3x3, block.conv1x1):
+                branch[0] = fuse_conv_bn_eval(branch[0], branch[1])
+                branch[1] = nn.Identity()
+    return folded
+
+
 def repvgg_speed(
-    models: Sequence[tuple[str, int]] = (("repvgg_a0", 224), ("repvgg_a0_cifar", 32)),
+    models: Sequence[tuple[str, int, dict[str, Any]]] = (
+        ("repvgg_a0", 224, {}),
+        ("repvgg_a0_cifar", 32, {"width": 0.5}),
+    ),
     batches: Sequence[int] = (1, 64),
     repeats: int = 5,
 ) -> list[dict[str, Any]]:
-    """For each (model name, image size): the multi-branch (train-time) form and the fused form, in eval mode and
-    float32, at each batch size: median latency, images per second, peak activation memory (MB), and the
-    parameters, multiply-adds and the largest output difference between the forms."""
+    """For each (model name, image size, model keyword arguments): three forms of the same function, in eval mode and
+    float32, at each batch size: multi-branch (as trained), BN folded (:func:`bn_folded`) and fused (one 3x3
+    convolution per block). Rows: median latency, images per second, peak activation memory (MB), parameters,
+    multiply-adds, and the largest output difference from the multi-branch form. ``model`` names the kwargs too
+    (``repvgg_a0_cifar width=0.5`` is the zoo's entry)."""
     rows = []
-    for name, size in models:
+    for name, size, kwargs in models:
+        label = " ".join([name, *(f"{k}={v}" for k, v in kwargs.items())])
         torch.manual_seed(0)
-        multi = calibrate_batch_norms(get_model(name), size)
-        fused = reparameterized(multi).eval()
+        multi = calibrate_batch_norms(get_model(name, **kwargs), size)
+        forms = (("multi-branch", multi), ("BN folded", bn_folded(multi)), ("fused", reparameterized(multi).eval()))
         x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
         with torch.inference_mode():
-            difference = (multi(x) - fused(x)).abs().max().item()
+            reference = multi(x)
+            differences = {form: (model(x) - reference).abs().max().item() for form, model in forms}
         for batch in batches:
             x = torch.randn(batch, 3, size, size)
-            for form, model in (("multi-branch", multi), ("fused", fused)):
+            for form, model in forms:
                 with torch.inference_mode():
                     seconds = median_seconds(lambda m=model: m(x), warmup=2, repeats=repeats * (2 if batch == 1 else 1))
                 memory = activation_memory(model, (batch, 3, size, size))
-                rows.append({"model": name, "size": size, "batch": batch, "form": form,
+                rows.append({"model": label, "size": size, "batch": batch, "form": form,
                              "params": count_parameters(model), "mult_adds": count_mult_adds(model, (3, size, size)),
                              "ms": 1e3 * seconds, "img_per_s": batch / seconds,
-                             "peak_mb": memory.peak_bytes / 2**20, "max_difference": difference})  # fmt: skip
+                             "peak_mb": memory.peak_bytes / 2**20, "max_difference": differences[form]})  # fmt: skip
     return rows
+
+
+def fusion_gains(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """From :func:`repvgg_speed`'s rows, one row per (model, batch): how much faster the BN-folded and the fused
+    forms run than the multi-branch one, the share of its multiply-adds the fused form keeps, and the share of its
+    peak activation memory each form needs."""
+    out = []
+    for model, batch in dict.fromkeys((r["model"], r["batch"]) for r in rows):
+        by = {r["form"]: r for r in rows if r["model"] == model and r["batch"] == batch}
+        multi, folded, fused = by["multi-branch"], by["BN folded"], by["fused"]
+        out.append({"model": model, "batch": batch,
+                    "speedup_folded": multi["ms"] / folded["ms"], "speedup_fused": multi["ms"] / fused["ms"],
+                    "mult_adds_kept": fused["mult_adds"] / multi["mult_adds"],
+                    "memory_folded": folded["peak_mb"] / multi["peak_mb"],
+                    "memory_fused": fused["peak_mb"] / multi["peak_mb"]})  # fmt: skip
+    return out
 
 
 class _Residual(nn.Module):
@@ -181,7 +253,7 @@ def cpu_comparison(
 ) -> list[dict[str, Any]]:
     """Paper Table 4's comparison on this CPU with the zoo's CIFAR-10 checkpoints: for each entry (a RepVGG entry
     twice, multi-branch and fused), test accuracy from its log, parameters, multiply-adds and the latency measured
-    now (float32, eval mode) at each batch size, in ms and images per second."""
+    now (float32, eval mode) at each batch size, in ms, images per second and G multiply-adds per second."""
     from ... import zoo
 
     rows = []
@@ -198,5 +270,6 @@ def cpu_comparison(
             for batch in batches:
                 ms = measure_latency(model, (3, 32, 32), batch_size=batch, repeats=repeats)
                 row[f"ms_{batch}"], row[f"img_per_s_{batch}"] = ms, 1000 * batch / ms
+                row[f"gmacs_per_s_{batch}"] = row["mult_adds"] * row[f"img_per_s_{batch}"] / 1e9
             rows.append(row)
     return rows
