@@ -79,6 +79,12 @@ def test_kernel_density_and_repvgg_speed_rows():
     assert fast[0]["mult_adds"] > fast[2]["mult_adds"] and max(r["max_difference"] for r in fast) < 1e-3
     assert fast[0]["peak_mb"] >= fast[1]["peak_mb"] > fast[2]["peak_mb"]  # no branch outputs after fusion
     assert fast[1]["params"] < fast[0]["params"] and fast[2]["params"] < fast[1]["params"]
+    (gains,) = speed.fusion_gains(fast)
+    assert gains["mult_adds_kept"] == pytest.approx(fast[2]["mult_adds"] / fast[0]["mult_adds"])
+    assert gains["speedup_fused"] == pytest.approx(fast[0]["ms"] / fast[2]["ms"]) and gains["memory_fused"] < 1
+    rows = speed.paper_table4_rows()
+    a0 = next(r for r in rows if r["model"] == "RepVGG-A0")
+    assert a0["gmacs_per_s"] == pytest.approx(3256 * 1.4) and rows[-1]["wino"] is None
 
 
 def test_ablation_configs_change_one_thing():
@@ -92,6 +98,7 @@ def test_ablation_configs_change_one_thing():
     assert recipes.ablation_config(base, "longer", 0, epochs=3).epochs == 6
     with pytest.raises(KeyError, match="unknown ingredient"):
         recipes.ablation_config(base, "dropout", 0)
+    assert recipes.describe("mixup") == "mixup_alpha = 0.2" and "zoo's recipe" in recipes.describe("baseline")
     rows = recipes.rsb_rows()
     assert rows[-1] == {"ingredient": "ImageNet top-1 (%)", "ResNet (2015)": "75.3", "PyTorch": "76.1", "A1": "80.4",
                         "A2": "79.8", "A3": "78.1"}  # fmt: skip

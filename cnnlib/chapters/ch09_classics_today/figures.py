@@ -130,24 +130,28 @@ def plot_kernel_density(rows: Sequence[Mapping[str, Any]]) -> Figure:
 
 
 def plot_repvgg_speed(rows: Sequence[Mapping[str, Any]], model: str) -> Figure:
-    """Images per second and peak activation memory, multi-branch vs fused, per batch size, for one model."""
+    """Images per second and peak activation memory of each form (multi-branch, BN folded, fused) per batch size,
+    for one model of :func:`.speed.repvgg_speed`'s rows."""
     sel = [r for r in rows if r["model"] == model]
     if not sel:
         raise KeyError(f"no rows for {model!r}; the rows have {sorted({r['model'] for r in rows})}")
     batches = sorted({r["batch"] for r in sel})
+    forms = list(dict.fromkeys(r["form"] for r in sel))
     fig, axes = figure(ncols=2, figsize=(10, 3.5))
     pos = np.arange(len(batches))
-    for i, form in enumerate(("multi-branch", "fused")):
+    width = 0.8 / len(forms)
+    for i, form in enumerate(forms):
         by = {r["batch"]: r for r in sel if r["form"] == form}
         for ax, key in zip(axes[0], ("img_per_s", "peak_mb")):
-            bars = ax.bar(pos + (i - 0.5) * 0.38, [by[b][key] for b in batches], 0.38, label=form, color=_COLOURS[i])
+            bars = ax.bar(pos + (i - (len(forms) - 1) / 2) * width, [by[b][key] for b in batches], width,
+                          label=form, color=_COLOURS[i])  # fmt: skip
             ax.bar_label(bars, fmt="%.0f" if key == "img_per_s" else "%.1f", fontsize=8)
     for ax, label in zip(axes[0], ("images per second", "peak activation memory (MB)")):
         ax.set_xticks(pos, [f"batch {b}" for b in batches])
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
     size = sel[0]["size"]
-    fig.suptitle(f"{model} at {size}×{size}: the same function, two forms (float32, this CPU)", fontsize=11)
+    fig.suptitle(f"{model} at {size}×{size}: one function, {len(forms)} forms (float32, this CPU)", fontsize=11)
     fig.tight_layout()
     return fig
 

@@ -25,6 +25,7 @@ __all__ = [
     "RSB_TABLE2_PROCEDURES",
     "ablation_config",
     "ablation_rows",
+    "describe",
     "stored_ablation",
     "rsb_rows",
 ]
@@ -116,6 +117,12 @@ def ablation_config(base: TrainConfig, ingredient: str, seed: int, epochs: int =
     if "epochs" in changes:  # "longer": a multiple of the budget, whatever the budget is
         changes["epochs"] = epochs * changes["epochs"] // ABLATION_EPOCHS
     return replace(base, **{"epochs": epochs, "seed": seed, "ema_decay": EMA_DECAY, **changes})
+
+
+def describe(ingredient: str) -> str:
+    """What the ingredient changes in the baseline's config, as ``field = value`` pairs."""
+    changes = INGREDIENTS[ingredient]
+    return ", ".join(f"{k} = {v}" for k, v in changes.items()) or "nothing: the zoo's recipe"
 
 
 def rsb_rows() -> list[dict[str, str]]:
