@@ -203,3 +203,21 @@ def test_every_ingredient_is_an_experiment():
     names = set(experiments.EXPERIMENTS)
     assert {f"recipe_{n}" for n in recipes.INGREDIENTS} | {"kernel_density", "repvgg_speed"} <= names
     assert figures.recipe_names() == [f"recipe_{n}" for n in recipes.INGREDIENTS]
+
+
+@pytest.mark.parametrize("name", [*(f"recipe_{n}" for n in recipes.INGREDIENTS), "kernel_density", "repvgg_speed"])
+def test_stored_results_exist_and_are_full_runs(name):
+    record = experiments.load_result(name)
+    assert not record["quick"] and record["hardware"]
+    result = record["result"]
+    if name.startswith("recipe_"):
+        assert [r["seed"] for r in result["runs"]] == list(recipes.ABLATION_SEEDS)
+        assert result["train_images"] == 50_000 and result["test_images"] == 10_000
+        ingredient = name.removeprefix("recipe_")
+        epochs = recipes.ablation_config(zoo.entry("resnet20").config, ingredient, 0).epochs
+        assert all(len(r["epochs"]) == epochs for r in result["runs"])
+        assert all(0.5 < r["test_acc"] < 1 for r in result["runs"])  # trained, not chance
+    elif name == "kernel_density":
+        assert result["shape"] == speed.DENSITY_SHAPE and len(result["rows"]) == 8
+    else:
+        assert {r["batch"] for r in result["rows"]} == {1, 64} and len(result["rows"]) == 12
