@@ -94,8 +94,7 @@ def test_ablation_configs_change_one_thing():
         changed = {k for k, v in dataclasses.asdict(config).items() if dataclasses.asdict(base)[k] != v}
         expected = {"epochs", "seed", "ema_decay"} | set(recipes.INGREDIENTS[name])
         assert changed <= expected and "ema_decay" in changed
-    assert recipes.ablation_config(base, "longer", 0).epochs == 2 * recipes.ABLATION_EPOCHS
-    assert recipes.ablation_config(base, "longer", 0, epochs=3).epochs == 6
+    assert recipes.ablation_config(base, "mixup", 0, epochs=3).epochs == 3
     with pytest.raises(KeyError, match="unknown ingredient"):
         recipes.ablation_config(base, "dropout", 0)
     assert recipes.describe("mixup") == "mixup_alpha = 0.2" and "zoo's recipe" in recipes.describe("baseline")
@@ -122,6 +121,10 @@ def test_ablation_rows_gain_and_spread():
     assert rows[3]["gain"] == pytest.approx(-1.5) and rows[3]["minutes"] == pytest.approx(1.0)
     with pytest.raises(KeyError, match="recipe_baseline"):
         recipes.ablation_rows({"mixup": results["mixup"]})
+    zoo_log = {"epochs": [{}] * 30, "stored": {"test_acc": 0.9}, "train_seconds": 600.0}
+    last = recipes.ablation_rows(results, longer=zoo_log)[-1]
+    assert last["ingredient"] == "longer: 30 epochs (zoo, 1 seed)" and last["gain"] == pytest.approx(9.0)
+    assert last["spread"] == 0 and last["minutes"] == pytest.approx(10.0)
 
 
 def test_dilated_stack_is_causal_and_sees_two_to_the_layers():
@@ -196,7 +199,7 @@ def test_experiments_quick_runs_have_the_stored_form():
     density = experiments.run("kernel_density", quick=True)["result"]
     assert {r["kernel"] for r in density["rows"]} == {1, 3, 5, 7}
     rows = experiments.run("repvgg_speed", quick=True)["result"]["rows"]
-    assert {r["form"] for r in rows} == {"multi-branch", "fused"}
+    assert {r["form"] for r in rows} == {"multi-branch", "BN folded", "fused"}
 
 
 def test_every_ingredient_is_an_experiment():
@@ -214,8 +217,10 @@ def test_stored_results_exist_and_are_full_runs(name):
         assert [r["seed"] for r in result["runs"]] == list(recipes.ABLATION_SEEDS)
         assert result["train_images"] == 50_000 and result["test_images"] == 10_000
         ingredient = name.removeprefix("recipe_")
-        epochs = recipes.ablation_config(zoo.entry("resnet20").config, ingredient, 0).epochs
-        assert all(len(r["epochs"]) == epochs for r in result["runs"])
+        assert result["config"] == dataclasses.asdict(
+            recipes.ablation_config(zoo.entry("resnet20").config, ingredient, 0)
+        )
+        assert all(len(r["epochs"]) == recipes.ABLATION_EPOCHS for r in result["runs"])
         assert all(0.5 < r["test_acc"] < 1 for r in result["runs"])  # trained, not chance
     elif name == "kernel_density":
         assert result["shape"] == speed.DENSITY_SHAPE and len(result["rows"]) == 8

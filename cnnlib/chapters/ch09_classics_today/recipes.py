@@ -97,16 +97,16 @@ ABLATION_SEEDS = (0, 1)
 EMA_DECAY = 0.995  # per optimiser step: an average over the last ~200 steps (an epoch is 195 steps of 256 images)
 
 # ingredient -> the fields of the baseline's TrainConfig it changes ("combined": all the training ingredients at
-# once, as "ResNet strikes back" combines them). EMA and test-time flip change nothing in
-# training: every run keeps an EMA of its weights (it does not touch the optimiser) and is evaluated with
-# and without the flip, so those two ingredients are read off the baseline's runs.
+# once, as "ResNet strikes back" combines them). EMA and test-time flip change nothing in training: every run
+# keeps an EMA of its weights (it does not touch the optimiser) and is evaluated with and without the flip, so
+# those two are read off the baseline's runs. Longer training is the zoo's own resnet20 run: the same recipe at
+# its full 30 epochs (``ablation_rows(..., longer=zoo.read_log("resnet20"))``), one seed.
 INGREDIENTS: dict[str, dict[str, Any]] = {
     "baseline": {},
     "warmup_cosine": {"schedule": "warmup_cosine"},
     "label_smoothing": {"label_smoothing": 0.1},
     "mixup": {"mixup_alpha": 0.2},
     "cutmix": {"cutmix_alpha": 1.0},
-    "longer": {"epochs": 2 * ABLATION_EPOCHS},
     # not one ingredient but the recipe: every training ingredient above at once, at the baseline's budget
     "combined": {"schedule": "warmup_cosine", "label_smoothing": 0.1, "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
 }
@@ -116,10 +116,7 @@ def ablation_config(base: TrainConfig, ingredient: str, seed: int, epochs: int =
     """The baseline ``base`` (the zoo's resnet20 recipe) at ``epochs`` epochs with one ingredient added."""
     if ingredient not in INGREDIENTS:
         raise KeyError(f"unknown ingredient {ingredient!r}; choose from {sorted(INGREDIENTS)}")
-    changes = dict(INGREDIENTS[ingredient])
-    if "epochs" in changes:  # "longer": a multiple of the budget, whatever the budget is
-        changes["epochs"] = epochs * changes["epochs"] // ABLATION_EPOCHS
-    return replace(base, **{"epochs": epochs, "seed": seed, "ema_decay": EMA_DECAY, **changes})
+    return replace(base, epochs=epochs, seed=seed, ema_decay=EMA_DECAY, **INGREDIENTS[ingredient])
 
 
 def describe(ingredient: str) -> str:
@@ -137,12 +134,15 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
 
-def ablation_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def ablation_rows(
+    results: Mapping[str, Mapping[str, Any]], longer: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """One row per ingredient from the stored results (``{ingredient: result of recipe_<ingredient>}``).
 
     Each row: ``ingredient``, ``accs`` (test accuracy in % per seed), ``mean``, ``spread`` (max - min over the
     seeds), ``gain`` (mean minus the baseline's mean, in points), ``minutes`` (mean training time per run).
-    EMA and flip rows come from the baseline's runs (other evaluations of the same runs).
+    EMA and flip rows come from the baseline's runs (other evaluations of the same runs). ``longer``: a zoo log of
+    the same recipe trained for longer (the zoo's ``resnet20``), added as a one-seed row.
     """
     if "baseline" not in results:
         raise KeyError("the ablation needs the baseline's result: python -m cnnlib.experiments run recipe_baseline")
@@ -161,6 +161,10 @@ def ablation_rows(results: Mapping[str, Mapping[str, Any]]) -> list[dict[str, An
         if name != "baseline" and name in results:
             runs = results[name]["runs"]
             rows.append(row(name, [100 * r["test_acc"] for r in runs], _mean([r["train_seconds"] for r in runs]) / 60))
+    if longer is not None:
+        epochs = len(longer["epochs"])
+        rows.append(row(f"longer: {epochs} epochs (zoo, 1 seed)", [100 * longer["stored"]["test_acc"]],
+                        longer["train_seconds"] / 60))  # fmt: skip
     for r in rows:
         r["gain"] = r["mean"] - rows[0]["mean"]
     return rows
