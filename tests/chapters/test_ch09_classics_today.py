@@ -105,10 +105,10 @@ def test_ablation_configs_change_one_thing():
     assert recipes.RSB_TABLE1["A3"]["train_res"] == 160
 
 
-def _fake_result(accs, ema=None, flip=None):
+def _fake_result(accs, ema=None, flip=None, epochs=4):
     runs = [{"seed": s, "test_acc": a, "ema_test_acc": (ema or accs)[s], "flip_test_acc": (flip or accs)[s],
              "train_seconds": 60.0, "epochs": [{"epoch": 1, "test_acc": a}]} for s, a in enumerate(accs)]  # fmt: skip
-    return {"runs": runs}
+    return {"runs": runs, "config": {"epochs": epochs}}
 
 
 def test_ablation_rows_gain_and_spread():
@@ -124,7 +124,8 @@ def test_ablation_rows_gain_and_spread():
     zoo_log = {"epochs": [{}] * 30, "stored": {"test_acc": 0.9}, "train_seconds": 600.0}
     last = recipes.ablation_rows(results, longer=zoo_log)[-1]
     assert last["ingredient"] == "longer: 30 epochs (zoo, 1 seed)" and last["gain"] == pytest.approx(9.0)
-    assert last["spread"] == 0 and last["minutes"] == pytest.approx(10.0)
+    assert last["spread"] == 0 and last["minutes"] == pytest.approx(10.0) and last["epochs"] == 30
+    assert rows[0]["epochs"] == 4
 
 
 def test_dilated_stack_is_causal_and_sees_two_to_the_layers():

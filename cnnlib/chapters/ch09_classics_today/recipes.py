@@ -140,7 +140,8 @@ def ablation_rows(
     """One row per ingredient from the stored results (``{ingredient: result of recipe_<ingredient>}``).
 
     Each row: ``ingredient``, ``accs`` (test accuracy in % per seed), ``mean``, ``spread`` (max - min over the
-    seeds), ``gain`` (mean minus the baseline's mean, in points), ``minutes`` (mean training time per run).
+    seeds), ``gain`` (mean minus the baseline's mean, in points), ``epochs`` and ``minutes`` (mean wall time
+    of a training run, on whatever else the machine was doing).
     EMA and flip rows come from the baseline's runs (other evaluations of the same runs). ``longer``: a zoo log of
     the same recipe trained for longer (the zoo's ``resnet20``), added as a one-seed row.
     """
@@ -148,23 +149,25 @@ def ablation_rows(
         raise KeyError("the ablation needs the baseline's result: python -m cnnlib.experiments run recipe_baseline")
     rows = []
 
-    def row(name: str, accs: list[float], minutes: float) -> dict[str, Any]:
+    def row(name: str, accs: list[float], minutes: float, epochs: int) -> dict[str, Any]:
         return {"ingredient": name, "accs": accs, "mean": _mean(accs), "spread": max(accs) - min(accs),
-                "minutes": minutes}  # fmt: skip
+                "minutes": minutes, "epochs": epochs}  # fmt: skip
 
     base_runs = results["baseline"]["runs"]
     base_minutes = _mean([r["train_seconds"] for r in base_runs]) / 60
-    rows.append(row("baseline", [100 * r["test_acc"] for r in base_runs], base_minutes))
-    rows.append(row("EMA of weights", [100 * r["ema_test_acc"] for r in base_runs], base_minutes))
-    rows.append(row("test-time flip", [100 * r["flip_test_acc"] for r in base_runs], base_minutes))
+    base_epochs = results["baseline"]["config"]["epochs"]
+    rows.append(row("baseline", [100 * r["test_acc"] for r in base_runs], base_minutes, base_epochs))
+    rows.append(row("EMA of weights", [100 * r["ema_test_acc"] for r in base_runs], base_minutes, base_epochs))
+    rows.append(row("test-time flip", [100 * r["flip_test_acc"] for r in base_runs], base_minutes, base_epochs))
     for name in INGREDIENTS:
         if name != "baseline" and name in results:
             runs = results[name]["runs"]
-            rows.append(row(name, [100 * r["test_acc"] for r in runs], _mean([r["train_seconds"] for r in runs]) / 60))
+            minutes = _mean([r["train_seconds"] for r in runs]) / 60
+            rows.append(row(name, [100 * r["test_acc"] for r in runs], minutes, results[name]["config"]["epochs"]))
     if longer is not None:
         epochs = len(longer["epochs"])
         rows.append(row(f"longer: {epochs} epochs (zoo, 1 seed)", [100 * longer["stored"]["test_acc"]],
-                        longer["train_seconds"] / 60))  # fmt: skip
+                        longer["train_seconds"] / 60, epochs))  # fmt: skip
     for r in rows:
         r["gain"] = r["mean"] - rows[0]["mean"]
     return rows
