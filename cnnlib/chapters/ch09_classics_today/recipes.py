@@ -96,8 +96,8 @@ ABLATION_EPOCHS = 4  # the zoo's 30-epoch recipe cut to 4 epochs, to fit a sessi
 ABLATION_SEEDS = (0, 1)
 EMA_DECAY = 0.995  # per optimiser step: an average over the last ~200 steps (an epoch is 195 steps of 256 images)
 
-# ingredient -> the fields of the baseline's TrainConfig it changes ("combined": all the training ingredients at
-# once, as "ResNet strikes back" combines them). EMA and test-time flip change nothing in training: every run
+# ingredient -> the fields of the baseline's TrainConfig it changes. EMA and test-time flip change nothing in
+# training: every run
 # keeps an EMA of its weights (it does not touch the optimiser) and is evaluated with and without the flip, so
 # those two are read off the baseline's runs. Longer training is the zoo's own resnet20 run: the same recipe at
 # its full 30 epochs (``ablation_rows(..., longer=zoo.read_log("resnet20"))``), one seed.
@@ -107,8 +107,6 @@ INGREDIENTS: dict[str, dict[str, Any]] = {
     "label_smoothing": {"label_smoothing": 0.1},
     "mixup": {"mixup_alpha": 0.2},
     "cutmix": {"cutmix_alpha": 1.0},
-    # not one ingredient but the recipe: every training ingredient above at once, at the baseline's budget
-    "combined": {"schedule": "warmup_cosine", "label_smoothing": 0.1, "mixup_alpha": 0.2, "cutmix_alpha": 1.0},
 }
 
 
