@@ -97,10 +97,9 @@ ABLATION_SEEDS = (0, 1)
 EMA_DECAY = 0.995  # per optimiser step: an average over the last ~200 steps (an epoch is 195 steps of 256 images)
 
 # ingredient -> the fields of the baseline's TrainConfig it changes. EMA and test-time flip change nothing in
-# training: every run
-# keeps an EMA of its weights (it does not touch the optimiser) and is evaluated with and without the flip, so
-# those two are read off the baseline's runs. Longer training is the zoo's own resnet20 run: the same recipe at
-# its full 30 epochs (``ablation_rows(..., longer=zoo.read_log("resnet20"))``), one seed.
+# training: every run keeps an EMA of its weights (it does not touch the optimiser) and is evaluated with and
+# without the flip, so those two are read off the baseline's runs. Longer training is the zoo's own resnet20
+# run: the same recipe at its full 30 epochs (``ablation_rows(..., longer=zoo.read_log("resnet20"))``), one seed.
 INGREDIENTS: dict[str, dict[str, Any]] = {
     "baseline": {},
     "warmup_cosine": {"schedule": "warmup_cosine"},
