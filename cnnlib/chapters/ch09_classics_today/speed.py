@@ -44,9 +44,10 @@ PAPER_TABLE_1: dict[int, tuple[float, float, float]] = {
 # (40 G multiply-adds) takes about a second in float32 on 2 cores.
 DENSITY_SHAPE: dict[str, int] = {"channels": 256, "size": 56, "batch": 4}
 
-# Ding et al. 2021, Tables 4-5 as the seed lecture prints them (ImageNet; speed: images/s on a 1080Ti, batch 128,
-# fp32; EfficientNet-B0 from Table 5, trained 200 epochs with stronger augmentation): model -> (top-1 %, speed,
-# parameters M, theoretical FLOPs G, Wino MULs G or None). The FLOPs column counts multiply-adds.
+# Ding et al. 2021: the RepVGG-versus-baselines table as the seed lecture prints it (ImageNet top-1; speed: images/s
+# on a 1080Ti, batch 128, fp32): model -> (top-1 %, speed, parameters M, theoretical FLOPs G, Wino MULs G or
+# None). The FLOPs column counts multiply-adds. A subset of the rows; the seed's caption calls it Table 5, the
+# 120-epoch comparison of the paper is its Table 4: check the paper before quoting the training budget.
 PAPER_TABLE_4: dict[str, tuple[float, int, float, float, float | None]] = {
     "RepVGG-A0": (72.41, 3256, 8.30, 1.4, 0.7),
     "ResNet-18": (71.16, 2442, 11.68, 1.8, 1.0),
@@ -251,7 +252,7 @@ def cpu_comparison(
     batches: Sequence[int] = (1, 64),
     repeats: int = 10,
 ) -> list[dict[str, Any]]:
-    """Paper Table 4's comparison on this CPU with the zoo's CIFAR-10 checkpoints: for each entry (a RepVGG entry
+    """The paper's RepVGG-vs-ResNet comparison redone on this CPU with the zoo's CIFAR-10 checkpoints: for each entry (a RepVGG entry
     twice, multi-branch and fused), test accuracy from its log, parameters, multiply-adds and the latency measured
     now (float32, eval mode) at each batch size, in ms, images per second and G multiply-adds per second."""
     from ... import zoo
