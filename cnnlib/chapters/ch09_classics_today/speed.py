@@ -252,9 +252,10 @@ def cpu_comparison(
     batches: Sequence[int] = (1, 64),
     repeats: int = 10,
 ) -> list[dict[str, Any]]:
-    """The paper's RepVGG-vs-ResNet comparison redone on this CPU with the zoo's CIFAR-10 checkpoints: for each entry (a RepVGG entry
-    twice, multi-branch and fused), test accuracy from its log, parameters, multiply-adds and the latency measured
-    now (float32, eval mode) at each batch size, in ms, images per second and G multiply-adds per second."""
+    """The paper's RepVGG-vs-ResNet comparison redone on this CPU with the zoo's CIFAR-10 checkpoints: for each
+    entry (a RepVGG entry twice, multi-branch and fused), test accuracy from its log, parameters, multiply-adds and
+    the latency measured now (float32, eval mode) at each batch size, in ms, images per second and G multiply-adds
+    per second."""
     from ... import zoo
 
     rows = []
