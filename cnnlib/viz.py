@@ -368,19 +368,19 @@ def place_labels(
         for dx, dy in ((16, 16), (16, -26), (28, -4), (8, 30), (8, -40), (36, 26), (36, -36), (24, 44), (52, 8))
         for sx in (1, -1)
     )
+
+    def annotate(label: str, point: tuple[float, float], offset: tuple[float, float], **style):
+        """The label ``offset`` points from ``point``, aligned away from it (the same text for trial and result)."""
+        dx = offset[0]
+        return ax.annotate(label, point, xytext=offset, textcoords="offset points", fontsize=fontsize,
+                           ha="left" if dx > 0 else "right" if dx < 0 else "center", **style)  # fmt: skip
+
     # every candidate's text box (and leader line: point -> the text's centre, where matplotlib aims it)
     candidates = []
     for k, ((x, y), label) in enumerate(zip(xy, labels)):
         options = []
         for dx, dy in near + far:
-            ann = ax.annotate(
-                label,
-                (x, y),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                fontsize=fontsize,
-                ha="left" if dx > 0 else "right" if dx < 0 else "center",
-            )
+            ann = annotate(label, (x, y), (dx, dy))
             ann.update_positions(renderer)
             box = Text.get_window_extent(ann, renderer).expanded(1.04, 1.1)
             ann.remove()
@@ -430,13 +430,10 @@ def place_labels(
     for k, ((x, y), label) in enumerate(zip(xy, labels)):
         (dx, dy), _, line = chosen[k]
         annotations.append(
-            ax.annotate(
+            annotate(
                 label,
                 (x, y),
-                xytext=(dx, dy),
-                textcoords="offset points",
-                fontsize=fontsize,
-                ha="left" if dx > 0 else "right" if dx < 0 else "center",
+                (dx, dy),
                 color="black" if colours is None else colours[k],
                 arrowprops=None if line is None else {"arrowstyle": "-", "lw": 0.6, "color": "grey", "shrinkB": 4},
             )

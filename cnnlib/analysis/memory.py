@@ -38,11 +38,6 @@ class ActivationMemory:
     input_bytes: int
     allocated_bytes: int
 
-    @property
-    def peak_in_inputs(self) -> float:
-        """The peak in units of the input's size."""
-        return self.peak_bytes / self.input_bytes
-
 
 class _LiveStorages(TorchDispatchMode):
     def __init__(self, exclude: set[int]) -> None:

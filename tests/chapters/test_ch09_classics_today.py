@@ -119,6 +119,11 @@ def test_ablation_rows_gain_and_spread():
     assert rows[0]["mean"] == pytest.approx(81.0) and rows[0]["spread"] == pytest.approx(2.0)
     assert rows[1]["gain"] == pytest.approx(1.0) and rows[2]["gain"] == pytest.approx(2.0)
     assert rows[3]["gain"] == pytest.approx(-1.5) and rows[3]["minutes"] == pytest.approx(1.0)
+    verdicts = recipes.ablation_verdicts(rows)
+    assert [v["verdict"] for v in verdicts] == ["within the seed spread", "within the seed spread",
+                                                "within the seed spread"]  # fmt: skip
+    assert verdicts[2]["noise"] == pytest.approx(2.0)  # the baseline's spread is the larger
+    assert recipes.ablation_verdicts([rows[0], {**rows[3], "gain": -2.5}])[0]["verdict"] == "beyond the seed spread"
     with pytest.raises(KeyError, match="recipe_baseline"):
         recipes.ablation_rows({"mixup": results["mixup"]})
     zoo_log = {"epochs": [{}] * 30, "stored": {"test_acc": 0.9}, "train_seconds": 600.0}
@@ -206,7 +211,6 @@ def test_experiments_quick_runs_have_the_stored_form():
 def test_every_ingredient_is_an_experiment():
     names = set(experiments.EXPERIMENTS)
     assert {f"recipe_{n}" for n in recipes.INGREDIENTS} | {"kernel_density", "repvgg_speed"} <= names
-    assert figures.recipe_names() == [f"recipe_{n}" for n in recipes.INGREDIENTS]
 
 
 @pytest.mark.parametrize("name", [*(f"recipe_{n}" for n in recipes.INGREDIENTS), "kernel_density", "repvgg_speed"])

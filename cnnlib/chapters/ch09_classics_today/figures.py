@@ -11,7 +11,6 @@ from matplotlib.figure import Figure
 from ...models.repvgg import RepVGGBlock, fuse_conv_bn, identity_kernel, pad_1x1_to_3x3
 from ...viz import STYLE, figure
 from ...widgets import controls_explorer
-from .recipes import INGREDIENTS
 from .reparam import small_block
 
 __all__ = [
@@ -193,8 +192,3 @@ def plot_ablation_curves(results: Mapping[str, Mapping[str, Any]], chosen: Seque
     ax.set_title("Learning curves of the ablation")
     fig.tight_layout()
     return fig
-
-
-def recipe_names() -> list[str]:
-    """The stored experiments of the ablation, in the order of :data:`.recipes.INGREDIENTS`."""
-    return [f"recipe_{name}" for name in INGREDIENTS]

@@ -25,6 +25,7 @@ __all__ = [
     "RSB_TABLE2_PROCEDURES",
     "ablation_config",
     "ablation_rows",
+    "ablation_verdicts",
     "describe",
     "stored_ablation",
     "rsb_rows",
@@ -183,3 +184,16 @@ def stored_ablation() -> tuple[dict[str, dict[str, Any]], list[str]]:
         except ExperimentNotRunError:
             missing.append(name)
     return results, missing
+
+
+def ablation_verdicts(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """For each row of :func:`ablation_rows` after the baseline: its gain, the noise it is compared with (the larger
+    of its own seed spread and the baseline's) and whether the gain is beyond it. With two seeds a rough yardstick,
+    not a test."""
+    base = rows[0]
+    out = []
+    for r in rows[1:]:
+        noise = max(r["spread"], base["spread"])
+        verdict = "beyond the seed spread" if abs(r["gain"]) > noise else "within the seed spread"
+        out.append({"ingredient": r["ingredient"], "gain": r["gain"], "noise": noise, "verdict": verdict})
+    return out
