@@ -1,7 +1,9 @@
-"""Repository-wide pytest hooks: every core for torch; how long each notebook took under nbval, against its budget."""
+"""Repository-wide pytest hooks: every core for torch; the notebooks before the tests that use their outputs;
+how long each notebook took, against its budget."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 _NOTEBOOK_SECONDS: dict[str, float] = defaultdict(float)
@@ -16,17 +18,19 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-    """nbval waits only 5 s (hard-coded) for a cell's output messages after the cell has run; on a
-    busy 2-core machine a training cell's many progress messages can take longer to arrive, which
-    nbval reports as a failure. Wait up to a minute instead (the cell timeout itself is unchanged)."""
-    for item in items:
-        if hasattr(item, "output_timeout"):
-            item.output_timeout = 60
+    """Run the notebooks, then the tests of the decks and the site built from their executed copies
+    (``presentation``), after every other test, so that one session executes each notebook once."""
+
+    def rank(item) -> int:
+        return 2 if item.get_closest_marker("presentation") else 1 if item.get_closest_marker("notebook") else 0
+
+    items.sort(key=rank)  # stable: the order within each group is kept
 
 
 def pytest_runtest_logreport(report):
-    path = report.nodeid.split("::")[0]
-    if path.endswith(".ipynb"):
+    m = re.search(r"test_notebooks\.py::\w+\[(\w+)\]", report.nodeid)
+    if m:
+        path = f"notebooks/{m.group(1)}.ipynb"
         _NOTEBOOK_SECONDS[path] += report.duration
         if report.failed:
             _NOTEBOOK_FAILED.add(path)
@@ -42,7 +46,7 @@ def pytest_terminal_summary(terminalreporter):
 
     from cnnlib.runtime import hardware_summary
 
-    terminalreporter.section("notebook run times (nbval, all cells)")
+    terminalreporter.section("notebook run times (all cells, fresh kernel)")
     terminalreporter.write_line(f"on: {hardware_summary(torch.device('cpu'))}")
     terminalreporter.write_line(
         f"budget: {NOTEBOOK_BUDGET_SECONDS} s per notebook on the slowest CPU the course supports (2 cores, AVX2, "

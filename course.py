@@ -3,6 +3,7 @@
 
     python3 course.py start    create .venv, install everything, prepare the datasets, open JupyterLab
     python3 course.py test     create/update .venv if needed, then run every test (unit tests + notebooks)
+    python3 course.py build    every chapter as a reveal.js deck and a page, and the course site, in build/
 
 Options: ``start --no-lab`` sets up without opening JupyterLab; ``test -- ARGS`` passes
 ARGS to pytest (e.g. ``python3 course.py test -- tests/test_data.py -x``).
@@ -78,14 +79,14 @@ def start(open_lab: bool) -> None:
             "\nSome datasets could not be prepared (see the message above); the notebooks that need them will say so.\n"
         )
     if open_lab:
-        # Serve the whole course folder (the notebooks' figures live in img/) and open the first chapter.
+        # Serve the whole course folder (the notebooks' figures live in img/); open chapter 00, where it begins.
         lab = [
             python,
             "-m",
             "jupyter",
             "lab",
             f"--ServerApp.root_dir={ROOT}",
-            "--LabApp.default_url=/lab/tree/notebooks/01_lenet.ipynb",
+            "--LabApp.default_url=/lab/tree/notebooks/00_introduction.ipynb",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lab.append("--allow-root")  # containers and cloud sandboxes often run as root
@@ -105,6 +106,13 @@ def test(pytest_args: list[str]) -> int:
     return subprocess.run([str(python), "-m", "pytest", *pytest_args], cwd=ROOT, env=env).returncode
 
 
+def build(args: list[str]) -> int:
+    python = ensure_environment()
+    env = child_env()
+    env.setdefault("MPLBACKEND", "Agg")
+    return subprocess.run([str(python), "-m", "cnnlib.presentation", *args], cwd=ROOT, env=env).returncode
+
+
 def main() -> None:
     try:
         _main()
@@ -121,9 +129,14 @@ def _main() -> None:
     p_start.add_argument("--no-lab", action="store_true", help="set up only; do not open JupyterLab")
     p_test = sub.add_parser("test", help="run every test (unit tests and notebooks)")
     p_test.add_argument("pytest_args", nargs="*", help="extra arguments for pytest (after --)")
+    p_build = sub.add_parser("build", help="decks, pages and the course site in build/ (offline once built)")
+    p_build.add_argument("--force", action="store_true", help="execute every notebook again, even if unchanged")
+    p_build.add_argument("chapters", nargs="*", help="only these chapters, e.g. 01_lenet (default: all)")
     args = parser.parse_args()
     if args.command == "start":
         start(open_lab=not args.no_lab)
+    elif args.command == "build":
+        sys.exit(build([*(["--force"] if args.force else []), *args.chapters]))
     else:
         sys.exit(test(args.pytest_args))
 

@@ -9,15 +9,17 @@ import torch
 
 from .data import mirror_dir
 from .runtime import hardware_summary, pick_device, seed_everything, use_all_cores
+from .viz import use_course_style
 
 __all__ = ["format_table", "show_source", "show_table", "start"]
 
 
 def start(seed: int = 0) -> torch.device:
-    """Seed everything, use every CPU core, pick the device and print the hardware, versions and data sources."""
+    """Seed everything, use every CPU core and the course's figure style, pick the device, print the set-up."""
     import cnnlib
 
     _inline_figures()
+    use_course_style()
     use_all_cores()
     seed_everything(seed)
     device = pick_device()

@@ -19,7 +19,10 @@ from matplotlib.transforms import Bbox
 from torch import Tensor
 
 __all__ = [
+    "PALETTE",
     "STYLE",
+    "TOL_MUTED",
+    "use_course_style",
     "figure",
     "place_labels",
     "plot_confusion_matrix",
@@ -32,21 +35,50 @@ __all__ = [
     "to_display",
 ]
 
+# Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008; Wong, Nature Methods 8, 441, 2011),
+# in the order the course's series take them. Charts with more series than this use Paul Tol's muted
+# scheme (also colour-blind safe); greys are free. tests/test_viz_analysis.py holds cnnlib's colours to this.
+PALETTE = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "bluish green": "#009E73",
+    "orange": "#E69F00",
+    "reddish purple": "#CC79A7",
+    "sky blue": "#56B4E9",
+    "black": "#000000",
+    "yellow": "#F0E442",
+}
+TOL_MUTED = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933", "#DDCC77", "#CC6677", "#882255", "#AA4499")
+
+# One style for every figure of the course, sized for a slide: a 8 x 4.5 in figure at 100 dpi is 800 x 450
+# pixels, which a 1280 x 720 deck shows at about 1.2x, so 12 pt text reads as about 20 px on a projector.
+# start() applies it to the whole notebook; figure() applies it to the figure it makes.
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 120,
     "figure.figsize": (8, 4.5),
-    "axes.titlesize": 12,
+    "font.size": 12,
+    "axes.titlesize": 13,
     "axes.titleweight": "bold",
-    "axes.labelsize": 11,
+    "axes.labelsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.fontsize": 11,
+    "figure.titlesize": 14,
+    "lines.linewidth": 2.0,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "legend.frameon": False,
     "image.cmap": "viridis",
-    "axes.prop_cycle": plt.cycler(color=["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]),
+    "axes.prop_cycle": plt.cycler(color=list(PALETTE.values())[:7]),
 }
+
+
+def use_course_style() -> None:
+    """Make :data:`STYLE` the default for every figure from now on (``start()`` calls it)."""
+    plt.rcParams.update(STYLE)
 
 
 def figure(**kwargs) -> tuple[Figure, np.ndarray]:
@@ -98,7 +130,7 @@ def show_images(
         if predictions is not None:
             wrong = labels is not None and int(predictions[k]) != int(labels[k])
             caption = f"{caption} → {name(predictions[k])}" if labels is not None else name(predictions[k])
-            color = "#d62728" if wrong else "black"
+            color = "#D55E00" if wrong else "black"
         if caption:
             ax.set_title(caption, fontsize=9, color=color, fontweight="bold" if color != "black" else "normal")
     if title:

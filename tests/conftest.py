@@ -104,3 +104,16 @@ def real_mirror() -> Path | None:
     if not path.is_absolute():
         path = (REPO / path).resolve()
     return path if (path / "SHA256SUMS").is_file() else None
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The decks, pages and index in the course's ``build/`` (``python3 course.py build``), built once.
+
+    The notebook tests run first (see the root conftest) and leave their executed copies, which the
+    build reuses; run alone, this fixture executes the notebooks itself.
+    """
+    from cnnlib.presentation.build import build
+
+    manifest = build(log=lambda *_: None)
+    return {"build": REPO / "build", "manifest": manifest}

@@ -12,6 +12,7 @@ README's table says the same in words)::
     zoo          the trained checkpoints        train, checkpoint, provenance, analysis, models, data, foundation
     viz, widgets figures and explorers          never anything that trains or fits (train, zoo, analysis but
                                                 widgets' activations)
+    presentation decks, pages, the site         the foundation, provenance, the data cache's location
     chapters     one package per chapter        anything; only lectures, tests, CLIs and chapters import one
 
 Every ``import`` and ``from ... import`` in the source is checked, at any depth (imports inside
@@ -56,7 +57,9 @@ ALLOWED: dict[str, set[str]] = {
     "cnnlib.experiments": {"cnnlib.experiments", "cnnlib.chapters", "cnnlib.provenance"} | FOUNDATION,
     "cnnlib.viz": FOUNDATION,
     "cnnlib.widgets": {"cnnlib.viz", "cnnlib.models", "cnnlib.data", "cnnlib.analysis.activations"} | FOUNDATION,
-    "cnnlib.nbtools": {"cnnlib.models", "cnnlib.data"} | FOUNDATION,
+    "cnnlib.nbtools": {"cnnlib.models", "cnnlib.data", "cnnlib.viz"} | FOUNDATION,
+    # the decks and the site: runs notebooks in kernels, never a model itself
+    "cnnlib.presentation": {"cnnlib.presentation", "cnnlib.provenance", "cnnlib.data.sources"} | FOUNDATION,
     "cnnlib.chapters": set(),  # the chapters' registry itself (chapter_modules, passed) is not a chapter
     CHAPTER: {"cnnlib"},  # anything
 }

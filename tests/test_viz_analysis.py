@@ -230,3 +230,28 @@ def test_place_labels_keeps_labels_off_big_markers():
         box = Text.get_window_extent(ann, renderer)
         assert not (box.x1 > big[0] - r and box.x0 < big[0] + r and box.y1 > big[1] - r and box.y0 < big[1] + r)
     plt.close(fig)
+
+
+def test_one_colour_blind_safe_style_for_every_figure():
+    """cnnlib's colours come from Okabe-Ito (or Tol's muted scheme, or grey); text is projector-sized."""
+    import re
+    from pathlib import Path
+
+    import matplotlib as mpl
+
+    from cnnlib import viz
+
+    allowed = {c.upper() for c in [*viz.PALETTE.values(), *viz.TOL_MUTED]}
+    found = {}
+    for path in (Path(viz.__file__).parent).rglob("*.py"):
+        for colour in re.findall(r"[\"'](#[0-9a-fA-F]{6})[\"']", path.read_text(encoding="utf-8")):
+            r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+            if colour.upper() not in allowed and not (r == g == b):
+                found.setdefault(colour, []).append(path.name)
+    assert found == {}, f"colours outside the course's palette: {found}"
+    sizes = [viz.STYLE[k] for k in ("font.size", "axes.labelsize", "xtick.labelsize", "legend.fontsize")]
+    assert min(sizes) >= 11
+    with mpl.rc_context():
+        viz.use_course_style()
+        assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == ["#0072B2", "#D55E00", "#009E73"]
+        assert mpl.rcParams["font.size"] == 12

@@ -92,7 +92,7 @@ def plot_top5(
     ax = axes[0, 1]
     labels = [name for _, name, _ in preds][::-1]
     probs = [100 * p for _, _, p in preds][::-1]
-    colors = [("#2ca02c" if i == true_index else _COLORS[0]) for i, _, _ in preds][::-1]
+    colors = [("#009E73" if i == true_index else _COLORS[0]) for i, _, _ in preds][::-1]
     ax.barh(labels, probs, color=colors)
     for y, p in enumerate(probs):
         ax.annotate(f"{p:.1f} %", (p, y), xytext=(3, 0), textcoords="offset points", va="center", fontsize=8)

@@ -37,7 +37,7 @@ def plot_lrn(
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), constrained_layout=True)
     idx = torch.arange(len(a))
     ax1.bar(idx - 0.2, a / k**beta, width=0.4, label="input a / k^β (no damping)", color="#bbbbbb")
-    ax1.bar(idx + 0.2, b, width=0.4, label="output b", color="#c0392b")
+    ax1.bar(idx + 0.2, b, width=0.4, label="output b", color="#D55E00")
     ax1.set(
         xlabel="channel i", ylabel="response", title=f"LRN across channels (k={k:g}, n={n}, α={alpha:.0e}, β={beta:g})"
     )
@@ -85,7 +85,7 @@ def lrn_explorer(k: float = LRN_K, n: int = LRN_SIZE, alpha: float = LRN_ALPHA, 
 def plot_error_race(result: dict) -> Figure:
     """The ``relu_vs_tanh`` result as the paper's Fig. 1: running training error against epochs, with the 25 % line."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2), constrained_layout=True)
-    styles = {"relu": ("ReLU", "-", "#c0392b"), "tanh": ("tanh", "--", "#2c5d8a")}
+    styles = {"relu": ("ReLU", "-", "#D55E00"), "tanh": ("tanh", "--", "#0072B2")}
     for key, (label, ls, color) in styles.items():
         run = result[key]
         spe = run["steps_per_epoch"]
@@ -115,7 +115,7 @@ def plot_generalisation_gap(result: dict) -> Figure:
     x = torch.arange(len(names)).float()
     for offset, key, label, color in (
         (-0.2, "train_acc", "training images (measured without dropout or augmentation)", "#bbbbbb"),
-        (0.2, "test_acc", f"test images ({result['test_images']:,})", "#c0392b"),
+        (0.2, "test_acc", f"test images ({result['test_images']:,})", "#D55E00"),
     ):
         values = [100 * runs[n][key] for n in names]
         bars = ax.bar(x + offset, values, width=0.4, label=label, color=color)

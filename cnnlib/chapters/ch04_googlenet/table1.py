@@ -195,7 +195,7 @@ class GoogLeNetTable:
             style = ' style="font-weight:bold;border-top:1px solid"' if i == len(self.rows) else ""
             cells = "".join(
                 f'<td style="text-align:{"right" if j >= 4 else "left"}'
-                f'{";color:#d62728" if c == "differs" else ""}">{html.escape(c)}</td>'
+                f'{";color:#D55E00" if c == "differs" else ""}">{html.escape(c)}</td>'
                 for j, c in enumerate(line)
             )
             body.append(f"<tr{style}>{cells}</tr>")

@@ -25,10 +25,10 @@ __all__ = [
 ]
 
 _FLOW_STYLE = {  # (residual, batch_norm) -> label, colour, line style
-    (False, False): ("plain", "#d62728", "--"),
-    (True, False): ("with shortcuts", "#1f77b4", "--"),
-    (False, True): ("plain + BN", "#d62728", "-"),
-    (True, True): ("with shortcuts + BN", "#1f77b4", "-"),
+    (False, False): ("plain", "#D55E00", "--"),
+    (True, False): ("with shortcuts", "#0072B2", "--"),
+    (False, True): ("plain + BN", "#D55E00", "-"),
+    (True, True): ("with shortcuts + BN", "#0072B2", "-"),
 }
 
 
@@ -131,8 +131,8 @@ def plot_gate_means(gates: Sequence[Tensor], title: str = "") -> Figure:
     ax = axes[0, 0]
     for i, gate in enumerate(gates, start=1):
         values = gate.float().cpu().numpy()
-        ax.plot(np.full(values.shape, i) + np.linspace(-0.2, 0.2, len(values)), values, ".", color="#1f77b4", ms=3)
-    ax.plot(range(1, len(gates) + 1), [float(g.mean()) for g in gates], "-o", color="#d62728", label="layer mean")
+        ax.plot(np.full(values.shape, i) + np.linspace(-0.2, 0.2, len(values)), values, ".", color="#0072B2", ms=3)
+    ax.plot(range(1, len(gates) + 1), [float(g.mean()) for g in gates], "-o", color="#D55E00", label="layer mean")
     ax.set_ylim(0, 1)
     ax.set_xticks(range(1, len(gates) + 1))
     ax.set_xlabel("highway layer")
@@ -147,7 +147,7 @@ def plot_survival(probabilities: Sequence[float], title: str = "") -> Figure:
     """Survival probability of each residual block (Huang et al. 2016, Eq. 4: linear decay with depth)."""
     fig, axes = figure(figsize=(6.4, 3.0))
     ax = axes[0, 0]
-    ax.bar(range(1, len(probabilities) + 1), probabilities, color="#2ca02c")
+    ax.bar(range(1, len(probabilities) + 1), probabilities, color="#009E73")
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("residual block l")
     ax.set_ylabel("survival probability p_l")

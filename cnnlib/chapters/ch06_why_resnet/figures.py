@@ -25,7 +25,7 @@ __all__ = [
     "plot_response_std",
 ]
 
-_COLOURS = {"plain20": "#ff7f0e", "plain56": "#d62728", "resnet20": "#17becf", "resnet56": "#1f77b4"}
+_COLOURS = {"plain20": "#E69F00", "plain56": "#D55E00", "resnet20": "#56B4E9", "resnet56": "#0072B2"}
 
 
 def plot_layer_statistic(
@@ -77,7 +77,7 @@ def plot_path_gradients(result: Mapping[str, Any]) -> Figure:
     axes[0, 1].semilogy(lengths, grads, "o-", ms=4)
     axes[0, 1].set_title("(b) gradient of one path")
     axes[0, 1].set_ylabel("‖∂L/∂x‖ at the first block")
-    axes[0, 2].bar(lengths, total / total.sum(), color="#1f77b4")
+    axes[0, 2].bar(lengths, total / total.sum(), color="#0072B2")
     axes[0, 2].set_title("(c) total gradient per length")
     axes[0, 2].set_ylabel("share of the total")
     for ax in axes[0]:
@@ -107,8 +107,8 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
     ax.set_title(f"one block deleted; dotted: intact ({models['resnet56']['images']:,} images)")
     ax.legend(fontsize=8)
     vgg = models["vgg11_bn_cifar"]
-    axes[0, 1].bar(range(len(vgg["single"])), [100 * a for a in vgg["single"].values()], color="#2ca02c")
-    axes[0, 1].axhline(100 * vgg["intact"], color="#2ca02c", ls=":", lw=1)
+    axes[0, 1].bar(range(len(vgg["single"])), [100 * a for a in vgg["single"].values()], color="#009E73")
+    axes[0, 1].axhline(100 * vgg["intact"], color="#009E73", ls=":", lw=1)
     axes[0, 1].axhline(10, color="grey", lw=0.8)
     axes[0, 1].set_xticks(range(len(vgg["single"])))
     axes[0, 1].set_xticklabels(list(vgg["single"]), rotation=90, fontsize=7)
@@ -138,9 +138,9 @@ def plot_depth_returns(published: Mapping[int, float], measured: Mapping[str, tu
     fig, axes = figure(figsize=(6.4, 3.6))
     ax = axes[0, 0]
     depths = sorted(published)
-    ax.plot(depths, [published[d] for d in depths], "o-", color="#1f77b4", label="He et al. 2016, Table 6")
+    ax.plot(depths, [published[d] for d in depths], "o-", color="#0072B2", label="He et al. 2016, Table 6")
     for name, (depth, error) in measured.items():
-        ax.plot(depth, error, "s", ms=7, color=_COLOURS.get(name, "#d62728"))
+        ax.plot(depth, error, "s", ms=7, color=_COLOURS.get(name, "#D55E00"))
         ax.annotate(name, (depth, error), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
     ax.set_xticks(depths)
@@ -185,7 +185,7 @@ def lesion_explorer(
         acc = evaluate(changed, data)["acc"]
         fig, axes = figure(figsize=(6, 2.2))
         ax = axes[0, 0]
-        ax.barh(["intact", "changed"], [100 * intact, 100 * acc], color=["#7f7f7f", "#1f77b4"])
+        ax.barh(["intact", "changed"], [100 * intact, 100 * acc], color=["#7f7f7f", "#0072B2"])
         for i, a in enumerate((intact, acc)):
             ax.text(100 * a + 1, i, f"{100 * a:.1f} %", va="center", fontsize=9)
         ax.set_xlim(0, 110)

@@ -150,11 +150,11 @@ SHORT_NAMES: dict[str, str] = {
 }
 # (name prefix, colour, marker): strong colours, since the labels are written in them
 _FAMILIES = (
-    ("mobilenet", "#1f5fa8", "o"),
-    ("squeeze", "#c62828", "s"),
-    ("sqnxt", "#2e7d32", "s"),
-    ("shufflenet", "#d35400", "D"),
-    ("efficientnet", "#6a3d9a", "^"),
+    ("mobilenet", "#0072B2", "o"),
+    ("squeeze", "#D55E00", "s"),
+    ("sqnxt", "#009E73", "s"),
+    ("shufflenet", "#D55E00", "D"),
+    ("efficientnet", "#CC79A7", "^"),
 )
 
 
@@ -260,14 +260,14 @@ def _multiplier_figure(width: float, resolution: int) -> Figure:
         left.plot(WIDTHS, macs, "-o", ms=3, color=_COLOURS[i], label=f"{r} px", alpha=1 if r == resolution else 0.4)
     left.plot(list(HOWARD_TABLE6), [v[1] for v in HOWARD_TABLE6.values()], "kx", ms=8, label="Howard, Table 6 (224 px)")
     params, macs = mobilenet_v1_cost(width, resolution)
-    left.plot([width], [macs / 1e6], "*", ms=16, color="#d62728")
+    left.plot([width], [macs / 1e6], "*", ms=16, color="#D55E00")
     left.set_xlabel("width multiplier α")
     left.set_ylabel("mult-adds (millions)")
     left.legend(fontsize=7)
     left.set_title("Cost ∝ α² ρ²")
     right.plot(WIDTHS, [mobilenet_v1_cost(w, 224)[0] / 1e6 for w in WIDTHS], "-o", ms=3, label="counted (any ρ)")
     right.plot(list(HOWARD_TABLE6), [v[2] for v in HOWARD_TABLE6.values()], "kx", ms=8, label="Howard, Table 6")
-    right.plot([width], [params / 1e6], "*", ms=16, color="#d62728")
+    right.plot([width], [params / 1e6], "*", ms=16, color="#D55E00")
     right.set_xlabel("width multiplier α")
     right.set_ylabel("parameters (millions)")
     right.legend(fontsize=7)

@@ -31,8 +31,8 @@ __all__ = [
 
 COARSE = ("occlusion", "cam", "grad-cam")  # maps coarser than pixels: drawn over the photo
 METHOD_COLOURS = {  # one colour per method in every curve of the chapter (CAM dotted over Grad-CAM's colour)
-    "occlusion": "#1f77b4", "gradient": "#d62728", "smoothgrad": "#2ca02c", "integrated gradients": "#ff7f0e",
-    "guided backprop": "#9467bd", "deconvnet": "#8c564b", "cam": "#17becf", "grad-cam": "#e377c2",
+    "occlusion": "#0072B2", "gradient": "#D55E00", "smoothgrad": "#009E73", "integrated gradients": "#E69F00",
+    "guided backprop": "#CC79A7", "deconvnet": "#000000", "cam": "#56B4E9", "grad-cam": "#CC79A7",
 }  # fmt: skip
 
 
@@ -197,7 +197,7 @@ def plot_receptive_fields(
         ax.imshow(to_display(image)[0])
         side = min(rf, size)
         ax.add_patch(Rectangle((size / 2 - side / 2 - 0.5, size / 2 - side / 2 - 0.5), side, side, fill=False,
-                               ec="#ffdd00", lw=2))  # fmt: skip
+                               ec="#F0E442", lw=2))  # fmt: skip
         ax.set_title(f"{layer}\ntheoretical {rf} px", fontsize=8)
         ax.axis("off")
         for i, (label, maps) in enumerate(erfs.items(), start=1):
@@ -207,7 +207,7 @@ def plot_receptive_fields(
             if extents is not None:
                 e = extents[label][j]
                 a.add_patch(Rectangle((size / 2 - e / 2 - 0.5, size / 2 - e / 2 - 0.5), e, e, fill=False,
-                                      ec="#00e5ff", lw=1.2))  # fmt: skip
+                                      ec="#56B4E9", lw=1.2))  # fmt: skip
                 a.set_title(f"90 %: {e} px", fontsize=8)
             a.set_xticks([]), a.set_yticks([])
             if j == 0:
