@@ -7,7 +7,8 @@ are left out. One :class:`Slide` is one screen, a ``<section>`` that reveal.js c
 
 The height of a slide is estimated in rendered lines at the deck's font size (see
 :data:`SCREEN`): a code line is one line; a prose line wraps every :data:`WRAP` characters; a
-heading takes two lines. About :data:`MAX_LINES` fit on a 1280×720 slide.
+heading takes two lines; an image in the markdown :data:`IMAGE_LINES`. About :data:`MAX_LINES`
+fit on a 1280×720 slide (the browser tests measure the slides the rule accepts).
 """
 
 from __future__ import annotations
@@ -40,18 +41,14 @@ SCREEN = (1280, 720)  # the deck's size in CSS pixels (build.py sets reveal.js t
 MAX_LINES = 30  # rendered lines of source that fit on one slide at the deck's font sizes
 MAX_COLUMNS = 100  # characters per code line on a slide
 WRAP = 110  # characters of prose per rendered line at the deck's body font size
+IMAGE_LINES = 16  # a figure in the markdown: the deck shows it at most 400 px tall
 
 _HEADING = re.compile(r"^#{1,6}\s")
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 _LINK = re.compile(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)")
 _HTML_IMG = re.compile(r"<img\s[^>]*src=\"([^\"]+)\"", re.I)
-# words by which a sentence points at a figure next to it
-_REFERRING = re.compile(
-    r"\b(figure|plot|plots|chart|curve|curves|bars?|map|maps|histogram|heat map|image|images|picture|"
-    r"diagram|left|right|below|above|panel|panels|axis|axes|line|lines|dots?|points?|shows?|drawn|"
-    r"colour|color|grid|row|column)\b",
-    re.I,
-)
+# words by which a sentence points at the figure that follows it
+_REFERRING = re.compile(r"\b(below|next slide|figure|plot|chart|curves?|captions?|panels?|bars|drawn)\b", re.I)
 
 
 @dataclass
@@ -131,7 +128,9 @@ def rendered_lines(cell) -> int:
         elif _HEADING.match(stripped):
             lines += 2
         else:
-            lines += max(1, math.ceil(len(_IMAGE.sub("", stripped)) / WRAP))
+            text = _IMAGE.sub("", _HTML_IMG.sub("", stripped))
+            images = len(_IMAGE.findall(stripped)) + len(_HTML_IMG.findall(stripped))
+            lines += IMAGE_LINES * images + (math.ceil(len(text) / WRAP) if text else 0)
     return lines
 
 
@@ -208,27 +207,35 @@ def _prose(nb, indices) -> str:
     return " ".join(text)
 
 
+def _sentence(text: str) -> bool:
+    """Whether ``text`` holds at least one sentence (six words or more)."""
+    return len(re.findall(r"[A-Za-z]{2,}", text)) >= 6
+
+
 def figure_problems(nb) -> list[str]:
     """Every figure on a slide needs a caption or a sentence that refers to it.
 
     A figure is a markdown image (its alt text is its caption) or a code cell's image output
-    (executed notebooks only). An output figure counts as referred to when the slide's prose, or
-    its speaker notes, has a sentence with a word that points at a figure ("the curves", "left").
+    (executed notebooks only). An output figure is explained when its slide, or the slide's
+    speaker notes, has a sentence; a slide of code alone counts when the slide before it leads
+    into it: its prose ends with a colon, or says where to look ("below", "the curves", "captions").
     """
     problems = []
-    for s in slides(nb):
+    all_slides = slides(nb)
+    for k, s in enumerate(all_slides):
         prose = _prose(nb, s.cells) + " " + _prose(nb, s.notes)
+        before = _prose(nb, all_slides[k - 1].cells).strip() if k else ""
+        leads_in = before.endswith(":") or bool(_REFERRING.search(before.split(".")[-2] if "." in before else before))
         for i in s.cells:
             cell = nb.cells[i]
             if cell.cell_type == "markdown":
                 for alt, target in _IMAGE.findall(cell.source):
-                    if not alt.strip() and not _REFERRING.search(prose):
-                        problems.append(
-                            f"slide {s.number}: image {target} has no alt text and no sentence refers to it"
-                        )
-            elif _has_image_output(cell) and not _REFERRING.search(prose):
+                    if not alt.strip() and not _sentence(prose):
+                        problems.append(f"slide {s.number}: image {target} has no alt text and no sentence refers to it")
+            elif _has_image_output(cell) and not (_sentence(prose) or leads_in):
                 problems.append(
-                    f"slide {s.number} ('{s.title(nb)[:50]}'): the figure of cell {i} has no sentence that refers to it"
+                    f"slide {s.number} ('{s.title(nb)[:50]}'): the figure of cell {i} has no caption or sentence "
+                    "on its slide, and the slide before does not lead into it"
                 )
     return problems
 
