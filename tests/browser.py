@@ -108,6 +108,14 @@ def chromium(width: int = 1280, height: int = 720):
         shutil.rmtree(profile, ignore_errors=True)
 
 
+def set_viewport(driver, width: int = 1280, height: int = 720) -> None:
+    """The current tab's viewport, exactly (the window size includes the browser's frame)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
+
+
 def console_errors(driver) -> list[str]:
     """SEVERE console messages since the last call."""
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .browser import chromium, console_errors, free_port, screenshot, wait_for
+from .browser import chromium, console_errors, free_port, screenshot, set_viewport, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -185,6 +185,7 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
                 time.sleep(0.2)
             assert len(driver.window_handles) == 2, "RISE:slideshow opened no tab"
             driver.switch_to.window(next(h for h in driver.window_handles if h != lab))
+            set_viewport(driver)
             title = executed.cells[next(i for i, c in enumerate(executed.cells) if c.cell_type == "markdown")]
             heading = title.source.splitlines()[0].lstrip("# ").strip()
             shown = wait_for(

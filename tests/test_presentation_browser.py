@@ -75,7 +75,9 @@ def test_deck_loads_and_navigates(name, site, served, browser):
 
     assert browser.execute_script("return Reveal.getTotalSlides()") == len(expected)
     title = browser.execute_script("return Reveal.getCurrentSlide().innerText")
-    assert expected[0].title(executed).lower() in title.lower(), f"the deck does not open on the title slide: {title[:80]}"
+    assert expected[0].title(executed).lower() in title.lower(), (
+        f"the deck does not open on the title slide: {title[:80]}"
+    )
     assert screenshot(browser, shots / f"{name}-title.png")["ink"] > 0.005
 
     # forward through every slide and fragment, as a presenter pressing the right arrow would;
