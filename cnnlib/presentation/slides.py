@@ -231,7 +231,7 @@ def figure_problems(nb) -> list[str]:
             if cell.cell_type == "markdown":
                 for alt, target in _IMAGE.findall(cell.source):
                     if not alt.strip() and not _sentence(prose):
-                        problems.append(f"slide {s.number}: image {target} has no alt text and no sentence refers to it")
+                        problems.append(f"slide {s.number}: image {target} has no alt text and no sentence about it")
             elif _has_image_output(cell) and not (_sentence(prose) or leads_in):
                 problems.append(
                     f"slide {s.number} ('{s.title(nb)[:50]}'): the figure of cell {i} has no caption or sentence "
