@@ -251,6 +251,14 @@ def test_one_colour_blind_safe_style_for_every_figure():
     assert found == {}, f"colours outside the course's palette: {found}"
     sizes = [viz.STYLE[k] for k in ("font.size", "axes.labelsize", "xtick.labelsize", "legend.fontsize")]
     assert min(sizes) >= 11
+    # dense annotations (values in cells, many tick labels) may go smaller, never below 8 pt
+    small = {
+        f"{path.name}: {size}"
+        for path in Path(viz.__file__).parent.rglob("*.py")
+        for size in re.findall(r"fontsize=(\d+(?:\.\d+)?)", path.read_text(encoding="utf-8"))
+        if float(size) < 8
+    }
+    assert small == set(), f"text below 8 pt: {sorted(small)}"
     with mpl.rc_context():
         viz.use_course_style()
         assert mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3] == ["#0072B2", "#D55E00", "#009E73"]

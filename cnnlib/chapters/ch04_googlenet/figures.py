@@ -213,7 +213,7 @@ def plot_branch_ablation(
         ax.bar(pos, ys, width, color=colors[j % len(colors)], label=(branch_names or {}).get(branch, branch))
         for p, y, c in zip(pos, ys, chans):
             if c is not None and not np.isnan(y):
-                ax.annotate(str(c), (p, max(y, 0)), ha="center", va="bottom", fontsize=7, color="gray")
+                ax.annotate(str(c), (p, max(y, 0)), ha="center", va="bottom", fontsize=8, color="gray")
     ax.set_xticks(x, [(labels or {}).get(b, b) for b in blocks], rotation=0, fontsize=9)
     ax.set_ylabel("accuracy lost (points)")
     ax.set_xlabel("block (grey numbers: output channels of the silenced branch)")

@@ -101,7 +101,7 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
     ax.axhline(10, color="grey", lw=0.8)
     ax.text(len(models["resnet56"]["single"]) - 1, 2, "chance: 10 %", fontsize=8, color="grey", ha="right")
     ax.set_xticks(range(len(models["resnet56"]["single"])))
-    ax.set_xticklabels(list(models["resnet56"]["single"]), rotation=90, fontsize=7)
+    ax.set_xticklabels(list(models["resnet56"]["single"]), rotation=90, fontsize=8)
     ax.set_ylim(0, 100)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"one block deleted; dotted: intact ({models['resnet56']['images']:,} images)")
@@ -111,7 +111,7 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
     axes[0, 1].axhline(100 * vgg["intact"], color="#009E73", ls=":", lw=1)
     axes[0, 1].axhline(10, color="grey", lw=0.8)
     axes[0, 1].set_xticks(range(len(vgg["single"])))
-    axes[0, 1].set_xticklabels(list(vgg["single"]), rotation=90, fontsize=7)
+    axes[0, 1].set_xticklabels(list(vgg["single"]), rotation=90, fontsize=8)
     axes[0, 1].set_ylim(0, 100)
     axes[0, 1].set_title("vgg11_bn_cifar:\none layer deleted", fontsize=9)
     for name in ("resnet56", "plain56"):

@@ -192,7 +192,7 @@ def _bubbles(ax, xs, ys, params, families, labels, scale: float) -> list[tuple]:
 def _label_bubbles(ax, bubbles: Sequence[tuple]) -> None:
     """Name every bubble, away from the other names and bubbles (:func:`cnnlib.viz.place_labels`)."""
     xy, labels = [(x, y) for x, y, _, _ in bubbles], [lab for *_, lab in bubbles]
-    place_labels(ax, xy, labels, fontsize=7, radii=[min(np.sqrt(s) / 2, 12) for _, _, s, _ in bubbles])
+    place_labels(ax, xy, labels, fontsize=8, radii=[min(np.sqrt(s) / 2, 12) for _, _, s, _ in bubbles])
 
 
 def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:

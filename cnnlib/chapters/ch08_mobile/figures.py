@@ -263,14 +263,14 @@ def _multiplier_figure(width: float, resolution: int) -> Figure:
     left.plot([width], [macs / 1e6], "*", ms=16, color="#D55E00")
     left.set_xlabel("width multiplier α")
     left.set_ylabel("mult-adds (millions)")
-    left.legend(fontsize=7)
+    left.legend(fontsize=8)
     left.set_title("Cost ∝ α² ρ²")
     right.plot(WIDTHS, [mobilenet_v1_cost(w, 224)[0] / 1e6 for w in WIDTHS], "-o", ms=3, label="counted (any ρ)")
     right.plot(list(HOWARD_TABLE6), [v[2] for v in HOWARD_TABLE6.values()], "kx", ms=8, label="Howard, Table 6")
     right.plot([width], [params / 1e6], "*", ms=16, color="#D55E00")
     right.set_xlabel("width multiplier α")
     right.set_ylabel("parameters (millions)")
-    right.legend(fontsize=7)
+    right.legend(fontsize=8)
     right.set_title("Parameters ∝ α² (ρ does not change them)")
     base = mobilenet_v1_cost(1.0, 224)[1]
     published = (

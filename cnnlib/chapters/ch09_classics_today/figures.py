@@ -52,7 +52,7 @@ def plot_kernels(block: RepVGGBlock, title: str = "") -> Figure:
         ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit)
         for (r, col), v in np.ndenumerate(grid):
             if not np.isnan(v) and c <= 2:
-                ax.text(col, r, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                ax.text(col, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
                         color="white" if abs(v) > 0.6 * limit else "black")  # fmt: skip
         ax.set_title(name, fontsize=10)
         ax.set_xticks([4 * i + 1 for i in range(c)], [f"in {i}" for i in range(c)], fontsize=8)

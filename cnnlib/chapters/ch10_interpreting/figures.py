@@ -138,7 +138,7 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
     if photo is not None:
         a = fig.add_subplot(grid[2, 0])
         a.imshow(to_display(photo)[0])
-        a.set_title("photo 1", fontsize=7)
+        a.set_title("photo 1", fontsize=8)
         a.axis("off")
     fig.subplots_adjust(left=0.06, right=0.99, top=0.95, bottom=0.02)
     return fig
