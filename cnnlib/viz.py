@@ -115,7 +115,8 @@ def show_images(
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     captioned = labels is not None or predictions is not None
-    row_height = size + (0.35 if captioned else 0.0)  # room for the caption above each image
+    two_lines = labels is not None and predictions is not None  # "label" over "→ prediction"
+    row_height = size + (0.6 if two_lines else 0.35 if captioned else 0.0)  # room for the caption above
     fig, axes = figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, row_height * nrows + (0.5 if title else 0.2)))
     name = (lambda i: classes[int(i)]) if classes is not None else (lambda i: str(int(i)))
     for k, ax in enumerate(axes.flat):
@@ -129,7 +130,7 @@ def show_images(
             caption = name(labels[k])
         if predictions is not None:
             wrong = labels is not None and int(predictions[k]) != int(labels[k])
-            caption = f"{caption} → {name(predictions[k])}" if labels is not None else name(predictions[k])
+            caption = f"{caption}\n→ {name(predictions[k])}" if labels is not None else name(predictions[k])
             color = "#D55E00" if wrong else "black"
         if caption:
             ax.set_title(caption, fontsize=9, color=color, fontweight="bold" if color != "black" else "normal")
@@ -180,7 +181,8 @@ def plot_history(
             ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=8)
+        # a framed legend at 10 pt: readable on a slide, and the curves stay visible around it
+        ax.legend(fontsize=10, frameon=True, framealpha=0.85, facecolor="white", edgecolor="none")
     if title:
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
@@ -221,7 +223,7 @@ def plot_filters(weight: Tensor, title: str = "Filters", ncols: int = 8, size: f
     n = w.shape[0]
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
-    fig, axes = figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, size * nrows + 0.6))
+    fig, axes = figure(nrows=nrows, ncols=ncols, figsize=(size * ncols, (size + 0.3) * nrows + 0.6))
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:

@@ -20,22 +20,9 @@ REPO = Path(__file__).resolve().parents[1]
 LECTURES = sorted((REPO / "lectures").glob("*.md"))
 NAMES = [p.stem for p in LECTURES]
 
-# Chapters 00-04 predate the slide checks; their second edition (issue 25) shortens these slides
-# and code lines. strict=True: the day a chapter passes, the entry must go.
-BEFORE_SECOND_EDITION = {
-    "slides_fit": {"00_introduction", "04_googlenet"},
-    "code_width": {"00_introduction", "02_alexnet", "03_vgg", "04_googlenet"},
-}
 
-
-def lecture_params(check: str | None = None):
-    params = []
-    for path in LECTURES:
-        marks = []
-        if check and path.stem in BEFORE_SECOND_EDITION.get(check, ()):
-            marks.append(pytest.mark.xfail(strict=True, reason="fixed by the second edition of chapters 00-04"))
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
+def lecture_params():
+    return [pytest.param(path, id=path.stem) for path in LECTURES]
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +40,12 @@ def test_title_slide(path, lecture_nbs):
     assert S.title_problems(lecture_nbs[path.stem]) == []
 
 
-@pytest.mark.parametrize("path", lecture_params("slides_fit"))
+@pytest.mark.parametrize("path", lecture_params())
 def test_every_slide_fits_the_screen(path, lecture_nbs):
     assert S.slide_problems(lecture_nbs[path.stem]) == []
 
 
-@pytest.mark.parametrize("path", lecture_params("code_width"))
+@pytest.mark.parametrize("path", lecture_params())
 def test_code_lines_fit_the_slide(path, lecture_nbs):
     problems = S.wide_code_lines(lecture_nbs[path.stem])
     assert problems == [], f"{len(problems)} code lines over {S.MAX_COLUMNS} characters, e.g. {problems[:3]}"

@@ -57,8 +57,8 @@ def test_image_grids_and_filters():
     images = torch.randint(0, 256, (10, 1, 32, 32), dtype=torch.uint8)
     fig = viz.show_images(images, labels=torch.arange(10), predictions=torch.zeros(10), title="digits")
     assert fig._suptitle.get_text() == "digits"
-    wrong_titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("1 ")]
-    assert wrong_titles == ["1 → 0"]
+    wrong_titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("1\n")]
+    assert wrong_titles == ["1\n→ 0"]
     fig = viz.plot_filters(torch.randn(6, 1, 5, 5))
     assert fig._suptitle.get_text()
     fig = viz.plot_filters(torch.randn(4, 3, 3, 3), title="rgb")

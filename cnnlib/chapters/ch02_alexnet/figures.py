@@ -42,11 +42,11 @@ def plot_lrn(
         xlabel="channel i", ylabel="response", title=f"LRN across channels (k={k:g}, n={n}, α={alpha:.0e}, β={beta:g})"
     )
     ax1.set_xticks(idx[::2].tolist())
-    ax1.legend(fontsize=8, loc="upper right")
-    for ch in (5, 12):  # the centre of the group and the isolated channel: how much is kept
-        ax1.annotate(
-            f"{(b[ch] * k**beta / a[ch]).item():.0%}", (ch + 0.2, b[ch].item()), ha="center", va="bottom", fontsize=8
-        )
+    ax1.set_ylim(0, 1.4 * (a / k**beta).max().item())  # headroom above the bars for the labels and the legend
+    ax1.legend(fontsize=9, loc="upper right", ncols=2, frameon=True, facecolor="white", framealpha=1, edgecolor="0.8")
+    for ch in (5, 12):  # the centre of the group and the isolated channel: how much is kept, above the pair of bars
+        top = max((a[ch] / k**beta).item(), b[ch].item())
+        ax1.annotate(f"{(b[ch] * k**beta / a[ch]).item():.0%}", (ch, top), ha="center", va="bottom", fontsize=9)
     own = torch.linspace(0, 300, 200)
     for neighbours in (0.0, 100.0, 200.0, 300.0):
         # n channels: the centre one at `own`, its n - 1 window neighbours at `neighbours`; read the centre back

@@ -92,7 +92,7 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
     (resnet56, plain56) or layer (vgg11_bn_cifar), error against the number of blocks deleted and
     against Kendall's tau of a shuffled order."""
     models = result["models"]
-    fig, axes = figure(ncols=4, figsize=(14, 3.9), gridspec_kw={"width_ratios": [2.2, 0.55, 1, 1]})
+    fig, axes = figure(ncols=4, figsize=(14, 4.2), gridspec_kw={"width_ratios": [2.2, 0.65, 1, 1]})
     ax = axes[0, 0]
     for name in ("resnet56", "plain56"):
         single = models[name]["single"]
@@ -101,7 +101,7 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
     ax.axhline(10, color="grey", lw=0.8)
     ax.text(len(models["resnet56"]["single"]) - 1, 2, "chance: 10 %", fontsize=8, color="grey", ha="right")
     ax.set_xticks(range(len(models["resnet56"]["single"])))
-    ax.set_xticklabels(list(models["resnet56"]["single"]), rotation=90, fontsize=8)
+    ax.set_xticklabels(list(models["resnet56"]["single"]), rotation=90, fontsize=10)
     ax.set_ylim(0, 100)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"one block deleted; dotted: intact ({models['resnet56']['images']:,} images)")
@@ -111,9 +111,9 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
     axes[0, 1].axhline(100 * vgg["intact"], color="#009E73", ls=":", lw=1)
     axes[0, 1].axhline(10, color="grey", lw=0.8)
     axes[0, 1].set_xticks(range(len(vgg["single"])))
-    axes[0, 1].set_xticklabels(list(vgg["single"]), rotation=90, fontsize=8)
+    axes[0, 1].set_xticklabels(list(vgg["single"]), rotation=90, fontsize=10)
     axes[0, 1].set_ylim(0, 100)
-    axes[0, 1].set_title("vgg11_bn_cifar:\none layer deleted", fontsize=9)
+    axes[0, 1].set_title("vgg11_bn_cifar:\none layer deleted", fontsize=11)
     for name in ("resnet56", "plain56"):
         record = models[name]
         ks = [int(k) for k in record["k_deleted"]]
@@ -123,11 +123,11 @@ def plot_lesions(result: Mapping[str, Any]) -> Figure:
         axes[0, 3].plot(taus, [100 * (1 - s["acc"]) for s in record["shuffled"]], "o", ms=4, color=_COLOURS[name])
     axes[0, 2].set_xlabel("blocks deleted at random")
     axes[0, 2].set_ylabel("test error (%)")
-    axes[0, 2].set_title(f"k blocks deleted ({result['repeats']} draws each)")
+    axes[0, 2].set_title(f"k blocks deleted\n({result['repeats']} draws each)")
     axes[0, 2].legend(fontsize=8)
     axes[0, 3].set_xlabel("Kendall τ of the block order (1 = intact)")
     axes[0, 3].set_ylabel("test error (%)")
-    axes[0, 3].set_title("blocks shuffled within stages")
+    axes[0, 3].set_title("blocks shuffled\nwithin stages")
     axes[0, 3].invert_xaxis()
     fig.tight_layout()
     return fig

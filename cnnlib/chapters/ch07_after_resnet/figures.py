@@ -24,29 +24,35 @@ __all__ = [
     "separable_cost_explorer",
 ]
 
-# one colour per family (colour-blind-safe Okabe-Ito order, then greys)
-_FAMILY_COLOURS = {
-    "alexnet": "#BBBBBB",
-    "vgg": "#000000",
-    "googlenet": "#E69F00",
-    "inception": "#DDCC77",
-    "resnet": "#0072B2",
-    "plain": "#56B4E9",
-    "preact_resnet": "#88CCEE",
-    "resnext": "#009E73",
-    "senet": "#117733",
-    "densenet": "#D55E00",
-    "squeezenet": "#CC79A7",
-    "mobilenet": "#F0E442",
-    "shufflenet": "#882255",
-    "efficientnet": "#44AA99",
-    "xception": "#332288",
-    "repvgg": "#777777",
+# one colour and marker per family (Okabe-Ito, Tol muted and greys); families of near colours differ by marker
+_FAMILY_STYLES = {
+    "alexnet": ("#BBBBBB", "D"),
+    "vgg": ("#777777", "o"),
+    "repvgg": ("#999999", "s"),
+    "googlenet": ("#E69F00", "o"),
+    "inception": ("#DDCC77", "s"),
+    "resnet": ("#0072B2", "o"),
+    "plain": ("#56B4E9", "s"),
+    "preact_resnet": ("#332288", "D"),
+    "resnext": ("#009E73", "o"),
+    "senet": ("#117733", "D"),
+    "efficientnet": ("#999933", "s"),
+    "densenet": ("#D55E00", "o"),
+    "squeezenet": ("#CC79A7", "o"),
+    "mobilenet": ("#F0E442", "o"),
+    "shufflenet": ("#882255", "s"),
+    "xception": ("#AA4499", "^"),
 }
+# a scatter marker of size s covers this many times a circle's area (pi s / 4): bubble sizes are divided by it
+_MARKER_AREA = {"o": 1.0, "s": 4 / np.pi, "D": 4 / np.pi, "^": 2 / np.pi}
 
 
 def _colour(family: str) -> str:
-    return _FAMILY_COLOURS.get(family, "#444444")
+    return _FAMILY_STYLES.get(family, ("#444444", "o"))[0]
+
+
+def _marker(family: str) -> str:
+    return _FAMILY_STYLES.get(family, ("#444444", "o"))[1]
 
 
 def plot_separable_ratios(rows: Sequence[Mapping]) -> Figure:
@@ -163,7 +169,7 @@ def plot_specificity(stats: ExcitationStats) -> Figure:
 
 def plot_feature_reuse(maps: Sequence, titles: Sequence[str] | None = None) -> Figure:
     """Huang et al. Fig. 5: mean |weight| from each source (column) into each target (row), per dense block."""
-    fig, axes = figure(ncols=len(maps), figsize=(3.5 * len(maps), 3.4))
+    fig, axes = figure(ncols=len(maps), figsize=(3.5 * len(maps), 3.4), gridspec_kw={"wspace": 0.45})
     vmax = max(float(np.nanmax(m.heat.numpy())) for m in maps)
     for i, (ax, reuse) in enumerate(zip(axes[0], maps)):
         h = reuse.heat.numpy()
@@ -183,21 +189,24 @@ def _bubbles(ax, xs, ys, params, families, labels, scale: float) -> list[tuple]:
     :func:`_label_bubbles` once the layout is final."""
     shown = [(x, y, p, f, lab) for x, y, p, f, lab in zip(xs, ys, params, families, labels) if x is not None]
     for x, y, p, fam, _ in shown:
-        ax.scatter(x, y, s=p * scale, color=_colour(fam), alpha=0.55, edgecolor="black", linewidth=0.5, zorder=3)
+        m = _marker(fam)
+        ax.scatter(x, y, s=p * scale / _MARKER_AREA[m], color=_colour(fam), marker=m, alpha=0.55,
+                   edgecolor="black", linewidth=0.5, zorder=3)  # fmt: skip
     for fam in dict.fromkeys(f for _, _, _, f, _ in shown):
-        ax.scatter([], [], s=30, color=_colour(fam), alpha=0.7, edgecolor="black", linewidth=0.5, label=fam)
+        ax.scatter([], [], s=40, color=_colour(fam), marker=_marker(fam), alpha=0.7, edgecolor="black",
+                   linewidth=0.5, label=fam)  # fmt: skip
     return [(x, y, p * scale, lab) for x, y, p, _, lab in shown]
 
 
 def _label_bubbles(ax, bubbles: Sequence[tuple]) -> None:
     """Name every bubble, away from the other names and bubbles (:func:`cnnlib.viz.place_labels`)."""
     xy, labels = [(x, y) for x, y, _, _ in bubbles], [lab for *_, lab in bubbles]
-    place_labels(ax, xy, labels, fontsize=8, radii=[min(np.sqrt(s) / 2, 12) for _, _, s, _ in bubbles])
+    place_labels(ax, xy, labels, fontsize=8, radii=[min(np.sqrt(s) / 2, 18) for _, _, s, _ in bubbles])
 
 
 def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
     """Canziani/Bianco style: ImageNet top-1 against G multiply-adds (log), bubble area proportional to parameters."""
-    fig, axes = figure(figsize=(11, 5.4))
+    fig, axes = figure(figsize=(11, 6))
     ax = axes[0, 0]
     ax.set_xscale("log")
     bubbles = _bubbles(ax, [r["gmult_adds"] for r in rows], [r["top1"] for r in rows],
@@ -208,7 +217,8 @@ def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
     ax.set_title("torchvision's documented figures (first weights of each model); area ∝ parameters")
     for p in (5, 25, 100):
         ax.scatter([], [], s=p * 8, color="white", edgecolor="black", linewidth=0.8, label=f"{p} M parameters")
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.3)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), labelspacing=1.3, handlelength=3.5,
+              handletextpad=1.0)  # fmt: skip
     fig.tight_layout()
     _label_bubbles(ax, bubbles)
     return fig
@@ -216,12 +226,12 @@ def plot_imagenet_bubbles(rows: Sequence[Mapping]) -> Figure:
 
 def plot_zoo_bubbles(rows: Sequence[Mapping]) -> Figure:
     """The zoo on CIFAR-10: test accuracy against M multiply-adds and against CPU latency at batch 1."""
-    fig, axes = figure(ncols=2, figsize=(11, 4.4), sharey=True)
+    fig, axes = figure(ncols=2, figsize=(11, 5), sharey=True)
     params = [r["params"] / 1e6 for r in rows]
     families, labels = [r["family"] for r in rows], [r["entry"] for r in rows]
     acc = [r["test_acc"] for r in rows]
-    for ax in axes[0]:
-        ax.margins(x=0.12, y=0.08)
+    for ax, margin in zip(axes[0], (0.2, 0.12)):  # room on the left for the names of the smallest models
+        ax.margins(x=margin, y=0.08)
     bubbles = [
         _bubbles(ax, [r[key] for r in rows], acc, params, families, labels, scale=300)
         for ax, key in zip(axes[0], ("mmult_adds", "latency1_ms"))

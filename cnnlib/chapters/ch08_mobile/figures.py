@@ -7,6 +7,8 @@ from typing import Any, Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib import patheffects
+from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from torch import Tensor
 
@@ -30,6 +32,14 @@ __all__ = [
 ]
 
 _COLOURS = STYLE["axes.prop_cycle"].by_key()["color"]
+
+
+def _text_colour(colour: str, alpha: float = 1.0) -> str:
+    """Black or white, whichever contrasts more with ``colour`` drawn at ``alpha`` over white (WCAG luminance)."""
+    rgb = alpha * np.array(to_rgb(colour)) + (1 - alpha)
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    luminance = float(lin @ [0.2126, 0.7152, 0.0722])
+    return "black" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "white"
 
 
 def plot_relu_manifold(points: Tensor, dims: Sequence[int] = (2, 3, 5, 15, 30), seed: int = 0) -> Figure:
@@ -59,7 +69,8 @@ def plot_channel_shuffle(channels: int = 12, groups: int = 3) -> Figure:
     for row, order, y in (("before", list(range(channels)), 1.0), ("after", after, 0.0)):
         for pos, ch in enumerate(order):
             ax.add_patch(plt.Rectangle((pos, y), 0.9, 0.5, color=_COLOURS[ch // per], alpha=0.75))
-            ax.text(pos + 0.45, y + 0.25, label[ch], ha="center", va="center", fontsize=10, color="white")
+            ax.text(pos + 0.45, y + 0.25, label[ch], ha="center", va="center", fontsize=10,
+                    color=_text_colour(_COLOURS[ch // per], 0.75))  # fmt: skip
         ax.text(-0.3, y + 0.25, row, ha="right", va="center", fontsize=10)
     for pos, ch in enumerate(after):  # a line from each channel's old position to its new one
         ax.plot([ch + 0.45, pos + 0.45], [1.0, 0.5], color=_COLOURS[ch // per], lw=0.8)
@@ -72,16 +83,25 @@ def plot_channel_shuffle(channels: int = 12, groups: int = 3) -> Figure:
 
 
 def plot_group_reach(reach: Mapping[str, Tensor], groups: int) -> Figure:
-    """One dependency matrix per stack (output channel x input channel): dark = depends."""
-    fig, axes = figure(ncols=len(reach), figsize=(3.4 * len(reach), 3.4))
+    """One dependency matrix per stack (output channel x input channel): blue = depends, white = does not; thin
+    lines between the cells, so a matrix with every dependency reads as full, not blank."""
+    fig, axes = figure(ncols=len(reach), figsize=(3.4 * len(reach), 3.6))
     for ax, (title, r) in zip(axes[0], reach.items()):
-        ax.imshow(r.float().numpy(), cmap="Greys", vmin=0, vmax=1)
-        ax.set_title(title, fontsize=10)
+        n = len(r)
+        ax.imshow(r.float().numpy(), cmap=ListedColormap(["white", _COLOURS[0]]), vmin=0, vmax=1)
+        seen = int(r.sum(1).float().mean())
+        ax.set_title(f"{title}\neach output sees {seen} of {n} inputs", fontsize=10)
         ax.set_xlabel("input channel")
         ax.set_ylabel("output channel")
         ax.grid(False)
-        ax.set_xticks(range(0, len(r), len(r) // groups))
-        ax.set_yticks(range(0, len(r), len(r) // groups))
+        ax.set_xticks(range(0, n, n // groups))
+        ax.set_yticks(range(0, n, n // groups))
+        for k in np.arange(n + 1) - 0.5:  # cell borders
+            ax.axhline(k, color="white", lw=0.6)
+            ax.axvline(k, color="white", lw=0.6)
+        for k in np.arange(0, n + 1, n // groups) - 0.5:  # group borders
+            ax.axhline(k, color="#999999", lw=1)
+            ax.axvline(k, color="#999999", lw=1)
     fig.tight_layout()
     return fig
 
@@ -109,8 +129,12 @@ def plot_activations() -> Figure:
 def plot_guidelines(rows: Sequence[Mapping[str, Any]], scale: int = 1) -> Figure:
     """Speed of each variant relative to the guideline's first one: this CPU beside the paper's ARM and GPU."""
     guidelines = list(dict.fromkeys(r["guideline"] for r in rows))
-    fig, axes = figure(ncols=len(guidelines), figsize=(4.2 * len(guidelines), 3.8))
-    for ax, g in zip(axes[0], guidelines):
+    ncols = min(len(guidelines), 2)
+    nrows = -(-len(guidelines) // ncols)
+    fig, axes = figure(nrows=nrows, ncols=ncols, figsize=(5 * ncols, 3 * nrows + 0.8))
+    for ax in axes.flat[len(guidelines) :]:
+        ax.set_visible(False)
+    for ax, g in zip(axes.flat, guidelines):
         sel = [r for r in rows if r["guideline"] == g and r["scale"] == scale]
         labels = [r["variant"].replace("c1:c2 = ", "").replace("-fragment-", "-").replace(", ", "\n") for r in sel]
         pos = np.arange(len(sel))
@@ -122,13 +146,17 @@ def plot_guidelines(rows: Sequence[Mapping[str, Any]], scale: int = 1) -> Figure
         for i, (name, values) in enumerate(series):
             ax.bar(pos + (i - (len(series) - 1) / 2) * width, values, width, label=name, color=_COLOURS[[0, 3, 6][i]])
         ax.axhline(1, color="grey", lw=0.8)
-        ax.set_xticks(pos, labels, fontsize=8)
+        ax.set_xticks(pos, labels, fontsize=10)
         ax.set_ylabel("speed / first variant's")
-        ax.set_title(g, fontsize=11)
+        ax.set_title(g, fontsize=12)
         ax.grid(axis="x", visible=False)
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"ShuffleNet v2's guidelines, same mult-adds per panel (channels x{scale}, one 56 × 56 image)")
-    fig.tight_layout()
+    # one legend for all the panels, under the title, clear of the bars and of the 1.0 line
+    handles, names = max((ax.get_legend_handles_labels() for ax in axes.flat), key=lambda h: len(h[0]))
+    fig.suptitle(f"ShuffleNet v2's guidelines, same mult-adds per panel (channels x{scale}, one 56 × 56 image)",
+                 fontsize=12)  # fmt: skip
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    fig.legend(handles, names, loc="upper center", ncol=len(names), fontsize=10, frameon=False,
+               bbox_to_anchor=(0.5, 1 - 0.3 / fig.get_figheight()))  # fmt: skip
     return fig
 
 
@@ -179,7 +207,7 @@ def plot_latency(rows: Sequence[Mapping[str, Any]], title: str = "", reference: 
     The dotted line is the ``reference`` model's mult-adds per second: points above it run their
     arithmetic more slowly than the reference does.
     """
-    fig, axes = figure(ncols=2, figsize=(13, 5))
+    fig, axes = figure(ncols=2, figsize=(11, 5))
     ref = next((r for r in rows if r["model"] == reference), None)
     keys = ("batch1_ms", "batch64_ms")
     for ax, key, batch in zip(axes[0], keys, (1, 64)):
@@ -189,21 +217,25 @@ def plot_latency(rows: Sequence[Mapping[str, Any]], title: str = "", reference: 
         if ref is not None:
             xs = np.geomspace(min(r["mult_adds"] for r in rows) / 1e6, max(r["mult_adds"] for r in rows) / 1e6, 10)
             ax.loglog(xs, ref[key] * xs / (ref["mult_adds"] / 1e6), ":", color="grey", label=f"{reference}'s rate")
-            ax.legend(fontsize=9, loc="upper left")
+            ax.legend(fontsize=10, loc="upper left")
         ax.margins(0.15)
-        ax.set_xlabel("mult-adds per image (millions)", fontsize=10)
-        ax.set_ylabel(f"latency, batch {batch} (ms)", fontsize=10)
-        ax.tick_params(labelsize=9)
-        ax.set_title(f"batch {batch}", fontsize=11)
+        ax.set_xlabel("mult-adds per image (millions)")
+        ax.set_ylabel(f"latency, batch {batch} (ms)")
+        ax.set_title(f"batch {batch}", fontsize=12)
     fig.suptitle(title or "Fewer mult-adds, but not proportionally less time")
     fig.tight_layout()
+    halo = [patheffects.withStroke(linewidth=3, foreground="white")]  # the reference line passes behind the names
     for ax, key in zip(axes[0], keys):  # after the layout: the label boxes are measured where they will stay
-        place_labels(
+        names = place_labels(
             ax,
             [(r["mult_adds"] / 1e6, r[key]) for r in rows],
             [short_name(r["model"]) for r in rows],
+            fontsize=10,
             colours=[_style(r["model"])[0] for r in rows],
         )
+        for name in names:
+            name.set_path_effects(halo)
+            name.set_zorder(4)
     return fig
 
 

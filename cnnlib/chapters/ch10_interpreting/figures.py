@@ -3,6 +3,7 @@ class-model visualisations, receptive fields, and the explorer that picks image,
 
 from __future__ import annotations
 
+import textwrap
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -32,7 +33,7 @@ __all__ = [
 COARSE = ("occlusion", "cam", "grad-cam")  # maps coarser than pixels: drawn over the photo
 METHOD_COLOURS = {  # one colour per method in every curve of the chapter (CAM dotted over Grad-CAM's colour)
     "occlusion": "#0072B2", "gradient": "#D55E00", "smoothgrad": "#009E73", "integrated gradients": "#E69F00",
-    "guided backprop": "#CC79A7", "deconvnet": "#000000", "cam": "#56B4E9", "grad-cam": "#CC79A7",
+    "guided backprop": "#CC79A7", "deconvnet": "#000000", "cam": "#56B4E9", "grad-cam": "#882255",
 }  # fmt: skip
 
 
@@ -66,17 +67,19 @@ def plot_attributions(
 ) -> Figure:
     """Rows: photos (uint8 N x C x H x W); columns: the photo, then one map per method (name -> N x H x W)."""
     n, names = len(images), list(maps)
-    fig, axes = figure(nrows=n, ncols=len(names) + 1, figsize=(size * (len(names) + 1), (size + 0.3) * n + 0.5))
+    # titles wrapped to the column width (an inch holds ~11 bold 9 pt, ~14 plain 8 pt characters): no collisions
+    fig, axes = figure(nrows=n, ncols=len(names) + 1, figsize=(size * (len(names) + 1), (size + 0.45) * n + 0.5))
     for i in range(n):
         ax = axes[i, 0]
         arr, cmap = to_display(images[i])
         ax.imshow(arr, cmap=cmap)
-        ax.set_title(captions[i], fontsize=8, loc="left")
+        caption = "\n".join(textwrap.fill(line, max(8, int(size * 14.5))) for line in captions[i].split("\n"))
+        ax.set_title(caption, fontsize=8, loc="left")
         ax.axis("off")
         for j, name in enumerate(names, start=1):
             show_map(axes[i, j], images[i], maps[name][i], name)
             if i == 0:
-                axes[i, j].set_title(name, fontsize=9)
+                axes[i, j].set_title(textwrap.fill(name, max(8, int(size * 11))), fontsize=9)
     if title:
         fig.suptitle(title, fontweight="bold")
     fig.tight_layout()
@@ -120,7 +123,7 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
     for name in names:
         ax.plot(range(len(stages)), [r["spearman_abs"] for r in rows[name]], marker="o", ms=3, label=name,
                 color=METHOD_COLOURS.get(name))  # fmt: skip
-    ax.set_xticks(range(len(stages)), stages, fontsize=9)
+    ax.set_xticks(range(len(stages)), stages, fontsize=10, rotation=45, ha="right", rotation_mode="anchor")
     ax.set_ylabel("Spearman ρ of |maps|")
     ax.set_xlabel("randomised from the logits down to (cumulative)", fontsize=9)
     ax.set_ylim(-0.1, 1.05)
@@ -130,6 +133,9 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
         for j, stage_maps in enumerate(result["maps"][name]):
             a = fig.add_subplot(grid[i + 2, j + 1])
             a.imshow(_scaled(torch.tensor(stage_maps)), cmap="inferno", vmin=0, vmax=1)
+            if not np.any(np.asarray(stage_maps)):  # e.g. Grad-CAM once its ReLU clips everything: say so
+                a.text(0.5, 0.5, "map is\nall zero", transform=a.transAxes, ha="center", va="center", fontsize=9,
+                       color="white")  # fmt: skip
             a.set_xticks([]), a.set_yticks([])
             if j == 0:
                 a.set_ylabel(name.replace(" ", "\n", 1), fontsize=9)
@@ -138,7 +144,7 @@ def plot_sanity(result: Mapping, photo: Tensor | None = None) -> Figure:
     if photo is not None:
         a = fig.add_subplot(grid[2, 0])
         a.imshow(to_display(photo)[0])
-        a.set_title("photo 1", fontsize=8)
+        a.set_title("photo 1", fontsize=9)
         a.axis("off")
     fig.subplots_adjust(left=0.06, right=0.99, top=0.95, bottom=0.02)
     return fig
@@ -157,7 +163,7 @@ def plot_deletion(result: Mapping) -> Figure:
             ax.plot(frac * 100, row[mode]["probability"], label=label if mode == "deletion" else None, **style)
     for ax, mode, better in zip(axes[0], ("deletion", "insertion"), ("lower", "higher")):
         ax.set_xlabel(f"pixels {'deleted' if mode == 'deletion' else 'inserted'}, most important first (%)")
-        ax.set_title(f"{mode}: area under the curve, {better} is better")
+        ax.set_title(f"{mode}:\narea under the curve, {better} is better")
     axes[0, 0].set_ylabel("probability of the class")
     fig.legend(loc="lower center", ncols=5, fontsize=8)
     fig.tight_layout(rect=(0, 0.13, 1, 1))
