@@ -763,3 +763,13 @@ def test_entries_use_todays_keyword_names_and_old_checkpoints_still_match():
             log["model_kwargs"] == {"width_mult": 0.5}
             and sum(p.numel() for p in model.parameters()) == log["parameters"]
         )
+
+
+def test_describe_names_the_model_the_run_and_the_stored_accuracy():
+    from cnnlib import zoo
+
+    log = zoo.read_log("alexnet_cifar")
+    lines = zoo.describe(log).splitlines()
+    assert lines[0].startswith("alexnet_cifar {'width': 0.5}: 1,931,178 parameters")
+    assert lines[1].startswith(f"trained {len(log['epochs'])} epochs in ")
+    assert lines[2] == f"stored weights: {100 * log['stored']['test_acc']:.2f} % test accuracy on 10,000 test images"

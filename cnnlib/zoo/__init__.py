@@ -41,12 +41,13 @@ from .build import (
     train,
 )
 from .entries import CIFAR_RECIPE, ENTRIES, MNIST_RECIPE, UnknownEntryError, ZooEntry, entry
-from .report import results_table, training_machines, write_results_table
+from .report import describe, results_table, training_machines, write_results_table
 from .store import AlreadyTrainedError, NotTrainedError, partial_run, read_log, refuse_to_overwrite, trained, zoo_dir
 from .verification import TOLERANCE, Verification, measure_latencies, verify
 
 __all__ = [
     "CIFAR_RECIPE",
+    "describe",
     "AlreadyTrainedError",
     "CI_SUBSET_SIZE",
     "ENTRIES",

@@ -10,7 +10,7 @@ from .entries import ENTRIES
 from .store import read_log, trained, zoo_dir
 from .verification import read_latencies
 
-__all__ = ["results_table", "training_machines", "write_results_table"]
+__all__ = ["describe", "results_table", "training_machines", "write_results_table"]
 
 Section = Callable[[], list[str]]  # lines of Markdown appended below the table (a chapter's report)
 
@@ -19,6 +19,21 @@ def _duration(seconds: float) -> str:
     minutes = seconds / 60
     return (
         f"{minutes:.1f} min" if minutes < 10 else (f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h")
+    )
+
+
+def describe(log: dict[str, Any]) -> str:
+    """Three lines for a notebook that loads a zoo entry: the model, its training run, its stored accuracy."""
+    machines = "; ".join(
+        f"{m['cpu']} (epochs {m['first']}-{m['last']})" if len(training_machines(log)) > 1 else m["cpu"]
+        for m in training_machines(log)
+    )
+    return (
+        f"{' '.join(str(x) for x in (log['model'], log.get('model_kwargs')) if x)}: {log['parameters']:,} parameters, "
+        f"{log['mult_adds'] / 1e6:.1f} M multiply-adds per image\n"
+        f"trained {len(log['epochs'])} epochs in {_duration(log['train_seconds'])} on {machines}\n"
+        f"stored weights: {100 * log['stored']['test_acc']:.2f} % test accuracy on "
+        f"{log['stored']['test_images']:,} test images"
     )
 
 
