@@ -86,7 +86,7 @@ def course_preprocess(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def _exporters(build: Path, folders: dict[str, str]):
+def _exporters(folders: dict[str, str]):
     from nbconvert import HTMLExporter, SlidesExporter
 
     mathjax = f"../vendor/{folders['mathjax']}/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
@@ -126,8 +126,8 @@ def _section(text: str, heading: str) -> str:
 
 def _chapter_table(root: Path, names: list[str]) -> str:
     """The README's chapter table, each chapter linked to its page and deck."""
-    rows = [ln for ln in _section((root / "README.md").read_text(encoding="utf-8"), "Chapters").splitlines()]
-    table = [ln for ln in rows if ln.startswith("|")]
+    lines = _section((root / "README.md").read_text(encoding="utf-8"), "Chapters").splitlines()
+    table = [ln for ln in lines if ln.startswith("|")]
     out = []
     for ln in table:
         m = re.match(r"\|\s*(\d\d)\s*\|\s*\[([^\]]+)\]\(notebooks/([^)]+)\.ipynb\)[^|]*\|(.*)\|\s*$", ln)
@@ -150,7 +150,7 @@ def _figures(root: Path, lectures: dict[str, nbformat.NotebookNode]) -> str:
     for name, nb in lectures.items():
         for cell in nb.cells:
             if cell.cell_type == "markdown":
-                for alt, target in _slides._IMAGE.findall(cell.source):
+                for alt, target in _slides.markdown_images(cell.source):
                     used.setdefault(Path(target).name, []).append((name, alt))
     items = []
     for path in sorted((root / "img").iterdir()):
@@ -226,7 +226,7 @@ def build(
         raise ValueError(f"no chapter notebook named {unknown}; the chapters are {names}")
     folders = vendor.install(out / "vendor")
     _copy_images(root, out)
-    slides_exporter, page_exporter = _exporters(out, folders)
+    slides_exporter, page_exporter = _exporters(folders)
     manifest = {"chapters": {}}
     if (out / "manifest.json").exists():
         manifest = json.loads((out / "manifest.json").read_text())
@@ -250,7 +250,7 @@ def build(
             "slides": len(deck),
             "notes": sum(bool(s.notes) for s in deck),
             "figure_slides": [
-                s.number for s in deck if any(_slides._has_image_output(executed.cells[i]) for i in s.cells)
+                s.number for s in deck if any(_slides.has_image_output(executed.cells[i]) for i in s.cells)
             ],
             "executed": executed.metadata["cnnlib_build"],
             "export_seconds": round(time.perf_counter() - t, 1),

@@ -26,8 +26,10 @@ __all__ = [
     "SCREEN",
     "Slide",
     "figure_problems",
+    "has_image_output",
     "image_references",
     "link_problems",
+    "markdown_images",
     "read_lecture",
     "rendered_lines",
     "slide_problems",
@@ -192,7 +194,7 @@ def solution_problems(nb) -> list[str]:
     return problems
 
 
-def _has_image_output(cell) -> bool:
+def has_image_output(cell) -> bool:
     return cell.cell_type == "code" and any(
         any(k.startswith("image/") for k in out.get("data", {})) for out in cell.get("outputs", [])
     )
@@ -229,15 +231,20 @@ def figure_problems(nb) -> list[str]:
         for i in s.cells:
             cell = nb.cells[i]
             if cell.cell_type == "markdown":
-                for alt, target in _IMAGE.findall(cell.source):
+                for alt, target in markdown_images(cell.source):
                     if not alt.strip() and not _sentence(prose):
                         problems.append(f"slide {s.number}: image {target} has no alt text and no sentence about it")
-            elif _has_image_output(cell) and not (_sentence(prose) or leads_in):
+            elif has_image_output(cell) and not (_sentence(prose) or leads_in):
                 problems.append(
                     f"slide {s.number} ('{s.title(nb)[:50]}'): the figure of cell {i} has no caption or sentence "
                     "on its slide, and the slide before does not lead into it"
                 )
     return problems
+
+
+def markdown_images(source: str) -> list[tuple[str, str]]:
+    """``(alt text, target)`` of every Markdown image in ``source``."""
+    return _IMAGE.findall(source)
 
 
 def image_references(nb) -> list[str]:
