@@ -1,4 +1,5 @@
-"""Small helpers for the notebooks: the first cell (``start``), showing cnnlib's code, showing a table."""
+"""Small helpers for the notebooks: the first cell (``start``), showing cnnlib's code, showing a table,
+and the ``%%solution`` cell magic that keeps a solution's answers folded until the student opens them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from .data import mirror_dir
 from .runtime import hardware_summary, pick_device, seed_everything, use_all_cores
 from .viz import use_course_style
 
-__all__ = ["format_table", "show_source", "show_table", "start"]
+__all__ = [
+    "answer_bundle",
+    "format_table",
+    "register_solution_magic",
+    "run_solution",
+    "show_source",
+    "show_table",
+    "start",
+]
 
 
 def start(seed: int = 0) -> torch.device:
@@ -19,6 +28,7 @@ def start(seed: int = 0) -> torch.device:
     import cnnlib
 
     _inline_figures()
+    register_solution_magic()
     use_course_style()
     use_all_cores()
     seed_everything(seed)
@@ -47,6 +57,69 @@ def _inline_figures() -> None:
     shell = get_ipython()
     if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
         shell.run_line_magic("matplotlib", "inline")
+
+
+ANSWER_SUMMARY = "Answer: click to show"
+
+
+def answer_bundle(text: str) -> dict[str, str]:
+    """A display bundle that shows ``text`` folded: an HTML ``<details>`` element, closed, that opens on a
+    click (JupyterLab, VS Code, the exported pages); plain text where HTML is not shown."""
+    import html
+
+    body = html.escape(text.rstrip("\n"))
+    return {
+        "text/html": f"<details class='cnnlib-answer'><summary>{ANSWER_SUMMARY}</summary><pre>{body}</pre></details>",
+        "text/plain": f"{ANSWER_SUMMARY.split(':')[0]}:\n{text.rstrip()}",
+    }
+
+
+def run_solution(source: str, namespace: dict) -> str:
+    """Run a solution cell's ``source`` in ``namespace`` (the notebook's variables) and return what it printed.
+
+    An error propagates with its traceback, so a broken solution fails the notebook's test. A solution
+    that displays a table or draws a figure is refused with an error: those would show under the folded
+    answer, so a solution's answer is printed text.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.utils.capture import capture_output
+
+    figures = set(plt.get_fignums())
+    with capture_output(stdout=True, stderr=False, display=True) as captured:
+        exec(compile(source, "<solution>", "exec"), namespace)
+    drawn = set(plt.get_fignums()) - figures
+    for number in drawn:
+        plt.close(number)
+    if captured.outputs or drawn:
+        raise ValueError(
+            "a %%solution cell may only print text (it is shown folded); this one displayed "
+            f"{len(captured.outputs)} rich output(s) and drew {len(drawn)} figure(s): print the answer instead"
+        )
+    return captured.stdout
+
+
+def _solution_magic(line: str, cell: str) -> None:
+    """``%%solution``: run the cell, and show what it printed folded under "Answer: click to show".
+
+    "Run All" then runs every solution (so a broken one is caught) without putting its answers on screen.
+    """
+    from IPython import get_ipython
+    from IPython.display import display
+
+    printed = run_solution(cell, get_ipython().user_ns)
+    if printed.strip():  # a "think" solution has its answer in comments only
+        display(answer_bundle(printed), raw=True)
+
+
+def register_solution_magic() -> None:
+    """Make ``%%solution`` available in the running IPython kernel (``start`` calls this)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.register_magic_function(_solution_magic, magic_kind="cell", magic_name="solution")
 
 
 def show_source(obj, start: str | None = None, stop: str | None = None) -> None:

@@ -162,6 +162,26 @@ def test_image_tensors_helpers(fake_mirror, offline):
     assert "mnist/train" in repr(ds) and "source" in repr(ds)
 
 
+def test_cifar10_orientation_finds_flips():
+    ref = sources.CIFAR10_FIRST_TRAIN_IMAGE
+    frog = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    frog[:, :3, :3] = torch.tensor(ref["rows_left"], dtype=torch.uint8).permute(2, 0, 1)
+    frog[:, :3, -3:] = torch.tensor(ref["rows_right"], dtype=torch.uint8).permute(2, 0, 1)
+    noise = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    spec = data.DATASETS["cifar10"]
+
+    def split(images, labels):
+        return data.ImageTensors(images=images, labels=torch.tensor(labels), spec=spec, split="train", source="test")
+
+    official = data.cifar10_orientation(split(torch.cat([noise, frog[None]]), [0, 1, 2, 3, 6]))
+    assert official == {"as_published": [4], "mirrored": [], "upside_down": [], "label_matches": True}
+    flipped = data.cifar10_orientation(split(torch.stack([frog.flip(-1), frog.flip(-2)]), [6, 6]))
+    assert flipped["as_published"] == [] and flipped["mirrored"] == [0] and flipped["upside_down"] == [1]
+    assert data.cifar10_orientation(split(frog[None], [3]))["label_matches"] is False
+    with pytest.raises(ValueError, match="32 x 32"):
+        data.cifar10_orientation(split(torch.zeros(1, 3, 28, 28, dtype=torch.uint8), [6]))
+
+
 # ------------------------------------------------------------------ the real mirror (CI sets CNNLIB_MIRROR)
 
 needs_mirror = pytest.mark.skipif(real_mirror() is None, reason="CNNLIB_MIRROR does not name the course's mirror")
@@ -185,3 +205,12 @@ def test_real_cifar10_matches_published_statistics():
     means = train.images.float().div(255).mean(dim=(0, 2, 3)).tolist()
     for got, published in zip(means, data.DATASETS["cifar10"].mean):
         assert abs(got - published) < 5e-4
+
+
+@needs_mirror
+def test_real_cifar10_is_oriented_as_the_official_release():
+    # The mirror is a PNG tree: a conversion that flipped the images would go unnoticed by the
+    # statistics above (flips keep per-channel means) but would bias every flip experiment.
+    check = data.cifar10_orientation(data.load("cifar10", "train"))
+    assert len(check["as_published"]) == 1 and check["label_matches"], check
+    assert check["mirrored"] == [] and check["upside_down"] == [], check

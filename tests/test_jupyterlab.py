@@ -198,3 +198,44 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
             assert screenshot(driver, shots / "rise-first-slide.png")["ink"] > 0.01
     finally:
         stop_lab(proc)
+
+
+def test_run_all_keeps_solution_answers_folded(tmp_path):
+    """A student's "Run All" runs the ``%%solution`` cells but shows neither their code nor their answers:
+    the collapsed source shows its first line (the magic), the output a closed "Answer: click to show"."""
+    root = tmp_path / "course"
+    root.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    solution = nbformat.v4.new_code_cell("%%solution\n# Solution 1: the secret method\nprint('the answer is 42')")
+    solution.metadata = {"jupyter": {"source_hidden": True}, "tags": ["solution"]}  # as the lectures' cells
+    nb.cells = [nbformat.v4.new_code_cell("from cnnlib.nbtools import start\nstart();"), solution]
+    nbformat.write(nb, root / "exercises.ipynb")
+    token = secrets.token_hex(16)
+    proc, base = start_lab(root, tmp_path, token)
+    try:
+        with chromium() as driver:
+            driver.get(f"{base}/lab/tree/exercises.ipynb?token={token}")
+            wait_for(
+                driver,
+                "window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.context "
+                "&& jupyterapp.shell.currentWidget.context.path === 'exercises.ipynb'",
+                timeout=90,
+                what="JupyterLab to open the notebook",
+            )
+            wait_for(driver, f"(function(){{{KERNEL}}})() === 'idle/connected'", timeout=90, what="the kernel")
+            driver.execute_script("jupyterapp.commands.execute('notebook:run-all-cells')")
+            wait_for(driver, f"{_cell(1)}.outputArea.node.querySelector('details')", timeout=90, what="the answer")
+            shown = driver.execute_script("return document.querySelector('.jp-Notebook').innerText")
+            assert "Answer: click to show" in shown and "cnnlib" in shown, shown
+            assert "42" not in shown and "secret" not in shown, f"Run All revealed the solution: {shown!r}"
+            driver.execute_script(f"{_cell(1)}.outputArea.node.querySelector('summary').click()")
+            opened = wait_for(
+                driver,
+                f"{_cell(1)}.outputArea.node.innerText.includes('42') && {_cell(1)}.outputArea.node.innerText",
+                timeout=10,
+                what="the answer after a click",
+            )
+            assert "the answer is 42" in opened
+    finally:
+        stop_lab(proc)

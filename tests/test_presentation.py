@@ -137,11 +137,20 @@ def test_checks_catch_what_they_should():
     assert len(S.title_problems(nb)) == 1
     assert len(S.slide_problems(nb)) == 1
     assert len(S.wide_code_lines(nb)) == 1
-    assert len(S.solution_problems(nb)) == 2  # neither hidden nor skipped
+    assert len(S.solution_problems(nb)) == 3  # neither hidden nor skipped nor run through %%solution
     assert len(S.figure_problems(nb)) == 1  # an image with no alt text and no sentence about it
     assert S.link_problems("see [x](missing.md) and [y](https://example.org)", REPO, REPO) == [
         "broken link: missing.md (no file missing.md)"
     ]
+
+
+def test_a_well_formed_solution_passes():
+    solution = {"tags": ["solution"], "jupyter": {"source_hidden": True}, **_slide("skip")}
+    nb = _nb(("md", "# Title", _slide("slide")), ("code", "%%solution\n# Solution 1\nprint(42)", solution))
+    assert S.solution_problems(nb) == []
+    nb.cells[1].source = "# Solution 1\nprint(42)"  # without the magic, Run All would print 42
+    (problem,) = S.solution_problems(nb)
+    assert problem == "solution cell 1 does not start with %%solution (Run All would show its answers)"
 
 
 def test_figure_outputs_need_a_sentence():

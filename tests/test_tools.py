@@ -110,3 +110,29 @@ def test_format_table_formats_and_aligns():
     ]
     with pytest.raises(KeyError, match="no \\['depth'\\]"):
         format_table(rows, {"depth": "depth"})
+
+
+def test_solution_magic_folds_the_answer_and_keeps_errors(tmp_path):
+    """``%%solution`` in a real kernel: the printed answer is folded, an error or a figure fails the cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("from cnnlib.nbtools import start\nstart();\nanswer = 6 * 7"),
+        nbformat.v4.new_code_cell("%%solution\nprint(f'the answer is {answer} <b>')\nsquare = answer**2"),
+        nbformat.v4.new_code_cell("print(square)"),  # the solution ran in the notebook's namespace
+        nbformat.v4.new_code_cell("%%solution\nraise RuntimeError('broken solution')"),
+        nbformat.v4.new_code_cell("%%solution\nimport matplotlib.pyplot as plt\nplt.plot([1, 2])"),
+    ]
+    NotebookClient(nb, timeout=120, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [cell.outputs for cell in nb.cells]
+    (folded,) = outputs[1]
+    assert folded.output_type == "display_data"
+    html = folded.data["text/html"]
+    assert html.startswith("<details") and " open" not in html.split(">")[0]  # closed until clicked
+    assert nbtools.ANSWER_SUMMARY in html and "the answer is 42 &lt;b&gt;" in html  # escaped
+    assert outputs[2][0].text.strip() == "1764"
+    assert outputs[3][-1].output_type == "error" and "broken solution" in outputs[3][-1].evalue
+    assert outputs[4][-1].output_type == "error" and "drew 1 figure" in outputs[4][-1].evalue

@@ -192,6 +192,38 @@ def test_standard_error_of_a_rate():
         standard_error(0.5, 0)
 
 
+def test_mcnemar_counts_only_the_disagreements():
+    # 100 images: both right on 80, only A right on 12, only B right on 3, both wrong on 5.
+    a = torch.tensor([1] * 80 + [1] * 12 + [0] * 3 + [0] * 5, dtype=torch.bool)
+    b = torch.tensor([1] * 80 + [0] * 12 + [1] * 3 + [0] * 5, dtype=torch.bool)
+    result = metrics.mcnemar(a, b)
+    assert (result["a_only"], result["b_only"], result["n"]) == (12, 3, 100)
+    assert result["accuracy_a"] == pytest.approx(0.92) and result["accuracy_b"] == pytest.approx(0.83)
+    assert result["chi2"] == pytest.approx((9 - 1) ** 2 / 15)
+    # the paired difference b - a per image is +1 (3 images), -1 (12) or 0: its sample variance / n
+    d = b.float() - a.float()
+    assert result["difference_se"] == pytest.approx(d.var(unbiased=False).sqrt().item() / 10)
+    # exact: 2 * P(X <= 3), X ~ Binomial(15, 1/2) = 2 * (1 + 15 + 105 + 455) / 2^15
+    assert result["p_value"] == pytest.approx(2 * 576 / 2**15)
+    assert metrics.mcnemar(b, a)["p_value"] == result["p_value"]  # symmetric
+    same = metrics.mcnemar(a, a)
+    assert same["p_value"] == 1.0 and same["chi2"] == 0.0
+    # The 80 shared right answers do not matter: only the 15 disagreements do.
+    assert metrics.mcnemar(a[80:], b[80:])["p_value"] == result["p_value"]
+    with pytest.raises(ValueError, match="same images"):
+        metrics.mcnemar(a, b[:50])
+
+
+def test_mcnemar_agrees_with_scipy_binomtest():
+    stats = pytest.importorskip("scipy.stats")
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        a, b = torch.rand(400, generator=g) < 0.8, torch.rand(400, generator=g) < 0.75
+        result = metrics.mcnemar(a, b)
+        k, n = result["a_only"], result["a_only"] + result["b_only"]
+        assert result["p_value"] == pytest.approx(stats.binomtest(k, n, 0.5).pvalue, rel=1e-9)
+
+
 def test_place_labels_keeps_crowded_labels_apart():
     import matplotlib.pyplot as plt
 

@@ -1,6 +1,6 @@
 """Reading a model's numbers: top-k accuracy and its confidence interval, the standard error of an
-error rate, the confusion matrix and its largest confusions, the most confident mistakes, when a
-training curve first crosses a threshold."""
+error rate, McNemar's test of two classifiers on the same images, the confusion matrix and its
+largest confusions, the most confident mistakes, when a training curve first crosses a threshold."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ __all__ = [
     "confusion_matrix",
     "first_crossing",
     "kendall_tau",
+    "mcnemar",
     "misclassified",
     "spearman",
     "standard_error",
@@ -100,6 +101,52 @@ def accuracy_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, 
     centre = (accuracy + z * z / (2 * n)) / denom
     half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def mcnemar(correct_a: Tensor, correct_b: Tensor) -> dict[str, float | int]:
+    """McNemar's test: do two classifiers, scored on the *same* images, differ in accuracy?
+
+    Only the images where they disagree carry information: ``a_only`` (A right, B wrong) and
+    ``b_only`` (B right, A wrong). If both are equally accurate, each disagreement goes either way
+    with probability 1/2, so ``a_only ~ Binomial(a_only + b_only, 1/2)``. Returned:
+
+    - ``a_only``, ``b_only``, ``n`` (images), ``accuracy_a``, ``accuracy_b``;
+    - ``p_value``: the exact two-sided binomial p-value (McNemar 1947; Dietterich 1998 recommends the
+      test for comparing classifiers on one test set);
+    - ``chi2``: the continuity-corrected statistic (|a_only - b_only| - 1)^2 / (a_only + b_only),
+      about chi-square with 1 degree of freedom when the disagreements are many;
+    - ``difference_se``: the standard error of ``accuracy_b - accuracy_a``, estimated from the same
+      counts: sqrt(a_only + b_only - (a_only - b_only)^2 / n) / n (smaller than for two independent
+      test sets, because the images both get right or both get wrong add no variance).
+
+    Two accuracies measured on the same images are strongly correlated, so this paired test can call
+    a 0.5-point difference clear where two independent Wilson intervals overlap.
+    """
+    a = torch.as_tensor(correct_a).bool().flatten().cpu()
+    b = torch.as_tensor(correct_b).bool().flatten().cpu()
+    if a.shape != b.shape or a.numel() == 0:
+        raise ValueError(
+            f"need one right/wrong flag per image from each classifier, on the same images; got {a.numel()} and "
+            f"{b.numel()} flags"
+        )
+    a_only, b_only = int((a & ~b).sum()), int((b & ~a).sum())
+    discordant = a_only + b_only
+    if discordant == 0:
+        p_value, chi2 = 1.0, 0.0
+    else:
+        tail = sum(math.comb(discordant, k) for k in range(min(a_only, b_only) + 1))
+        p_value = min(1.0, 2 * tail / 2**discordant)  # exact integer arithmetic, one rounding
+        chi2 = max(abs(a_only - b_only) - 1, 0) ** 2 / discordant
+    return {
+        "n": a.numel(),
+        "accuracy_a": a.float().mean().item(),
+        "accuracy_b": b.float().mean().item(),
+        "a_only": a_only,
+        "b_only": b_only,
+        "chi2": chi2,
+        "p_value": p_value,
+        "difference_se": math.sqrt(max(discordant - (a_only - b_only) ** 2 / a.numel(), 0.0)) / a.numel(),
+    }
 
 
 # --------------------------------------------------------------------------- anatomy

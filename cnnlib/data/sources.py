@@ -301,6 +301,49 @@ def _cifar10_download(root: Path, split: str) -> tuple[Tensor, Tensor, str]:
     return images, torch.tensor(ds.targets, dtype=torch.int64), "download (torchvision.datasets.CIFAR10)"
 
 
+# The first training image of the official CIFAR-10 python batches (data_batch_1, row 0: a frog), as
+# ``keras.datasets.cifar10.load_data()`` prints ``x_train[0]`` (H x W x RGB): three pixels at each
+# end of its first three rows. A horizontal or vertical flip, a transpose or a channel swap moves them.
+CIFAR10_FIRST_TRAIN_IMAGE = {
+    "label": 6,  # frog
+    "rows_left": [[[59, 62, 63], [43, 46, 45], [50, 48, 43]],
+                  [[16, 20, 20], [0, 0, 0], [18, 8, 0]],
+                  [[25, 24, 21], [16, 7, 0], [49, 27, 8]]],
+    "rows_right": [[[158, 132, 108], [152, 125, 102], [148, 124, 103]],
+                   [[123, 88, 55], [119, 83, 50], [122, 87, 57]],
+                   [[118, 84, 50], [120, 84, 50], [109, 73, 42]]],
+}  # fmt: skip
+
+
+def cifar10_orientation(train: ImageTensors) -> dict[str, object]:
+    """Check that CIFAR-10 training images are oriented as the official release.
+
+    Looks for the official first training image (:data:`CIFAR10_FIRST_TRAIN_IMAGE`) among ``train``'s
+    images as they are, mirrored left-right and upside down. Returns ``{"as_published": [indices],
+    "mirrored": [...], "upside_down": [...], "label_matches": bool}``; an official-orientation copy has
+    exactly one index in ``as_published`` and none elsewhere. (The mirror keeps no image order, so
+    the image is found by its pixels.)
+    """
+    ref = CIFAR10_FIRST_TRAIN_IMAGE
+    left = torch.tensor(ref["rows_left"], dtype=torch.uint8).permute(2, 0, 1)  # C x 3 rows x 3 columns
+    right = torch.tensor(ref["rows_right"], dtype=torch.uint8).permute(2, 0, 1)
+    images = train.images
+    if images.shape[1:] != (3, 32, 32):
+        raise ValueError(f"expected CIFAR-10 training images N x 3 x 32 x 32, got {tuple(images.shape)}")
+
+    def found(x: Tensor) -> list[int]:
+        hit = (x[:, :, :3, :3] == left).flatten(1).all(1) & (x[:, :, :3, -3:] == right).flatten(1).all(1)
+        return hit.nonzero().flatten().tolist()
+
+    as_published = found(images)
+    return {
+        "as_published": as_published,
+        "mirrored": found(images.flip(-1)),
+        "upside_down": found(images.flip(-2)),
+        "label_matches": all(int(train.labels[i]) == ref["label"] for i in as_published),
+    }
+
+
 def _imagenette_from_mirror(mirror: Path, split: str) -> tuple[Tensor, Tensor, str]:
     with scratch_dir(data_dir() / "cache", "imagenette-224") as tmp:
         tree, archive = extract_image_tree("imagenette", split, tmp)

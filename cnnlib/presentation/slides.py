@@ -177,11 +177,18 @@ def title_problems(nb) -> list[str]:
     return problems
 
 
+SOLUTION_MAGIC = "%%solution"  # cnnlib.nbtools: runs the cell, folds what it prints
+
+
 def solution_problems(nb) -> list[str]:
-    """Solution cells: tagged ``solution``, source hidden, skipped in the slides."""
+    """Solution cells: tagged ``solution``, source hidden, skipped in the slides, and run through the
+    ``%%solution`` magic so that "Run All" folds their answers instead of showing them."""
     problems = []
     for i, cell in enumerate(nb.cells):
-        first = cell.source.lstrip().splitlines()[0] if cell.source.strip() else ""
+        lines = cell.source.lstrip().splitlines()
+        first = lines[0] if lines else ""
+        if first.strip() == SOLUTION_MAGIC:
+            first = lines[1] if len(lines) > 1 else ""
         looks_like = cell.cell_type == "code" and first.lower().startswith("# solution")
         if not (is_solution(cell) or looks_like):
             continue
@@ -191,6 +198,8 @@ def solution_problems(nb) -> list[str]:
             problems.append(f"solution cell {i} does not have its source hidden")
         if slide_type(cell) != "skip":
             problems.append(f"solution cell {i} is not skipped in the slides (slide type '{slide_type(cell)}')")
+        if cell.cell_type == "code" and not cell.source.lstrip().startswith(SOLUTION_MAGIC):
+            problems.append(f"solution cell {i} does not start with {SOLUTION_MAGIC} (Run All would show its answers)")
     return problems
 
 

@@ -1,5 +1,5 @@
-"""Chapter 02's figures (AlexNet and ZFNet): the LRN explorer, and the plots of the stored
-experiments (the ReLU/tanh error race, the generalisation gap)."""
+"""Chapter 02's figures and tables (AlexNet and ZFNet): the LRN explorer, and the plots of the stored
+experiments (the ReLU/tanh error race, the generalisation gap, test-time augmentation)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,27 @@ from matplotlib.figure import Figure
 from ...models.alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, lrn_formula
 from ...widgets import controls_explorer
 
-__all__ = ["example_channel_profile", "lrn_explorer", "plot_error_race", "plot_generalisation_gap", "plot_lrn"]
+__all__ = [
+    "TTA_WAYS",
+    "example_channel_profile",
+    "lrn_explorer",
+    "plot_error_race",
+    "plot_generalisation_gap",
+    "plot_lrn",
+    "TTA_SHORT",
+    "plot_tta",
+    "tta_findings",
+    "tta_rows",
+]
+
+TTA_WAYS = {  # the ten_crop_tta result's answers: (label, number of views)
+    "single_centre": ("centre view", 1),
+    "mirror_centre": ("mirrored centre view", 1),
+    "centre_and_mirror": ("centre + its mirror", 2),
+    "five_crops_no_mirror": ("five crops, no mirror", 5),
+    "ten_crop_logits": ("ten views, mean logits", 10),
+    "ten_crop_softmax": ("ten views, mean softmax (paper)", 10),
+}
 
 
 def example_channel_profile() -> torch.Tensor:
@@ -129,3 +149,111 @@ def plot_generalisation_gap(result: dict) -> Figure:
     )
     ax.legend(fontsize=8, loc="upper right")
     return fig
+
+
+def tta_rows(result: dict, model: str) -> list[dict]:
+    """One row per way of combining the views (:data:`TTA_WAYS`) for ``model`` of a ``ten_crop_tta`` result:
+    its test error (%) and McNemar's paired test against the centre view alone (images it fixed and broke,
+    exact p-value). For :func:`cnnlib.nbtools.show_table`."""
+    runs = result["models"][model]
+    rows = []
+    for key, (label, views) in TTA_WAYS.items():
+        test = runs["mcnemar"].get(f"single_centre vs {key}")
+        rows.append(
+            {
+                "way": label,
+                "views": views,
+                "error": 100 * (1 - runs[key]),
+                "fixed": test["b_only"] if test else None,
+                "broken": test["a_only"] if test else None,
+                "p": test["p_value"] if test else None,
+            }
+        )
+    return rows
+
+
+def plot_tta(result: dict) -> Figure:
+    """How much each way of combining the views (:data:`TTA_WAYS`) changes the test error against the centre
+    view alone, per model of a ``ten_crop_tta`` result, with 95 % intervals of the paired difference."""
+    models = list(result["models"])
+    ways = [key for key in TTA_WAYS if key != "single_centre"]
+    colours = ("#D55E00", "#0072B2", "#009E73")
+    fig, ax = plt.subplots(figsize=(9, 4.2), constrained_layout=True)
+    y = torch.arange(len(ways)).float()
+    height = 0.8 / len(models)
+    for m, (name, colour) in enumerate(zip(models, colours)):
+        tests = [result["models"][name]["mcnemar"][f"single_centre vs {key}"] for key in ways]
+        change = [-100 * (t["accuracy_b"] - t["accuracy_a"]) for t in tests]  # error change, points
+        half = [100 * 1.96 * t["difference_se"] for t in tests]
+        centre_error = 100 * (1 - result["models"][name]["single_centre"])
+        ax.barh(
+            y + (m - (len(models) - 1) / 2) * height,
+            change,
+            height=height,
+            xerr=half,
+            color=colour,
+            ecolor="#333333",
+            capsize=3,
+            label=f"{name} (centre view: {centre_error:.2f} % error)",
+        )
+    ax.axvline(0, color="gray", lw=1)
+    ax.set_yticks(y.tolist(), [TTA_WAYS[key][0] for key in ways])
+    ax.invert_yaxis()
+    ax.set(
+        xlabel="change in test error against the centre view alone (points; bars: 95 % paired interval)",
+        title=f"Test-time augmentation, {result['test_images']:,} CIFAR-10 test images: left of 0 is better",
+    )
+    ax.legend(loc="lower left", fontsize=9)
+    return fig
+
+
+def _verdict(test: dict) -> str:
+    return (
+        "a clear difference"
+        if test["p_value"] < 0.01
+        else "no clear difference"
+        if test["p_value"] >= 0.05
+        else "a weak one"
+    )
+
+
+TTA_SHORT = {  # short names for the findings' lines
+    "single_centre": "centre",
+    "mirror_centre": "mirrored centre",
+    "centre_and_mirror": "centre + mirror",
+    "ten_crop_logits": "ten views",
+    "ten_crop_softmax": "ten, softmax",
+}
+
+
+def tta_findings(result: dict) -> str:
+    """The ``ten_crop_tta`` result in sentences, one paragraph per model, built from its numbers, and the
+    check of the images' orientation. Each comparison gives both error rates, how many images each way
+    alone got right, and McNemar's exact p-value (below 0.01: "clear"; 0.05 or above: "not clear")."""
+    lines = []
+    for name, runs in result["models"].items():
+        lines.append(f"{name}, error on {result['test_images']:,} test images:")
+        for a, b in (
+            ("single_centre", "mirror_centre"),
+            ("single_centre", "centre_and_mirror"),
+            ("centre_and_mirror", "ten_crop_logits"),
+            ("ten_crop_logits", "ten_crop_softmax"),
+        ):
+            test = runs["mcnemar"][f"{a} vs {b}"]
+            lines.append(
+                f"  {TTA_SHORT[a]:>15} {100 * (1 - test['accuracy_a']):5.2f} % vs {TTA_SHORT[b]:<15} "
+                f"{100 * (1 - test['accuracy_b']):5.2f} %: {test['a_only']:>3} / {test['b_only']:>3} right "
+                f"in one only, p = {test['p_value']:.2g} ({_verdict(test)})"
+            )
+        corners = [v for k, v in runs["per_view_acc"].items() if "centre" not in k]
+        lines.append(
+            f"  each of the eight corner views alone: {100 * (1 - max(corners)):.2f} to "
+            f"{100 * (1 - min(corners)):.2f} % error"
+        )
+    check = result["orientation"]
+    found = "once, as published" if len(check["as_published"]) == 1 else f"{len(check['as_published'])} times"
+    lines.append(
+        f"orientation: the official first training image (a frog) found {found}; "
+        f"mirrored: {len(check['mirrored'])}, upside down: {len(check['upside_down'])}"
+    )
+    return "\n".join(lines)
