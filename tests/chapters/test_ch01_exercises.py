@@ -13,12 +13,15 @@ def test_conv_output_size_checker():
 
 
 def test_parameter_count_checker():
-    right = {"C1": 156, "C3": 2416, "C5": 48120, "F6": 10164, "output": 850}
+    # the colour LeNet-5 with a 3x3 C5, counted by hand: (3*25+1)*6, (6*25+1)*16, (16*9+1)*120, (1080+1)*84, 85*10
+    right = {"C1": 456, "C3": 2416, "C5": 17400, "F6": 90804, "output": 850}
     assert exercises.check_lenet_parameter_counts(right)
-    with pytest.raises(AssertionError, match="C3"):
-        exercises.check_lenet_parameter_counts({**right, "C3": 1516})
+    with pytest.raises(AssertionError, match="C5"):
+        exercises.check_lenet_parameter_counts({**right, "C5": 48120})  # the 5x5 C5 of the printed table
+    with pytest.raises(AssertionError, match="C1"):
+        exercises.check_lenet_parameter_counts({**right, "C1": 156})  # one input channel
     with pytest.raises(AssertionError, match="missing"):
-        exercises.check_lenet_parameter_counts({"C1": 156})
+        exercises.check_lenet_parameter_counts({"C1": 456})
 
 
 def lenet(first_padding: int) -> nn.Module:

@@ -59,11 +59,14 @@ def test_vgg_block_checker():
 
 
 def test_vgg16_classifier_checker():
-    right = {"FC6": 25088 * 4096 + 4096, "FC7": 4096 * 4096 + 4096, "FC8": 4096 * 1000 + 1000}
+    # VGG-16 on 32x32 images, 10 classes: FC6 reads the 512@1x1 map of the last pool
+    right = {"FC6": 512 * 4096 + 4096, "FC7": 4096 * 4096 + 4096, "FC8": 4096 * 10 + 10}
     assert exercises.check_vgg16_classifier_counts(right)
-    assert exercises.check_vgg16_classifier_counts({**right, "share": 0.893})
+    convs = 14_714_688  # VGG-16's convolutions, the same at every input size
+    share = sum(right.values()) / (sum(right.values()) + convs)
+    assert exercises.check_vgg16_classifier_counts({**right, "share": share})
     with pytest.raises(AssertionError, match="FC6"):
-        exercises.check_vgg16_classifier_counts({**right, "FC6": 512 * 4096 + 4096})  # forgot the 7x7
+        exercises.check_vgg16_classifier_counts({**right, "FC6": 25088 * 4096 + 4096})  # the 224x224 head
     with pytest.raises(AssertionError, match="share"):
         exercises.check_vgg16_classifier_counts({**right, "share": 0.5})
     with pytest.raises(AssertionError, match="missing"):
@@ -88,3 +91,14 @@ def test_the_vgg19_drawing_matches_configurations_d_and_e(tmp_path):
     )
     with pytest.raises(ValueError, match="different widths"):
         drawn_stage_depths(wrong)
+
+
+def test_the_miscopied_drawing_has_exactly_its_two_errors():
+    from cnnlib.chapters.ch03_vgg.figures import miscopied_vgg19
+
+    drawn = drawn_stage_depths(miscopied_vgg19(REPO / "img" / "vgg19.svg"))
+    table = vgg.stage_depths("E")
+    wrong = [i for i, (d, t) in enumerate(zip(drawn["VGG-19"], table)) if d != t]
+    assert wrong == [3, 4]  # stages 4 and 5
+    assert drawn["VGG-19"][3] == (3, 512) and drawn["VGG-19"][4] == (4, 256)
+    assert drawn["VGG-16"] == vgg.stage_depths("D")  # VGG-16 is left as it was

@@ -19,7 +19,7 @@ from ...analysis.summary import layer_table
 from ...models import get_model
 from .. import passed as _passed
 
-__all__ = ["check_conv_output_size", "check_lenet_parameter_counts", "check_lenet28"]
+__all__ = ["check_conv_output_size", "check_lenet_parameter_counts", "check_lenet28", "colour_lenet_small_c5"]
 
 
 def check_conv_output_size(fn: Callable[..., int]) -> bool:
@@ -39,25 +39,33 @@ def check_conv_output_size(fn: Callable[..., int]) -> bool:
     return _passed(f"{len(cases)} combinations of size, kernel, stride and padding agree with nn.Conv2d")
 
 
+def colour_lenet_small_c5() -> nn.Module:
+    """Exercise 01.2's network: LeNet-5 for 3-channel 32x32 images (CIFAR-10) whose C5 has 3x3 kernels, so
+    that C5 outputs 120@3x3 and F6 reads the 1,080 flattened values. Built from the real LeNet5's layers."""
+    lenet = get_model("lenet5", in_channels=3)
+    features = list(lenet.features)
+    features[6] = nn.Conv2d(16, 120, kernel_size=3)  # C5: 5x5 -> 3x3 kernels
+    return nn.Sequential(
+        *features, nn.Flatten(), nn.Linear(120 * 3 * 3, 84), nn.Tanh(), nn.Linear(84, 10)
+    )  # indices: C1 0, C3 3, C5 6, F6 9, output 11
+
+
 def check_lenet_parameter_counts(answer: Mapping[str, int]) -> bool:
-    """Exercise 01.2: parameters of C1, C3, C5, F6 and the output layer of LeNet-5 (10 classes)."""
-    table = layer_table(get_model("lenet5"), (1, 32, 32))
-    truth = {
-        "C1": table["features.0"].params,
-        "C3": table["features.3"].params,
-        "C5": table["features.6"].params,
-        "F6": table["classifier.0"].params,
-        "output": table["classifier.2"].params,
-    }
+    """Exercise 01.2: parameters of C1, C3, C5, F6 and the output layer of :func:`colour_lenet_small_c5` (a
+    LeNet-5 for colour images with a 3x3 C5), counted by hand."""
+    table = layer_table(colour_lenet_small_c5(), (3, 32, 32))
+    truth = {"C1": table["0"].params, "C3": table["3"].params, "C5": table["6"].params}
+    truth |= {"F6": table["9"].params, "output": table["11"].params}
     missing = sorted(set(truth) - set(answer))
     assert not missing, f"give a count for every layer; missing {missing}"
     for layer, expected in truth.items():
         assert answer[layer] == expected, (
-            f"{layer}: you have {answer[layer]:,}, the model has {expected:,}. Hint: a convolution has "
-            "(input channels x kernel area + 1 bias) x output channels; a dense layer (inputs + 1) x outputs."
+            f"{layer}: you have {answer[layer]:,}, the network has {expected:,}. Hint: a convolution has "
+            "(input channels x kernel area + 1 bias) x output channels; a dense layer (inputs + 1) x outputs; "
+            "C5's output is no longer 1x1."
         )
     assert sum(answer[k] for k in truth) == table.total_params
-    return _passed(f"all five layers, total {table.total_params:,} parameters")
+    return _passed("all five layers of the colour LeNet-5 with a 3x3 C5 are counted right")
 
 
 def check_lenet28(model: nn.Module) -> bool:

@@ -178,7 +178,7 @@ def plot_tta(result: dict) -> Figure:
     models = list(result["models"])
     ways = [key for key in TTA_WAYS if key != "single_centre"]
     colours = ("#D55E00", "#0072B2", "#009E73")
-    fig, ax = plt.subplots(figsize=(9, 4.2), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(9, 4.4), layout="constrained")
     y = torch.arange(len(ways)).float()
     height = 0.8 / len(models)
     for m, (name, colour) in enumerate(zip(models, colours)):
@@ -203,18 +203,14 @@ def plot_tta(result: dict) -> Figure:
         xlabel="change in test error against the centre view alone (points; bars: 95 % paired interval)",
         title=f"Test-time augmentation, {result['test_images']:,} CIFAR-10 test images: left of 0 is better",
     )
-    ax.legend(loc="lower left", fontsize=9)
+    fig.legend(loc="outside lower center", ncols=len(models), fontsize=9)
     return fig
 
 
 def _verdict(test: dict) -> str:
-    return (
-        "a clear difference"
-        if test["p_value"] < 0.01
-        else "no clear difference"
-        if test["p_value"] >= 0.05
-        else "a weak one"
-    )
+    """McNemar's p-value in words: below 0.01 "clear", 0.05 or above "not clear", between them "weak"."""
+    p = test["p_value"]
+    return "clear" if p < 0.01 else "not clear" if p >= 0.05 else "weak"
 
 
 TTA_SHORT = {  # short names for the findings' lines
@@ -232,7 +228,9 @@ def tta_findings(result: dict) -> str:
     alone got right, and McNemar's exact p-value (below 0.01: "clear"; 0.05 or above: "not clear")."""
     lines = []
     for name, runs in result["models"].items():
-        lines.append(f"{name}, error on {result['test_images']:,} test images:")
+        lines.append(
+            f"{name} ({result['test_images']:,} images): A -> B, error %, right only in A / only in B, McNemar p"
+        )
         for a, b in (
             ("single_centre", "mirror_centre"),
             ("single_centre", "centre_and_mirror"),
@@ -241,9 +239,9 @@ def tta_findings(result: dict) -> str:
         ):
             test = runs["mcnemar"][f"{a} vs {b}"]
             lines.append(
-                f"  {TTA_SHORT[a]:>15} {100 * (1 - test['accuracy_a']):5.2f} % vs {TTA_SHORT[b]:<15} "
-                f"{100 * (1 - test['accuracy_b']):5.2f} %: {test['a_only']:>3} / {test['b_only']:>3} right "
-                f"in one only, p = {test['p_value']:.2g} ({_verdict(test)})"
+                f"  {TTA_SHORT[a]:>15} -> {TTA_SHORT[b]:<15} {100 * (1 - test['accuracy_a']):5.2f} -> "
+                f"{100 * (1 - test['accuracy_b']):5.2f} %  {test['a_only']:>3} / {test['b_only']:>3}  "
+                f"p = {test['p_value']:.2g} ({_verdict(test)})"
             )
         corners = [v for k, v in runs["per_view_acc"].items() if "centre" not in k]
         lines.append(

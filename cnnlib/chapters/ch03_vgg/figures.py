@@ -15,6 +15,7 @@ from ...analysis.receptive_field import LayerSpec, receptive_field, stack
 from ...widgets import controls_explorer
 
 __all__ = [
+    "miscopied_vgg19",
     "drawn_stage_depths",
     "plot_layer_shares",
     "plot_receptive_field_growth",
@@ -148,13 +149,15 @@ def plot_layer_shares(table, layers: Mapping[str, str], title: str = "") -> Figu
 
 
 def drawn_stage_depths(svg: str | Path) -> dict[str, list[tuple[int, int]]]:
-    """Read a block diagram back: (convolutions, channels) per stage of each network drawn in ``svg``.
+    """Read a block diagram back: (convolutions, channels) per stage of each network drawn in ``svg`` (a
+    file, or the SVG's text).
 
     The course's drawings (``img/vgg19.svg``) mark every network as ``<g class="network" data-name=...>``
     and every convolution as ``<rect class="conv" data-stage=... data-channels=...>``; the result has the
     form of :func:`cnnlib.models.vgg.stage_depths`, so a drawing can be compared with the table.
     """
-    root = ET.parse(svg).getroot()
+    text = isinstance(svg, str) and svg.lstrip().startswith("<")
+    root = ET.fromstring(svg) if text else ET.parse(svg).getroot()
     networks: dict[str, list[tuple[int, int]]] = {}
     for group in root.iter("{http://www.w3.org/2000/svg}g"):
         if group.get("class") != "network":
@@ -174,3 +177,24 @@ def drawn_stage_depths(svg: str | Path) -> dict[str, list[tuple[int, int]]]:
     if not networks:
         raise ValueError(f'{svg}: no <g class="network"> in the drawing')
     return networks
+
+
+def miscopied_vgg19(svg: str | Path) -> str:
+    """The course's drawing ``svg`` (``img/vgg19.svg``) with two errors of the kinds that copied VGG diagrams
+    carry, both in VGG-19: stage 4 drawn with VGG-16's three convolutions instead of four, and stage 5 drawn
+    with 256 channels, as if the width halved again. For chapter 03's "spot the errors" exercise; the
+    errors change the drawing and its data attributes alike, so :func:`drawn_stage_depths` reads them too."""
+    lines = Path(svg).read_text(encoding="utf-8").splitlines()
+    start = next(i for i, ln in enumerate(lines) if 'data-name="VGG-19"' in ln)
+    end = next(i for i in range(start, len(lines)) if lines[i].strip() == "</g>")
+    stage4 = [i for i in range(start, end) if 'class="conv" data-stage="4"' in lines[i]]
+    labels = [i for i in range(start, end) if ">4×512</text>" in lines[i]]  # stages 4 and 5
+    if len(stage4) != 4 or len(labels) != 2:
+        raise ValueError(f"{svg}: not the course's VGG-19 drawing (stage 4 has {len(stage4)} convolutions drawn)")
+    lines[labels[0]] = lines[labels[0]].replace("4×512", "3×512")
+    lines[labels[1]] = lines[labels[1]].replace("4×512", "4×256")
+    for i in range(start, end):
+        if 'class="conv" data-stage="5"' in lines[i]:
+            lines[i] = lines[i].replace('data-channels="512"', 'data-channels="256"')
+    del lines[stage4[-1]]
+    return "\n".join(lines) + "\n"
