@@ -196,5 +196,9 @@ def miscopied_vgg19(svg: str | Path) -> str:
     for i in range(start, end):
         if 'class="conv" data-stage="5"' in lines[i]:
             lines[i] = lines[i].replace('data-channels="512"', 'data-channels="256"')
+    pool4 = next(i for i in range(start, end) if 'class="pool" data-stage="4"' in lines[i])
+    lines[pool4] = lines[pool4].replace('x="522"', 'x="500"')  # close the gap the missing layer leaves
     del lines[stage4[-1]]
+    # a copy keeps the drawing, not the course's caption, which states the right depths and widths
+    lines = [ln for ln in lines if "VGG-19:</tspan>" not in ln and "Both: five pools" not in ln]
     return "\n".join(lines) + "\n"
