@@ -60,9 +60,12 @@ class MLPConv:
 
 # The last block's final 1x1 convolution (to num_classes) is the classifier, not listed here.
 NIN_CIFAR = [
-    MLPConv(kernel_size=5, stride=1, padding=2, channels=(192, 160, 96), pool="max", dropout=0.5),  # 32 -> 16
-    MLPConv(kernel_size=5, stride=1, padding=2, channels=(192, 192, 192), pool="avg", dropout=0.5),  # 16 -> 8
-    MLPConv(kernel_size=3, stride=1, padding=1, channels=(192, 192)),  # 8, then classifier 192 -> classes
+    # 32 x 32 -> 16 x 16
+    MLPConv(kernel_size=5, stride=1, padding=2, channels=(192, 160, 96), pool="max", dropout=0.5),
+    # 16 x 16 -> 8 x 8
+    MLPConv(kernel_size=5, stride=1, padding=2, channels=(192, 192, 192), pool="avg", dropout=0.5),
+    # 8 x 8, then the classifier: a 1x1 convolution 192 -> one map per class
+    MLPConv(kernel_size=3, stride=1, padding=1, channels=(192, 192)),
 ]
 
 NIN_IMAGENET = [
