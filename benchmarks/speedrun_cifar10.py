@@ -1,0 +1,77 @@
+"""The CPU speed-run of CIFAR-10: airbench94's recipe (Jordan 2024) re-implemented in cnnlib, timed on this CPU.
+
+Trains :class:`cnnlib.models.speedrun.SpeedrunNet` from scratch on the 50,000 training images with
+:func:`cnnlib.chapters.ch09_classics_today.speedrun.speedrun`, three seeds, and prints per run: test
+accuracy (with and without test-time augmentation), training wall time, steps, images/s, the training
+compute counted by PyTorch's FLOP counter, the TFLOP/s achieved, and that rate against the best
+convolution throughput measured on this CPU in the same process (float32 and bfloat16). The record is
+stored as the experiment ``speedrun_cifar10`` (``data/experiments/speedrun_cifar10.json``), which
+chapter 09 shows. Not a test: the numbers depend on the machine.
+
+Usage, from the repository root after the README's set-up::
+
+    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py             # 3 seeds, stored
+    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation  # 2 seeds per ingredient
+    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --quick     # seconds, not stored
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from cnnlib import experiments
+from cnnlib.runtime import use_all_cores
+
+
+def print_runs(title: str, runs: list[dict], peaks: dict) -> None:
+    best = max(v for p in peaks.values() if p for v in p.values())
+    print(f"\n{title}")
+    print(
+        f"{'seed':>4} {'test %':>7} {'no TTA %':>9} {'train s':>8} {'img/s':>7} {'PFLOP':>6} "
+        f"{'TFLOP/s':>8} {'of peak':>8}"
+    )
+    for r in runs:
+        print(
+            f"{r['seed']:>4} {100 * r['test_acc']:7.2f} {100 * r['test_acc_no_tta']:9.2f} {r['train_seconds']:8.1f} "
+            f"{r['images_per_second']:7.0f} {r['train_pflop']:6.3f} {r['achieved_tflops']:8.3f} "
+            f"{100 * r['achieved_tflops'] / best:7.1f}%"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ablation", action="store_true", help="remove one ingredient at a time (2 seeds each)")
+    parser.add_argument("--quick", action="store_true", help="a few seconds on 1,024 images; not stored")
+    args = parser.parse_args()
+    use_all_cores()
+    name = "speedrun_ablation" if args.ablation else "speedrun_cifar10"
+    record = experiments.run(name, quick=args.quick)
+    result = record["result"]
+    print(f"\n{record['hardware']}")
+    for precision, shapes in result["peak_tflops"].items():
+        if shapes:
+            print(
+                f"convolution peak, {precision}: " + ", ".join(f"{k} {v:.3f}" for k, v in shapes.items()) + " TFLOP/s"
+            )
+    if args.ablation:
+        for ingredient, row in result["ablations"].items():
+            print_runs(f"without: {ingredient} {row['change']}", row["runs"], result["peak_tflops"])
+    else:
+        print_runs("the recipe", result["runs"], result["peak_tflops"])
+        s = result["summary"]
+        print(
+            f"\nmean test accuracy {100 * s['test_acc_mean']:.2f} % (sd {100 * s['test_acc_std']:.2f}) over "
+            f"{len(result['runs'])} runs; {s['train_seconds_mean']:.0f} s and {s['train_pflop_mean']:.3f} PFLOP "
+            "per run; "
+            f"{s['achieved_tflops_mean']:.3f} TFLOP/s = {100 * s['share_of_peak']:.0f} % of the measured peak"
+        )
+        for label, pub in result["published"].items():
+            print(
+                f"published {label}: {100 * pub['test_acc_mean']:.2f} %, {pub['seconds']} s on an A100, "
+                f"{pub['pflop']} PFLOP ({pub['note']})"
+            )
+    print(f"stored: {not args.quick}")
+
+
+if __name__ == "__main__":
+    main()

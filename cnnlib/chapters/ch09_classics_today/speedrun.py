@@ -1,0 +1,408 @@
+"""A CPU speed-run of CIFAR-10: the training recipe of ``airbench94`` (Jordan 2024), re-implemented.
+
+K. Jordan, *94% on CIFAR-10 in 3.29 Seconds on a Single GPU*, 2024 (https://arxiv.org/abs/2404.00498),
+building on D. Page's DAWNBench ResNet and tysam-code's hlb-CIFAR10. The network is
+:class:`cnnlib.models.speedrun.SpeedrunNet`; this module is everything else:
+
+- **data in memory**: the 50,000 training images normalised once; each epoch, a random translation by
+  up to ``translate`` pixels (reflection padding) and a horizontal flip, then batches in a random
+  order (no worker processes: the whole epoch is a few tensor operations);
+- **alternating flips** (:func:`flip_mask`): every image is flipped in every other epoch, starting on
+  a random side, instead of a fresh coin per epoch, so no image is seen unflipped twice in a row;
+- **Nesterov SGD** on the *summed* loss with label smoothing, a triangular learning-rate schedule,
+  decoupled weight decay, and the batch-norm shifts trained with a 64x larger learning rate;
+- **the whitening layer's bias** is trained for the first epochs only; its weights never;
+- **lookahead** (:class:`Lookahead`): every 5 steps the weights move to an exponential moving average
+  of themselves, with a decay that rises to 0.95^5 by the end; the final weights are the average;
+- **test-time augmentation** (:func:`tta_logits`): the image and its mirror, each also shifted by one
+  pixel both ways, six forward passes in all.
+
+CPU-specific: bfloat16 autocast and channels-last only if :func:`cnnlib.train.choose_speed_settings`
+measures them faster here; all threads of the process; the compute is counted with PyTorch's FLOP
+counter (:func:`training_flops`), and the convolution peak of the machine is measured by
+:func:`conv_peak_tflops` so that the run's throughput can be read against it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ...analysis.summary import median_seconds
+from ...data import ImageTensors, normalize
+from ...models.speedrun import ShiftOnlyBatchNorm, SpeedrunNet, whitening_init_
+from ...runtime import hardware_summary, seed_everything
+from ...train import SpeedSettings, choose_speed_settings
+
+__all__ = [
+    "ABLATIONS",
+    "Lookahead",
+    "SpeedrunConfig",
+    "conv_peak_tflops",
+    "flip_mask",
+    "lr_schedule",
+    "speedrun",
+    "training_flops",
+    "translate_crops",
+    "tta_logits",
+]
+
+
+@dataclass(frozen=True)
+class SpeedrunConfig:
+    """The speed-run recipe; defaults are airbench94's (learning rate and weight decay in its units:
+    per 1,024 examples, before the Nesterov scale; see :func:`_optimizer`)."""
+
+    epochs: float = 9.9
+    batch_size: int = 1024
+    lr: float = 11.5
+    momentum: float = 0.85
+    weight_decay: float = 0.0153
+    bias_scaler: float = 64.0  # learning-rate factor of the batch-norm shifts
+    label_smoothing: float = 0.2
+    whiten_bias_epochs: int = 3
+    translate: int = 2  # pixels, with reflection padding
+    flip: str = "alternating"  # "alternating", "random" or "none"
+    lookahead: bool = True
+    tta_level: int = 2  # 0: the image; 1: + its mirror; 2: + both shifted by one pixel
+    whitening: bool = True  # False: the first layer keeps PyTorch's random initialisation
+    identity_init: bool = True  # False: the 3x3 convolutions keep PyTorch's initialisation
+    widths: tuple[int, int, int] = (64, 256, 256)
+    lr_points: tuple[float, float, float] = (0.2, 0.23, 0.07)  # start factor, peak position, end factor
+    precision: str = "auto"  # "auto" (measured), "fp32" or "bf16"
+    train_images: int | None = None  # a fixed random subset (quick mode); None: all 50,000
+    test_images: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.flip not in ("alternating", "random", "none"):
+            raise ValueError(f"flip must be 'alternating', 'random' or 'none', not {self.flip!r}")
+        if self.tta_level not in (0, 1, 2):
+            raise ValueError(f"tta_level must be 0, 1 or 2, not {self.tta_level}")
+        if self.epochs <= 0 or self.batch_size < 1:
+            raise ValueError(f"need epochs > 0 and batch_size >= 1, not {self.epochs} and {self.batch_size}")
+
+
+# One ingredient removed at a time (the ablation): name -> the change to the final recipe.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "no whitening init": {"whitening": False},
+    "no identity init": {"identity_init": False},
+    "no label smoothing": {"label_smoothing": 0.0},
+    "random flips": {"flip": "random"},
+    "no translation": {"translate": 0},
+    "no lookahead": {"lookahead": False},
+    "BN shift lr x1": {"bias_scaler": 1.0},
+    "no TTA": {"tta_level": 0},
+}
+
+
+def lr_schedule(total_steps: int, points: tuple[float, float, float] = (0.2, 0.23, 0.07)) -> Tensor:
+    """The learning-rate factor at each step 0..total_steps: linear from ``start`` up to 1 at
+    ``peak * total_steps``, then linear down to ``end`` (airbench's triangle)."""
+    start, peak, end = points
+    x = torch.arange(total_steps + 1, dtype=torch.float64)
+    top = max(1, int(peak * total_steps))
+    up = start + (1 - start) * x / top
+    down = 1 + (end - 1) * (x - top) / max(1, total_steps - top)
+    return torch.where(x <= top, up, down).float()
+
+
+def flip_mask(n: int, epoch: int, mode: str, generator: torch.Generator, first: Tensor | None = None) -> Tensor:
+    """Which of ``n`` images to flip in ``epoch``.
+
+    ``"alternating"``: ``first`` (one random bit per image, drawn once per run) in even epochs and its
+    complement in odd ones, so each image alternates sides; ``"random"``: a fresh coin per image and
+    epoch; ``"none"``: no flips.
+    """
+    if mode == "none":
+        return torch.zeros(n, dtype=torch.bool)
+    if mode == "random":
+        return torch.rand(n, generator=generator) < 0.5
+    if mode != "alternating":
+        raise ValueError(f"unknown flip mode {mode!r}")
+    if first is None or first.shape != (n,):
+        raise ValueError("alternating flips need the run's first-epoch mask (one bool per image)")
+    return first if epoch % 2 == 0 else ~first
+
+
+def translate_crops(padded: Tensor, shift: int, generator: torch.Generator) -> Tensor:
+    """Random crops of ``padded`` (N x C x (H + 2 shift) x (W + 2 shift)): each image shifted by up to
+    ``shift`` pixels in each direction, one offset pair per image."""
+    if shift == 0:
+        return padded
+    n = padded.shape[0]
+    h, w = padded.shape[2] - 2 * shift, padded.shape[3] - 2 * shift
+    dy = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    dx = torch.randint(0, 2 * shift + 1, (n,), generator=generator)
+    out = torch.empty((n, padded.shape[1], h, w), dtype=padded.dtype)
+    for i in range(2 * shift + 1):
+        for j in range(2 * shift + 1):
+            idx = ((dy == i) & (dx == j)).nonzero().flatten()
+            if len(idx):
+                out[idx] = padded[idx, :, i : i + h, j : j + w]
+    return out
+
+
+class Lookahead:
+    """An exponential moving average of all float state (weights and batch-norm statistics) that the
+    model is reset to at each :meth:`update`: ``avg = decay * avg + (1 - decay) * model; model = avg``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.average = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, decay: float) -> None:
+        for key, value in model.state_dict().items():
+            if value.is_floating_point():
+                self.average[key].lerp_(value, 1.0 - decay)
+                value.copy_(self.average[key])
+
+
+@torch.no_grad()
+def tta_logits(model: nn.Module, x: Tensor, level: int, batch_size: int = 2000) -> Tensor:
+    """The model's logits (float32) for normalised images ``x``, averaged over test-time views.
+
+    level 0: the image; level 1: the image and its mirror (mean); level 2: the level-1 answer averaged
+    with the level-1 answers of the image shifted by one pixel up-left and down-right (reflection
+    padding), weights 1/2, 1/4, 1/4: six forward passes, as airbench94.
+    """
+    model.eval()
+
+    def mirror(v: Tensor) -> Tensor:
+        return model(v).float() if level == 0 else 0.5 * (model(v).float() + model(v.flip(-1)).float())
+
+    out = []
+    for start in range(0, x.shape[0], batch_size):
+        v = x[start : start + batch_size]
+        logits = mirror(v)
+        if level == 2:
+            padded = F.pad(v, (1, 1, 1, 1), mode="reflect")
+            h, w = v.shape[-2:]
+            shifted = 0.5 * (mirror(padded[..., :h, :w]) + mirror(padded[..., 2 : 2 + h, 2 : 2 + w]))
+            logits = 0.5 * logits + 0.5 * shifted
+        out.append(logits)
+    return torch.cat(out)
+
+
+def training_flops(model: nn.Module, x: Tensor, y: Tensor, speed: SpeedSettings, label_smoothing: float) -> int:
+    """FLOPs of one training step (forward and backward) on the batch ``x``, counted by
+    ``torch.utils.flop_counter.FlopCounterMode`` on a copy of the model (the model is not changed)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    probe = copy.deepcopy(model).train()
+    with FlopCounterMode(display=False) as counter:
+        with speed.autocast():
+            loss = F.cross_entropy(probe(x).float(), y, label_smoothing=label_smoothing, reduction="sum")
+        loss.backward()
+    return int(counter.get_total_flops())
+
+
+def conv_peak_tflops(dtype: torch.dtype, repeats: int = 5) -> dict[str, float]:
+    """The forward-convolution throughput this process reaches (TFLOP/s, 2 FLOPs per multiply-add; median of
+    ``repeats`` runs), channels-last, on the speed-run's own 3x3 layer shapes at batch 1,024 and on one larger
+    layer. ``dtype`` float32 or bfloat16 (run directly in that type, not under autocast)."""
+    shapes = {  # (batch, in, out, size)
+        "64->256 @15": (1024, 64, 256, 15),
+        "256->256 @7": (1024, 256, 256, 7),
+        "256->256 @16, batch 256": (256, 256, 256, 16),
+    }
+    results = {}
+    with torch.inference_mode():
+        for name, (n, cin, cout, size) in shapes.items():
+            conv = nn.Conv2d(cin, cout, 3, padding=1, bias=False).to(dtype=dtype, memory_format=torch.channels_last)
+            x = torch.randn(n, cin, size, size, dtype=dtype).to(memory_format=torch.channels_last)
+            seconds = median_seconds(lambda: conv(x), warmup=2, repeats=repeats)
+            results[name] = 2 * n * cin * cout * 9 * size * size / seconds / 1e12
+    return results
+
+
+def _optimizer(model: nn.Module, config: SpeedrunConfig) -> torch.optim.SGD:
+    """Nesterov SGD on the summed loss. airbench's units: ``lr`` and ``weight_decay`` are per 1,024
+    examples and divided by 1,024 (1 + 1 / (1 - momentum)), the size of a Nesterov step relative to
+    one gradient if gradients were constant, so that the step size does not depend on the momentum.
+    Weight decay is decoupled from the learning rate (``wd / lr`` is passed to PyTorch, which multiplies
+    it by the learning rate again). Batch-norm shifts get ``bias_scaler`` times the learning rate."""
+    kilostep = 1024 * (1 + 1 / (1 - config.momentum))
+    lr = config.lr / kilostep
+    wd = config.weight_decay * config.batch_size / kilostep
+    lr_bias = lr * config.bias_scaler
+    norm_ids = {id(m.bias) for m in model.modules() if isinstance(m, ShiftOnlyBatchNorm)}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    shifts = [p for p in trainable if id(p) in norm_ids]
+    others = [p for p in trainable if id(p) not in norm_ids]
+    groups = [
+        {"params": shifts, "lr": lr_bias, "weight_decay": wd / lr_bias},
+        {"params": others, "lr": lr, "weight_decay": wd / lr},
+    ]
+    return torch.optim.SGD(groups, momentum=config.momentum, nesterov=True)
+
+
+def build_model(config: SpeedrunConfig, whitening_images: Tensor | None) -> SpeedrunNet:
+    """The network of ``config``: identity-initialised or not, whitened from ``whitening_images`` or not."""
+    model = SpeedrunNet(widths=config.widths)
+    if not config.identity_init:
+        for m in model.blocks.modules():
+            if isinstance(m, nn.Conv2d):
+                m.reset_parameters()
+    if config.whitening:
+        if whitening_images is None:
+            raise ValueError("the whitening initialisation needs training images")
+        whitening_init_(model.whiten, whitening_images)
+    else:
+        model.whiten.weight.requires_grad_(True)  # trained like any other layer
+    return model
+
+
+def speedrun(
+    train: ImageTensors,
+    test: ImageTensors,
+    config: SpeedrunConfig = SpeedrunConfig(),
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    log: Callable[[str], None] | None = print,
+    eval_every_epoch: bool = True,
+) -> dict[str, Any]:
+    """Train :class:`SpeedrunNet` from scratch with ``config`` and measure it.
+
+    Returns a record (JSON-ready): the test accuracy with the configured test-time augmentation and
+    without any, the training wall time (data augmentation included; the per-epoch test evaluations,
+    the FLOP count and the speed measurement excluded and timed separately), epochs and steps,
+    images per second, the counted training FLOPs and the achieved TFLOP/s, the precision and the
+    hardware, and a per-epoch curve (training loss; test accuracy without TTA).
+    """
+    device = torch.device(device)
+    generator = seed_everything(seed)
+    if config.train_images:
+        train = train.subset(config.train_images, seed=seed)
+    if config.test_images:
+        test = test.subset(config.test_images, seed=0)
+    mean, std = train.spec.mean, train.spec.std
+    train_x = normalize(train.images, mean, std)
+    test_x = normalize(test.images, mean, std).to(device)
+    train_y, test_y = train.labels, test.labels.to(device)
+    padded = F.pad(train_x, (config.translate,) * 4, mode="reflect") if config.translate else train_x
+
+    model = build_model(config, train_x[:5000]).to(device)
+    n = len(train)
+    steps_per_epoch = n // config.batch_size
+    if steps_per_epoch < 1:
+        raise ValueError(f"{n} training images are fewer than one batch of {config.batch_size}")
+    total_steps = math.ceil(steps_per_epoch * config.epochs)
+
+    overhead = time.perf_counter()
+    speed = choose_speed_settings(model, (3, 32, 32), config.batch_size, device, config.precision, None)
+    if speed.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    xb, yb = train_x[: config.batch_size].to(device), train_y[: config.batch_size].to(device)
+    if speed.channels_last:
+        xb = xb.contiguous(memory_format=torch.channels_last)
+    flops_with_bias = training_flops(model, xb, yb, speed, config.label_smoothing)
+    model.whiten.bias.requires_grad_(False)
+    flops_frozen = training_flops(model, xb, yb, speed, config.label_smoothing)
+    model.whiten.bias.requires_grad_(True)
+    overhead = time.perf_counter() - overhead
+
+    optimizer = _optimizer(model, config)
+    schedule = lr_schedule(total_steps, config.lr_points)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    decays = 0.95**5 * (torch.arange(total_steps + 1) / total_steps) ** 3
+    lookahead = Lookahead(model) if config.lookahead else None
+    first_flips = torch.rand(n, generator=generator) < 0.5
+    if log:
+        log(
+            f"speed-run, seed {seed}: {n:,} images, {total_steps} steps of {config.batch_size} "
+            f"({config.epochs} epochs); {speed.describe()}; {hardware_summary(device)}"
+        )
+
+    curve, step, train_seconds, eval_seconds, counted = [], 0, 0.0, 0.0, 0
+    for epoch in range(math.ceil(config.epochs)):
+        start = time.perf_counter()
+        bias_trains = config.whitening and epoch < config.whiten_bias_epochs
+        model.whiten.bias.requires_grad_(bias_trains or not config.whitening)
+        images = translate_crops(padded, config.translate, generator)
+        flips = flip_mask(n, epoch, config.flip, generator, first_flips)
+        images[flips] = images[flips].flip(-1)
+        order = torch.randperm(n, generator=generator)
+        model.train()
+        losses = []
+        for b in range(steps_per_epoch):
+            if step >= total_steps:
+                break
+            idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+            x, y = images[idx].to(device), train_y[idx].to(device)
+            if speed.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with speed.autocast():
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing, reduction="sum")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for group, base in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = base * schedule[step].item()
+            optimizer.step()
+            step += 1
+            counted += flops_with_bias if bias_trains or not config.whitening else flops_frozen
+            losses.append(loss.item() / len(idx))
+            if lookahead is not None and step % 5 == 0:
+                lookahead.update(model, float(decays[step]))
+        if lookahead is not None and step >= total_steps:
+            lookahead.update(model, 1.0)  # the final weights are the average
+        train_seconds += time.perf_counter() - start
+        point = {
+            "epoch": epoch + 1,
+            "step": step,
+            "train_loss": sum(losses) / max(1, len(losses)),
+            "seconds": round(train_seconds, 2),
+        }
+        if eval_every_epoch or step >= total_steps:
+            start = time.perf_counter()
+            with speed.autocast():
+                point["test_acc"] = (tta_logits(model, test_x, 0).argmax(1) == test_y).float().mean().item()
+            eval_seconds += time.perf_counter() - start
+        curve.append(point)
+        if log:
+            log(
+                f"  epoch {epoch + 1:2d}: loss {point['train_loss']:.3f}, "
+                f"test {100 * point.get('test_acc', float('nan')):.2f} % (no TTA), {train_seconds:.0f} s"
+            )
+    start = time.perf_counter()
+    with speed.autocast():
+        logits = tta_logits(model, test_x, config.tta_level)
+    test_acc = (logits.argmax(1) == test_y).float().mean().item()
+    tta_seconds = time.perf_counter() - start
+    record = {
+        "seed": seed,
+        "test_acc": test_acc,
+        "test_acc_no_tta": curve[-1]["test_acc"],
+        "tta_level": config.tta_level,
+        "train_seconds": round(train_seconds, 2),
+        "epochs": config.epochs,
+        "steps": step,
+        "train_images": n,
+        "test_images": len(test),
+        "images_per_second": round(step * config.batch_size / train_seconds, 1),
+        "train_pflop": counted / 1e15,
+        "achieved_tflops": counted / train_seconds / 1e12,
+        "flops_per_step": {"whitening bias trained": flops_with_bias, "whitening frozen": flops_frozen},
+        "eval_seconds": round(eval_seconds, 2),
+        "tta_seconds": round(tta_seconds, 2),
+        "setup_seconds": round(overhead, 2),
+        "precision": speed.to_record(),
+        "hardware": hardware_summary(device),
+        "config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()},
+        "curve": curve,
+    }
+    if log:
+        log(
+            f"  test accuracy {100 * test_acc:.2f} % (TTA level {config.tta_level}), "
+            f"{record['train_seconds']:.0f} s training, {record['train_pflop']:.3f} PFLOP counted, "
+            f"{record['achieved_tflops']:.3f} TFLOP/s"
+        )
+    return record

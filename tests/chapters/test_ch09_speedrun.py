@@ -1,0 +1,171 @@
+"""The speed-run's pieces on small inputs, and a quick run end to end (seconds)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from cnnlib import data, experiments
+from cnnlib.chapters.ch09_classics_today import speedrun as sr
+from cnnlib.models.speedrun import ShiftOnlyBatchNorm, SpeedrunBlock, SpeedrunNet, whitening_init_
+
+
+def correlated_images(n: int = 64, seed: int = 0) -> torch.Tensor:
+    """Smooth random images: neighbouring pixels and channels strongly correlated, like photos."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(n, 1, 8, 8, generator=g)
+    smooth = nn.functional.interpolate(base, size=(32, 32), mode="bilinear", align_corners=False)
+    colour = torch.tensor([1.0, 0.8, 0.6]).view(1, 3, 1, 1)
+    return smooth * colour + 0.1 * torch.randn(n, 3, 32, 32, generator=g)
+
+
+def test_whitening_init_decorrelates_the_patches():
+    images = correlated_images()
+    conv = nn.Conv2d(3, 24, 2, bias=True)
+    eigenvalues = whitening_init_(conv, images, eps=1e-6)
+    assert torch.all(eigenvalues[:-1] >= eigenvalues[1:])  # largest first
+    with torch.no_grad():
+        out = conv(images)[:, :12]  # the first half: the scaled eigenvectors
+    flat = out.permute(0, 2, 3, 1).reshape(-1, 12)
+    covariance = flat.T @ flat / flat.shape[0]
+    assert torch.allclose(covariance, torch.eye(12), atol=2e-2)
+    assert torch.equal(conv.weight[12:], -conv.weight[:12]) and torch.all(conv.bias == 0)
+    with pytest.raises(ValueError, match="24 output channels"):
+        whitening_init_(nn.Conv2d(3, 12, 2), images)
+
+
+def test_blocks_start_as_the_identity_and_bn_trains_only_its_shift():
+    block = SpeedrunBlock(8, 8)
+    x = torch.randn(2, 8, 6, 6)
+    assert torch.equal(block.conv2(x), x)  # dirac initialisation
+    wider = SpeedrunBlock(4, 8).conv1(x[:, :4])
+    assert torch.equal(wider[:, :4], x[:, :4])  # the first in_channels filters pass their channel on
+    bn = ShiftOnlyBatchNorm(8)
+    assert not bn.weight.requires_grad and bn.bias.requires_grad and bn.eps == 1e-12
+
+
+def test_network_shapes_parameters_and_bad_input():
+    net = SpeedrunNet()
+    assert net(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in net.parameters()) == 1_972_792
+    assert not net.whiten.weight.requires_grad
+    with pytest.raises(ValueError, match="32"):
+        net(torch.randn(2, 3, 28, 28))
+
+
+def test_alternating_flips_alternate_and_random_ones_do_not():
+    g = torch.Generator().manual_seed(0)
+    first = torch.rand(1000, generator=g) < 0.5
+    masks = [sr.flip_mask(1000, epoch, "alternating", g, first) for epoch in range(4)]
+    assert torch.equal(masks[0], first) and torch.equal(masks[1], ~first) and torch.equal(masks[2], first)
+    assert torch.all(masks[0] ^ masks[1])  # every image flipped in exactly one of two consecutive epochs
+    fresh = [sr.flip_mask(1000, epoch, "random", g) for epoch in range(2)]
+    assert 0.4 < (fresh[0] ^ fresh[1]).float().mean() < 0.6  # a coin per epoch: half change sides
+    assert not sr.flip_mask(10, 0, "none", g).any()
+    with pytest.raises(ValueError, match="first-epoch mask"):
+        sr.flip_mask(10, 1, "alternating", g)
+
+
+def test_translate_crops_are_windows_of_the_padded_images():
+    g = torch.Generator().manual_seed(0)
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    padded = nn.functional.pad(images, (2, 2, 2, 2), mode="reflect")
+    crops = sr.translate_crops(padded, 2, g)
+    assert crops.shape == images.shape
+    for i in range(2):
+        windows = [padded[i, :, a : a + 8, b : b + 8] for a in range(5) for b in range(5)]
+        assert any(torch.equal(crops[i], w) for w in windows)
+    assert sr.translate_crops(images, 0, g) is images
+
+
+def test_lookahead_moves_to_the_average_and_resets_the_model():
+    model = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ahead = sr.Lookahead(model)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ahead.update(model, decay=0.75)
+    assert torch.allclose(model.weight, torch.full((1, 2), 0.25))  # 0.75 * 0 + 0.25 * 1, copied back
+    with torch.no_grad():
+        model.weight.fill_(5.0)
+    ahead.update(model, decay=1.0)  # the end of training: the average as it is
+    assert torch.allclose(model.weight, torch.full((1, 2), 0.25))
+
+
+def test_lr_schedule_is_airbench_triangle():
+    s = sr.lr_schedule(100, (0.2, 0.25, 0.1))
+    assert s[0].item() == pytest.approx(0.2) and s[25].item() == pytest.approx(1.0)
+    assert s[100].item() == pytest.approx(0.1) and len(s) == 101
+    assert torch.all(s[:26].diff() > 0) and torch.all(s[25:].diff() < 0)
+
+
+class Mirrored(nn.Module):
+    """A model that sees only the left-right symmetric part of its input."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3 * 8 * 8, 4)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.linear((x + x.flip(-1)).flatten(1))
+
+
+def test_tta_levels():
+    model, x = Mirrored(), torch.randn(5, 3, 8, 8)
+    zero, one = sr.tta_logits(model, x, 0), sr.tta_logits(model, x, 1)
+    assert torch.allclose(zero, one, atol=1e-6)  # a symmetric model gains nothing from the mirror
+    model.calls = 0
+    two = sr.tta_logits(model, x, 2)
+    assert model.calls == 6 and two.shape == (5, 4)
+
+
+def test_config_refuses_unknown_choices():
+    with pytest.raises(ValueError, match="flip"):
+        sr.SpeedrunConfig(flip="sometimes")
+    with pytest.raises(ValueError, match="tta_level"):
+        sr.SpeedrunConfig(tta_level=3)
+    assert set(sr.ABLATIONS) and all(sr.SpeedrunConfig(**change) for change in sr.ABLATIONS.values())
+
+
+def _tiny_data() -> tuple[data.ImageTensors, data.ImageTensors]:
+    g = torch.Generator().manual_seed(0)
+    spec = data.DATASETS["cifar10"]
+
+    def split(n, name):
+        images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+        labels = torch.randint(0, 10, (n,), generator=g)
+        return data.ImageTensors(images=images, labels=labels, spec=spec, split=name, source="random")
+
+    return split(256, "train"), split(64, "test")
+
+
+def test_a_tiny_run_counts_its_flops_and_times_itself():
+    train, test = _tiny_data()
+    config = sr.SpeedrunConfig(epochs=2, batch_size=64, precision="fp32", whiten_bias_epochs=1)
+    record = sr.speedrun(train, test, config, seed=0, log=None)
+    assert record["steps"] == 8 and len(record["curve"]) == 2
+    per_step = record["flops_per_step"]
+    assert per_step["whitening bias trained"] > per_step["whitening frozen"] > 0
+    expected = 4 * per_step["whitening bias trained"] + 4 * per_step["whitening frozen"]
+    assert record["train_pflop"] == pytest.approx(expected / 1e15)
+    assert record["achieved_tflops"] == pytest.approx(expected / record["train_seconds"] / 1e12, rel=0.01)  # s rounded
+    assert 0 <= record["test_acc"] <= 1 and record["precision"]["autocast_dtype"] == "float32"
+    # the forward pass of one image is 0.236 GFLOP; training a step costs about three forward passes
+    assert 2.5 < per_step["whitening frozen"] / (64 * 0.2363e9) < 3.2
+
+
+def test_conv_peak_is_measured_for_the_speedrun_shapes():
+    peaks = sr.conv_peak_tflops(torch.float32, repeats=1)
+    assert set(peaks) == {"64->256 @15", "256->256 @7", "256->256 @16, batch 256"} and min(peaks.values()) > 0
+
+
+def test_quick_experiment_runs_and_is_not_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.EXPERIMENTS_ENV, str(tmp_path))
+    record = experiments.run("speedrun_cifar10", quick=True)
+    assert record["quick"] and not list(tmp_path.iterdir())
+    (run,) = record["result"]["runs"]
+    assert run["train_pflop"] > 0 and "bfloat16" in record["result"]["peak_tflops"]
