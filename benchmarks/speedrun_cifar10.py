@@ -12,6 +12,10 @@ Usage, from the repository root after the README's set-up::
 
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py             # 3 seeds, stored
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation  # 2 seeds per ingredient
+    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation "no lookahead"  # one of them
+
+Each removed ingredient is its own stored experiment (``speedrun_no_lookahead``, ...), so the ablation can be
+run a few ingredients at a time.
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --quick     # seconds, not stored
 """
 
@@ -20,11 +24,12 @@ from __future__ import annotations
 import argparse
 
 from cnnlib import experiments
+from cnnlib.chapters.ch09_classics_today.speedrun import ABLATIONS, ablation_experiment
 from cnnlib.runtime import use_all_cores
 
 
-def print_runs(title: str, runs: list[dict], peaks: dict) -> None:
-    best = max(v for p in peaks.values() if p for v in p.values())
+def print_runs(title: str, runs: list[dict], peaks: dict | None) -> None:
+    best = max(v for p in peaks.values() if p for v in p.values()) if peaks else float("nan")
     print(f"\n{title}")
     print(
         f"{'seed':>4} {'test %':>7} {'no TTA %':>9} {'train s':>8} {'img/s':>7} {'PFLOP':>6} "
@@ -40,12 +45,21 @@ def print_runs(title: str, runs: list[dict], peaks: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ablation", action="store_true", help="remove one ingredient at a time (2 seeds each)")
+    parser.add_argument(
+        "--ablation", nargs="*", metavar="INGREDIENT", choices=list(ABLATIONS),
+        help="remove one ingredient at a time (2 seeds each): all of them, or the ones named",
+    )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a few seconds on 1,024 images; not stored")
     args = parser.parse_args()
     use_all_cores()
-    name = "speedrun_ablation" if args.ablation else "speedrun_cifar10"
-    record = experiments.run(name, quick=args.quick)
+    if args.ablation is not None:
+        for label in args.ablation or list(ABLATIONS):
+            record = experiments.run(ablation_experiment(label), quick=args.quick)
+            s = record["result"]["summary"]
+            print_runs(f"without: {label} {ABLATIONS[label]}", record["result"]["runs"], None)
+            print(f"mean {100 * s['test_acc_mean']:.2f} %, {s['train_seconds_mean']:.0f} s per run")
+        return
+    record = experiments.run("speedrun_cifar10", quick=args.quick)
     result = record["result"]
     print(f"\n{record['hardware']}")
     for precision, shapes in result["peak_tflops"].items():
@@ -53,23 +67,16 @@ def main() -> None:
             print(
                 f"convolution peak, {precision}: " + ", ".join(f"{k} {v:.3f}" for k, v in shapes.items()) + " TFLOP/s"
             )
-    if args.ablation:
-        for ingredient, row in result["ablations"].items():
-            print_runs(f"without: {ingredient} {row['change']}", row["runs"], result["peak_tflops"])
-    else:
-        print_runs("the recipe", result["runs"], result["peak_tflops"])
-        s = result["summary"]
-        print(
-            f"\nmean test accuracy {100 * s['test_acc_mean']:.2f} % (sd {100 * s['test_acc_std']:.2f}) over "
-            f"{len(result['runs'])} runs; {s['train_seconds_mean']:.0f} s and {s['train_pflop_mean']:.3f} PFLOP "
-            "per run; "
-            f"{s['achieved_tflops_mean']:.3f} TFLOP/s = {100 * s['share_of_peak']:.0f} % of the measured peak"
-        )
-        for label, pub in result["published"].items():
-            print(
-                f"published {label}: {100 * pub['test_acc_mean']:.2f} %, {pub['seconds']} s on an A100, "
-                f"{pub['pflop']} PFLOP ({pub['note']})"
-            )
+    print_runs("the recipe", result["runs"], result["peak_tflops"])
+    s = result["summary"]
+    print(
+        f"\nmean test accuracy {100 * s['test_acc_mean']:.2f} % (sd {100 * s['test_acc_std']:.2f}) over "
+        f"{len(result['runs'])} runs; {s['train_seconds_mean']:.0f} s and {s['train_pflop_mean']:.3f} PFLOP "
+        f"per run; {s['achieved_tflops_mean']:.3f} TFLOP/s = {100 * s['share_of_peak']:.0f} % of the measured peak"
+    )
+    for label, pub in result["published"].items():
+        print(f"published {label}: {100 * pub['test_acc_mean']:.2f} %, {pub['seconds']} s on an A100, "
+              f"{pub['pflop']} PFLOP ({pub['note']})")  # fmt: skip
     print(f"stored: {not args.quick}")
 
 

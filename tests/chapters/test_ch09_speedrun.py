@@ -169,3 +169,47 @@ def test_quick_experiment_runs_and_is_not_stored(tmp_path, monkeypatch):
     assert record["quick"] and not list(tmp_path.iterdir())
     (run,) = record["result"]["runs"]
     assert run["train_pflop"] > 0 and "bfloat16" in record["result"]["peak_tflops"]
+
+
+def test_every_ablation_is_its_own_experiment():
+    names = [sr.ablation_experiment(label) for label in sr.ABLATIONS]
+    assert names[0] == "speedrun_no_whitening_init" and len(set(names)) == len(names)
+    assert all(name in experiments.EXPERIMENTS for name in names)
+    with pytest.raises(KeyError, match="unknown ingredient"):
+        sr.ablation_experiment("no such thing")
+
+
+def _fake_run(seed: int, acc: float) -> dict:
+    curve = [{"epoch": e, "step": 10 * e, "train_loss": 1.0 / e, "seconds": 40.0 * e, "test_acc": acc - 0.01 / e}
+             for e in (1, 2)]  # fmt: skip
+    return {"seed": seed, "test_acc": acc, "test_acc_no_tta": acc - 0.005, "train_seconds": 80.0,
+            "images_per_second": 1000.0, "train_pflop": 0.3, "achieved_tflops": 0.8, "curve": curve}  # fmt: skip
+
+
+def test_tables_and_figure_of_a_result():
+    import matplotlib.pyplot as plt
+
+    from cnnlib.chapters.ch09_classics_today.figures import plot_speedrun
+
+    recipe = {
+        "runs": [_fake_run(0, 0.94), _fake_run(1, 0.942)],
+        "peak_tflops": {"float32": {"a": 0.4}, "bfloat16": {"a": 2.0}},
+        "summary": {"test_acc_mean": 0.941, "train_seconds_mean": 80.0},
+    }
+    rows = sr.run_rows(recipe)
+    assert rows[0]["acc"] == pytest.approx(94.0) and rows[0]["of_peak"] == pytest.approx(40.0)
+    removed = {"runs": [_fake_run(0, 0.93)], "summary": {"test_acc_mean": 0.93, "train_seconds_mean": 79.0}}
+    table = sr.ablation_rows({"no lookahead": removed}, recipe)
+    assert [r["removed"] for r in table] == ["nothing (the recipe)", "no lookahead"]
+    assert table[1]["change"] == pytest.approx(-1.1) and table[0]["accs"] == pytest.approx([94.0, 94.2])
+    fig = plot_speedrun(recipe)
+    assert len(fig.axes) == 2 and all(ax.get_title() for ax in fig.axes)
+    plt.close(fig)
+
+
+def test_quick_ablation_experiment_runs_and_is_not_stored(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.EXPERIMENTS_ENV, str(tmp_path))
+    record = experiments.run(sr.ablation_experiment("no lookahead"), quick=True)
+    result = record["result"]
+    assert record["quick"] and not list(tmp_path.iterdir()) and result["config"]["lookahead"] is False
+    assert result["removed"] == "no lookahead" and len(result["runs"]) == 1

@@ -20,6 +20,7 @@ __all__ = [
     "plot_kernel_density",
     "plot_kernels",
     "plot_repvgg_speed",
+    "plot_speedrun",
 ]
 
 _COLOURS = STYLE["axes.prop_cycle"].by_key()["color"]
@@ -190,5 +191,28 @@ def plot_ablation_curves(results: Mapping[str, Mapping[str, Any]], chosen: Seque
     ax.set_ylim(bottom=max(ax.get_ylim()[0], 50))
     ax.legend(fontsize=8)
     ax.set_title("Learning curves of the ablation")
+    fig.tight_layout()
+    return fig
+
+
+def plot_speedrun(result: Mapping[str, Any], target: float = 94.0) -> Figure:
+    """The ``speedrun_cifar10`` runs: training loss (left) and test accuracy without TTA (right) against the
+    training wall time, one line per seed; the final accuracy with TTA as a dot at the end, the target dashed."""
+    fig, axes = figure(ncols=2, figsize=(10, 3.8))
+    loss_ax, acc_ax = axes[0]
+    for i, run in enumerate(result["runs"]):
+        colour = _COLOURS[i % len(_COLOURS)]
+        minutes = [p["seconds"] / 60 for p in run["curve"]]
+        loss_ax.plot(minutes, [p["train_loss"] for p in run["curve"]], "-o", ms=3, color=colour,
+                     label=f"seed {run['seed']}")  # fmt: skip
+        acc_ax.plot(minutes, [100 * p["test_acc"] for p in run["curve"]], "-o", ms=3, color=colour,
+                    label=f"seed {run['seed']}: {100 * run['test_acc']:.2f} % with TTA")  # fmt: skip
+        acc_ax.plot([minutes[-1]], [100 * run["test_acc"]], "*", ms=10, color=colour)
+    acc_ax.axhline(target, color="gray", ls="--", lw=1)
+    loss_ax.set(xlabel="training time (minutes)", ylabel="training loss (label-smoothed)", title="Training loss")
+    acc_ax.set(xlabel="training time (minutes)", ylabel="test accuracy (%)", ylim=(80, 95.5),
+               title="Test accuracy after each epoch (line), with TTA (star)")  # fmt: skip
+    loss_ax.legend(fontsize=9)
+    acc_ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     return fig

@@ -44,6 +44,11 @@ from ...train import SpeedSettings, choose_speed_settings
 
 __all__ = [
     "ABLATIONS",
+    "AIRBENCH_ABLATION_PUBLISHED",
+    "AIRBENCH_PUBLISHED",
+    "ablation_experiment",
+    "ablation_rows",
+    "run_rows",
     "Lookahead",
     "SpeedrunConfig",
     "conv_peak_tflops",
@@ -101,6 +106,73 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "BN shift lr x1": {"bias_scaler": 1.0},
     "no TTA": {"tta_level": 0},
 }
+
+
+# Jordan 2024 (arXiv:2404.00498, Sec. 1), on one NVIDIA A100; the Muon record as the issue cites it.
+AIRBENCH_PUBLISHED = {
+    "airbench94": {"test_acc_mean": 0.9401, "seconds": 3.83, "pflop": 0.36, "note": "9.9 epochs, uncompiled"},
+    "airbench94, compiled": {"test_acc_mean": 0.9401, "seconds": 3.29, "pflop": 0.36, "note": "torch.compile"},
+    "airbench94_muon": {"test_acc_mean": 0.9401, "seconds": 2.59, "pflop": 0.29, "note": "the Muon optimiser"},
+}
+
+# airbench's own ablation (github.com/KellerJordan/cifar10-zoo, airbench_ablations/README.md): features added
+# one after another, and the epochs each version needs to average 94 % (A100 seconds; evidence: mean accuracy
+# over n runs). It adds features rather than removing them, so it answers "how many epochs does it save".
+AIRBENCH_ABLATION_PUBLISHED = [
+    {"feature": "baseline: standard init, Nesterov SGD, crop + flip, flip TTA", "epochs": 35.0, "seconds": 14.5},
+    {"feature": "+ whitening init of the first layer", "epochs": 21.0, "seconds": 8.6},
+    {"feature": "+ identity (dirac) init of the convolutions", "epochs": 18.0, "seconds": 7.3},
+    {"feature": "+ BN shifts' learning rate x64", "epochs": 13.5, "seconds": 5.5},
+    {"feature": "+ first-layer bias frozen after 3 epochs", "epochs": 13.5, "seconds": 5.2},
+    {"feature": "+ lookahead", "epochs": 12.0, "seconds": 4.6},
+    {"feature": "+ multi-crop TTA", "epochs": 10.8, "seconds": 4.3},
+    {"feature": "+ alternating flip", "epochs": 9.9, "seconds": 3.95},
+]
+
+
+def run_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per run of a ``speedrun_cifar10`` result, for :func:`cnnlib.nbtools.show_table`: accuracy with and
+    without TTA (%), training seconds, images/s, counted PFLOP, TFLOP/s and its share of the measured peak (%)."""
+    peak = max(v for p in result["peak_tflops"].values() if p for v in p.values())
+    return [
+        {
+            "seed": r["seed"],
+            "acc": 100 * r["test_acc"],
+            "acc_plain": 100 * r["test_acc_no_tta"],
+            "seconds": r["train_seconds"],
+            "img_s": r["images_per_second"],
+            "pflop": r["train_pflop"],
+            "tflops": r["achieved_tflops"],
+            "of_peak": 100 * r["achieved_tflops"] / peak,
+        }
+        for r in result["runs"]
+    ]
+
+
+def ablation_experiment(label: str) -> str:
+    """The name of the stored experiment that removes ingredient ``label`` of :data:`ABLATIONS`:
+    ``"no whitening init"`` -> ``"speedrun_no_whitening_init"``."""
+    if label not in ABLATIONS:
+        raise KeyError(f"unknown ingredient {label!r}; known: {', '.join(ABLATIONS)}")
+    return "speedrun_" + "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
+
+
+def ablation_rows(ablations: dict[str, dict[str, Any]], recipe: dict[str, Any]) -> list[dict[str, Any]]:
+    """Stored ablation results (``{label: result}``, any subset of :data:`ABLATIONS`) beside the full recipe's
+    runs: per removed ingredient the test accuracy of each seed and their mean (%), the change of the mean
+    against the recipe's (points) and the mean training seconds."""
+
+    def row(removed: str, result: dict[str, Any]) -> dict[str, Any]:
+        s = result["summary"]
+        return {
+            "removed": removed,
+            "accs": [100 * r["test_acc"] for r in result["runs"]],
+            "acc": 100 * s["test_acc_mean"],
+            "change": 100 * (s["test_acc_mean"] - recipe["summary"]["test_acc_mean"]),
+            "seconds": s["train_seconds_mean"],
+        }
+
+    return [row("nothing (the recipe)", recipe)] + [row(label, result) for label, result in ablations.items()]
 
 
 def lr_schedule(total_steps: int, points: tuple[float, float, float] = (0.2, 0.23, 0.07)) -> Tensor:
