@@ -81,9 +81,10 @@ class SpeedrunNet(nn.Module):
     Args:
         widths: output channels of the three blocks.
         num_classes: outputs of the linear layer.
-        whiten_kernel: side of the whitening layer's patches (2: 2 x 3 x 2 x 2 = 24 filters).
+        whiten_kernel: side of the whitening layer's patches (2: 2 x 3 x 2 x 2 = 24 filters for RGB).
         bn_momentum: PyTorch's batch-norm momentum (the paper's 0.6 is 1 - 0.4 in its convention).
         output_scale: the logits are multiplied by it.
+        in_channels: image channels (the whitening layer has 2 x in_channels x whiten_kernel^2 filters).
     """
 
     def __init__(
@@ -93,10 +94,11 @@ class SpeedrunNet(nn.Module):
         whiten_kernel: int = 2,
         bn_momentum: float = 0.4,
         output_scale: float = 1 / 9,
+        in_channels: int = 3,
     ) -> None:
         super().__init__()
-        whiten_width = 2 * 3 * whiten_kernel**2
-        self.whiten = nn.Conv2d(3, whiten_width, kernel_size=whiten_kernel, padding=0, bias=True)
+        whiten_width = 2 * in_channels * whiten_kernel**2
+        self.whiten = nn.Conv2d(in_channels, whiten_width, kernel_size=whiten_kernel, padding=0, bias=True)
         self.whiten.weight.requires_grad_(False)  # set from the data by whitening_init_, never trained
         self.act = nn.GELU()
         channels = [whiten_width, *widths]
@@ -104,10 +106,10 @@ class SpeedrunNet(nn.Module):
         self.pool = nn.MaxPool2d(3)
         self.classifier = nn.Linear(widths[-1], num_classes, bias=False)
         self.output_scale = output_scale
-        self.in_channels = 3
+        self.in_channels = in_channels
 
     def forward_features(self, x: Tensor) -> Tensor:
-        check_input(x, model="SpeedrunNet", in_channels=3, exact_size=(32, 32))
+        check_input(x, model="SpeedrunNet", in_channels=self.in_channels, exact_size=(32, 32))
         # N x 3 x 32 x 32 -> whiten N x 24 x 31 x 31 -> blocks 64 @ 15, 256 @ 7, 256 @ 3
         return self.blocks(self.act(self.whiten(x)))
 

@@ -213,3 +213,13 @@ def test_quick_ablation_experiment_runs_and_is_not_stored(tmp_path, monkeypatch)
     result = record["result"]
     assert record["quick"] and not list(tmp_path.iterdir()) and result["config"]["lookahead"] is False
     assert result["removed"] == "no lookahead" and len(result["runs"]) == 1
+
+
+def test_quick_profile_accounts_for_the_step(tmp_path, monkeypatch):
+    monkeypatch.setenv(experiments.EXPERIMENTS_ENV, str(tmp_path))
+    result = experiments.run("speedrun_profile", quick=True)["result"]
+    parts = result["parts"]
+    assert parts["convolutions, forward"] > 0 and parts["convolutions, backward"] > 0
+    assert sum(parts.values()) == pytest.approx(result["step_seconds"], rel=0.05) or parts["everything else"] == 0
+    rows = sr.profile_rows(result)
+    assert sum(r["share"] for r in rows) == pytest.approx(100.0) and rows[-1]["part"].startswith("data augmentation")

@@ -175,6 +175,18 @@ def speedrun_cifar10(quick: bool = False) -> dict[str, Any]:
     }
 
 
+@experiment(
+    "speedrun_profile",
+    description="Where a training step of the CPU speed-run spends its time (torch.profiler), and one epoch's "
+    "data augmentation",
+)
+def speedrun_profile(quick: bool = False) -> dict[str, Any]:
+    from .speedrun import SpeedrunConfig, step_profile
+
+    config = SpeedrunConfig(batch_size=128) if quick else SpeedrunConfig()
+    return step_profile(config, steps=1 if quick else 3)
+
+
 def _register_speedrun_ablation(label: str) -> None:
     from .speedrun import ABLATIONS, ablation_experiment
 

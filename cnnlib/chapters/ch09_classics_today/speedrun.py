@@ -55,6 +55,8 @@ __all__ = [
     "flip_mask",
     "lr_schedule",
     "speedrun",
+    "profile_rows",
+    "step_profile",
     "training_flops",
     "translate_crops",
     "tta_logits",
@@ -478,3 +480,74 @@ def speedrun(
             f"{record['achieved_tflops']:.3f} TFLOP/s"
         )
     return record
+
+
+PROFILE_GROUPS = {  # ATen operator -> the part of a training step it belongs to
+    "aten::mkldnn_convolution": "convolutions, forward",
+    "aten::convolution_backward": "convolutions, backward",
+    "aten::max_pool2d_with_indices": "max pooling, forward",
+    "aten::max_pool2d_with_indices_backward": "max pooling, backward",
+    "aten::native_batch_norm": "batch norm, forward",
+    "aten::native_batch_norm_backward": "batch norm, backward",
+    "aten::gelu": "GELU, forward",
+    "aten::gelu_backward": "GELU, backward",
+}
+
+
+def step_profile(
+    config: SpeedrunConfig = SpeedrunConfig(), speed: SpeedSettings | None = None, steps: int = 3
+) -> dict[str, Any]:
+    """Where the time of a training step goes: ``torch.profiler`` over ``steps`` steps of the speed-run network
+    on a random batch of ``config.batch_size`` images (after two warm-up steps), the operators' total CPU time
+    (children included) per step grouped by :data:`PROFILE_GROUPS`, the optimiser step, and the rest; and the
+    time of one epoch's data augmentation (translation and flips of 50,000 normalised images)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    speed = speed or choose_speed_settings(SpeedrunNet(), (3, 32, 32), config.batch_size, torch.device("cpu"))
+    model = SpeedrunNet(widths=config.widths)
+    x = torch.randn(config.batch_size, 3, 32, 32)
+    if speed.channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (config.batch_size,))
+    optimizer = _optimizer(model, config)
+
+    def step() -> None:
+        with speed.autocast():
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing, reduction="sum")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step(), step()
+    start = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    wall = (time.perf_counter() - start) / steps
+    totals = {name: 0.0 for name in dict.fromkeys(PROFILE_GROUPS.values())}
+    totals["optimiser step"] = 0.0
+    for event in prof.key_averages():
+        if event.key in PROFILE_GROUPS:
+            totals[PROFILE_GROUPS[event.key]] += event.cpu_time_total / 1e6 / steps
+        elif event.key.startswith("Optimizer.step"):
+            totals["optimiser step"] += event.cpu_time_total / 1e6 / steps
+    totals["everything else"] = max(0.0, wall - sum(totals.values()))
+    g = torch.Generator().manual_seed(0)
+    images = torch.randn(50_000, 3, 32 + 2 * config.translate, 32 + 2 * config.translate)
+    start = time.perf_counter()
+    crops = translate_crops(images, config.translate, g)
+    flips = flip_mask(len(crops), 0, "random", g)
+    crops[flips] = crops[flips].flip(-1)
+    augment = time.perf_counter() - start
+    return {"step_seconds": wall, "parts": totals, "augment_epoch_seconds": augment,
+            "steps_per_epoch": 50_000 // config.batch_size, "precision": speed.to_record()}  # fmt: skip
+
+
+def profile_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``speedrun_profile`` result as rows (part of a step, milliseconds per step, share of the step %),
+    with the epoch's data augmentation spread over its steps as one more row."""
+    parts = dict(profile["parts"])
+    parts["data augmentation (per step)"] = profile["augment_epoch_seconds"] / profile["steps_per_epoch"]
+    total = sum(parts.values())
+    return [{"part": k, "ms": 1e3 * v, "share": 100 * v / total} for k, v in parts.items()]
