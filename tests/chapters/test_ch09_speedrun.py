@@ -200,8 +200,9 @@ def test_tables_and_figure_of_a_result():
     assert rows[0]["acc"] == pytest.approx(94.0) and rows[0]["of_peak"] == pytest.approx(40.0)
     removed = {"runs": [_fake_run(0, 0.93)], "summary": {"test_acc_mean": 0.93, "train_seconds_mean": 79.0}}
     table = sr.ablation_rows({"no lookahead": removed}, recipe)
-    assert [r["removed"] for r in table] == ["nothing (the recipe)", "no lookahead"]
-    assert table[1]["change"] == pytest.approx(-1.1) and table[0]["accs"] == pytest.approx([94.0, 94.2])
+    assert [r["removed"] for r in table] == ["nothing (the recipe)", "no TTA (the recipe's runs)", "no lookahead"]
+    assert table[2]["change"] == pytest.approx(-1.1) and table[0]["accs"] == pytest.approx([94.0, 94.2])
+    assert table[1]["acc"] == pytest.approx(94.1 - 0.5)  # the runs' accuracy without TTA
     fig = plot_speedrun(recipe)
     assert len(fig.axes) == 2 and all(ax.get_title() for ax in fig.axes)
     plt.close(fig)
