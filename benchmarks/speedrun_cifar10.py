@@ -13,10 +13,10 @@ Usage, from the repository root after the README's set-up::
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py             # 3 seeds, stored
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation  # 2 seeds per ingredient
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation "no lookahead"  # one of them
+    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --quick     # seconds, not stored
 
 Each removed ingredient is its own stored experiment (``speedrun_no_lookahead``, ...), so the ablation can be
 run a few ingredients at a time.
-    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --quick     # seconds, not stored
 """
 
 from __future__ import annotations

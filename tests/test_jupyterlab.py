@@ -103,6 +103,42 @@ def stop_lab(proc: subprocess.Popen) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+OPEN_WIDGETS = """
+const ws = window.jupyterapp ? Array.from(jupyterapp.shell.widgets('main')) : [];
+return ws.map(w => (w.context ? w.context.path : w.title.label) || '?').join(', ');
+"""
+
+
+def open_notebook(driver, base: str, token: str, path: str, tmp: Path) -> None:
+    """Open ``path`` (relative to the server's root) in JupyterLab and make it the current widget.
+
+    The ``/lab/tree/...`` address alone opens the file only most of the time (jupyterlab#15431: it races
+    the restoring of the workspace), so once the app is restored this opens it with ``docmanager:open``,
+    which activates the tab the address opened, or opens it. A failure reports what the page showed."""
+    driver.get(f"{base}/lab/tree/{path}?token={token}")
+    current = (
+        "window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.context "
+        f"&& jupyterapp.shell.currentWidget.context.path === {json.dumps(path)}"
+    )
+    try:
+        wait_for(driver, "window.jupyterapp && jupyterapp.commands.hasCommand('docmanager:open')", 90, "JupyterLab")
+        driver.execute_script("jupyterapp.restored.then(() => { window.__cnnlibRestored = true; });")
+        wait_for(driver, "window.__cnnlibRestored === true", 90, "JupyterLab to restore its workspace")
+        if not driver.execute_script(f"return ({current});"):
+            driver.execute_script("jupyterapp.commands.execute('docmanager:open', {path: arguments[0]});", path)
+        wait_for(driver, current, 60, f"JupyterLab to open {path}")
+    except AssertionError as failure:
+        screenshot(driver, tmp / "jupyterlab-open.png")
+        page = driver.execute_script("return document.body ? document.body.innerText.slice(0, 600) : ''")
+        tabs = driver.execute_script(OPEN_WIDGETS)
+        log = (tmp / "lab.log").read_text(errors="replace")[-1500:]
+        raise AssertionError(
+            f"{failure}\nopen in the main area: {tabs or 'nothing'}\npage text: {page!r}\n"
+            f"browser console: {console_errors(driver)}\nlab.log (end):\n{log}\n"
+            f"screenshot: {tmp / 'jupyterlab-open.png'}"
+        ) from None
+
+
 KERNEL = """
 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
 const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
@@ -126,14 +162,7 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
     proc, base = start_lab(root, tmp_path, token)
     try:
         with chromium() as driver:
-            driver.get(f"{base}/lab/tree/notebooks/{name}?token={token}")
-            wait_for(
-                driver,
-                f"window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.context "
-                f"&& jupyterapp.shell.currentWidget.context.path === 'notebooks/{name}'",
-                timeout=90,
-                what=f"JupyterLab to open {name}",
-            )
+            open_notebook(driver, base, token, f"notebooks/{name}", tmp_path)
             wait_for(driver, f"(function(){{{KERNEL}}})() === 'idle/connected'", timeout=90, what="the kernel")
 
             # the first code cell: the course's set-up (start() prints cnnlib's version and the hardware)
@@ -204,25 +233,18 @@ def test_run_all_keeps_solution_answers_folded(tmp_path):
     """A student's "Run All" runs the ``%%solution`` cells but shows neither their code nor their answers:
     the collapsed source shows its first line (the magic), the output a closed "Answer: click to show"."""
     root = tmp_path / "course"
-    root.mkdir()
+    (root / "notebooks").mkdir(parents=True)  # where the course's notebooks are, as in the test above
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     solution = nbformat.v4.new_code_cell("%%solution\n# Solution 1: the secret method\nprint('the answer is 42')")
     solution.metadata = {"jupyter": {"source_hidden": True}, "tags": ["solution"]}  # as the lectures' cells
     nb.cells = [nbformat.v4.new_code_cell("from cnnlib.nbtools import start\nstart();"), solution]
-    nbformat.write(nb, root / "exercises.ipynb")
+    nbformat.write(nb, root / "notebooks" / "exercises.ipynb")
     token = secrets.token_hex(16)
     proc, base = start_lab(root, tmp_path, token)
     try:
         with chromium() as driver:
-            driver.get(f"{base}/lab/tree/exercises.ipynb?token={token}")
-            wait_for(
-                driver,
-                "window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.context "
-                "&& jupyterapp.shell.currentWidget.context.path === 'exercises.ipynb'",
-                timeout=90,
-                what="JupyterLab to open the notebook",
-            )
+            open_notebook(driver, base, token, "notebooks/exercises.ipynb", tmp_path)
             wait_for(driver, f"(function(){{{KERNEL}}})() === 'idle/connected'", timeout=90, what="the kernel")
             driver.execute_script("jupyterapp.commands.execute('notebook:run-all-cells')")
             wait_for(driver, f"{_cell(1)}.outputArea.node.querySelector('details')", timeout=90, what="the answer")

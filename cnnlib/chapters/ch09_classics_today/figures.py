@@ -213,6 +213,6 @@ def plot_speedrun(result: Mapping[str, Any], target: float = 94.0) -> Figure:
     acc_ax.set(xlabel="training time (minutes)", ylabel="test accuracy (%)", ylim=(80, 95.5),
                title="Test accuracy after each epoch (line), with TTA (star)")  # fmt: skip
     loss_ax.legend(fontsize=9)
-    acc_ax.legend(fontsize=9, loc="lower right")
+    acc_ax.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
