@@ -108,6 +108,12 @@ const ws = window.jupyterapp ? Array.from(jupyterapp.shell.widgets('main')) : []
 return ws.map(w => (w.context ? w.context.path : w.title.label) || '?').join(', ');
 """
 
+ACTIVATE = """
+const path = arguments[0];
+const open = Array.from(jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === path);
+if (open) { jupyterapp.shell.activateById(open.id); } else { jupyterapp.commands.execute('docmanager:open', {path}); }
+"""
+
 
 def open_notebook(driver, base: str, token: str, path: str, tmp: Path) -> None:
     """Open ``path`` (relative to the server's root) in JupyterLab and make it the current widget.
@@ -124,9 +130,16 @@ def open_notebook(driver, base: str, token: str, path: str, tmp: Path) -> None:
         wait_for(driver, "window.jupyterapp && jupyterapp.commands.hasCommand('docmanager:open')", 90, "JupyterLab")
         driver.execute_script("jupyterapp.restored.then(() => { window.__cnnlibRestored = true; });")
         wait_for(driver, "window.__cnnlibRestored === true", 90, "JupyterLab to restore its workspace")
-        if not driver.execute_script(f"return ({current});"):
-            driver.execute_script("jupyterapp.commands.execute('docmanager:open', {path: arguments[0]});", path)
-        wait_for(driver, current, 60, f"JupyterLab to open {path}")
+        for attempt in range(4):  # the tab the address opened, activated; or the file opened anew
+            if driver.execute_script(f"return ({current});"):
+                break
+            driver.execute_script(ACTIVATE, path)
+            try:
+                wait_for(driver, current, 15, f"JupyterLab to open {path} ({attempt + 1} tries)")
+                break
+            except AssertionError:
+                if attempt == 3:
+                    raise
     except AssertionError as failure:
         screenshot(driver, tmp / "jupyterlab-open.png")
         page = driver.execute_script("return document.body ? document.body.innerText.slice(0, 600) : ''")
