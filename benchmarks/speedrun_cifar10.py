@@ -14,6 +14,7 @@ Usage, from the repository root after the README's set-up::
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation  # 2 seeds per ingredient
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --ablation "no lookahead"  # one of them
     CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --quick     # seconds, not stored
+    CNNLIB_MIRROR=../shared/mirror python benchmarks/speedrun_cifar10.py --seeds 0 --out run.json  # not stored
 
 Each removed ingredient is its own stored experiment (``speedrun_no_lookahead``, ...), so the ablation can be
 run a few ingredients at a time.
@@ -22,10 +23,17 @@ run a few ingredients at a time.
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
 
 from cnnlib import experiments
+from cnnlib.chapters.ch09_classics_today.experiments import speedrun_runs
 from cnnlib.chapters.ch09_classics_today.speedrun import ABLATIONS, ablation_experiment
-from cnnlib.runtime import use_all_cores
+from cnnlib.provenance import provenance
+from cnnlib.runtime import hardware_summary, use_all_cores
 
 
 def print_runs(title: str, runs: list[dict], peaks: dict | None) -> None:
@@ -50,7 +58,17 @@ def main() -> None:
         help="remove one ingredient at a time (2 seeds each): all of them, or the ones named",
     )  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a few seconds on 1,024 images; not stored")
+    parser.add_argument(
+        "--seeds", nargs="+", type=int, metavar="SEED",
+        help="run the recipe with these seeds only (e.g. on another CPU); printed, and written to --out, "
+        "never stored as the experiment",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, help="with --seeds: write the record (JSON) to this file")
     args = parser.parse_args()
+    if args.out and not args.seeds:
+        parser.error("--out goes with --seeds (the full run is stored as the experiment speedrun_cifar10)")
+    if args.seeds and args.ablation is not None:
+        parser.error("--seeds runs the recipe; the ablation runs its own two seeds per ingredient")
     use_all_cores()
     if args.ablation is not None:
         for label in args.ablation or list(ABLATIONS):
@@ -59,7 +77,16 @@ def main() -> None:
             print_runs(f"without: {label} {ABLATIONS[label]}", record["result"]["runs"], None)
             print(f"mean {100 * s['test_acc_mean']:.2f} %, {s['train_seconds_mean']:.0f} s per run")
         return
-    record = experiments.run("speedrun_cifar10", quick=args.quick)
+    if args.seeds:
+        command = "python benchmarks/speedrun_cifar10.py " + " ".join(sys.argv[1:])
+        record = {
+            **provenance(command, hardware_summary(torch.device("cpu"))),
+            "result": speedrun_runs(args.seeds, quick=args.quick),
+        }
+        if args.out:
+            args.out.write_text(json.dumps(record, indent=1) + "\n")
+    else:
+        record = experiments.run("speedrun_cifar10", quick=args.quick)
     result = record["result"]
     print(f"\n{record['hardware']}")
     for precision, shapes in result["peak_tflops"].items():
@@ -77,7 +104,7 @@ def main() -> None:
     for label, pub in result["published"].items():
         print(f"published {label}: {100 * pub['test_acc_mean']:.2f} %, {pub['seconds']} s on an A100, "
               f"{pub['pflop']} PFLOP ({pub['note']})")  # fmt: skip
-    print(f"stored: {not args.quick}")
+    print(f"stored: {not (args.quick or args.seeds)}" + (f"; written to {args.out}" if args.out else ""))
 
 
 if __name__ == "__main__":

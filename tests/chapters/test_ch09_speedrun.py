@@ -224,3 +224,21 @@ def test_quick_profile_accounts_for_the_step(tmp_path, monkeypatch):
     assert sum(parts.values()) == pytest.approx(result["step_seconds"], rel=0.05) or parts["everything else"] == 0
     rows = sr.profile_rows(result)
     assert sum(r["share"] for r in rows) == pytest.approx(100.0) and rows[-1]["part"].startswith("data augmentation")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--out", "run.json"], "--out goes with --seeds"),
+        (["--seeds", "0", "--ablation"], "--seeds runs the recipe"),
+        (["--ablation", "no such thing"], "invalid choice"),
+    ],
+)
+def test_benchmark_refuses_contradictory_arguments(args, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "speedrun_cifar10.py"
+    done = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and message in done.stderr, done.stderr[-500:]
