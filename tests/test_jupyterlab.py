@@ -108,38 +108,40 @@ const ws = window.jupyterapp ? Array.from(jupyterapp.shell.widgets('main')) : []
 return ws.map(w => (w.context ? w.context.path : w.title.label) || '?').join(', ');
 """
 
-ACTIVATE = """
+# The notebook under test, found by its path: window.__nb. Not ``shell.currentWidget``, which follows the
+# browser's focus and, in a headless browser started after a long build, was seen to stay null while
+# the notebook was open and shown (CI, twice).
+FIND = """
 const path = arguments[0];
 const open = Array.from(jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === path);
-if (open) { jupyterapp.shell.activateById(open.id); } else { jupyterapp.commands.execute('docmanager:open', {path}); }
+if (open) { window.__nb = open; jupyterapp.shell.activateById(open.id); return true; }
+if (arguments[1]) { jupyterapp.commands.execute('docmanager:open', {path}); }
+return false;
 """
 
 
 def open_notebook(driver, base: str, token: str, path: str, tmp: Path) -> None:
-    """Open ``path`` (relative to the server's root) in JupyterLab and make it the current widget.
+    """Open ``path`` (relative to the server's root) in JupyterLab; ``window.__nb`` is then its panel.
 
     The ``/lab/tree/...`` address alone opens the file only most of the time (jupyterlab#15431: it races
-    the restoring of the workspace), so once the app is restored this opens it with ``docmanager:open``,
-    which activates the tab the address opened, or opens it. A failure reports what the page showed."""
+    the restoring of the workspace), so once the app is restored this looks for the notebook's tab, and
+    opens the file with ``docmanager:open`` if the address did not. A failure reports what the page showed."""
     driver.get(f"{base}/lab/tree/{path}?token={token}")
-    current = (
-        "window.jupyterapp && jupyterapp.shell.currentWidget && jupyterapp.shell.currentWidget.context "
-        f"&& jupyterapp.shell.currentWidget.context.path === {json.dumps(path)}"
-    )
     try:
         wait_for(driver, "window.jupyterapp && jupyterapp.commands.hasCommand('docmanager:open')", 90, "JupyterLab")
         driver.execute_script("jupyterapp.restored.then(() => { window.__cnnlibRestored = true; });")
         wait_for(driver, "window.__cnnlibRestored === true", 90, "JupyterLab to restore its workspace")
-        for attempt in range(4):  # the tab the address opened, activated; or the file opened anew
-            if driver.execute_script(f"return ({current});"):
+        for attempt in range(4):
+            deadline = time.monotonic() + 15
+            if driver.execute_script(FIND, path, True):
                 break
-            driver.execute_script(ACTIVATE, path)
-            try:
-                wait_for(driver, current, 15, f"JupyterLab to open {path} ({attempt + 1} tries)")
+            while time.monotonic() < deadline and not driver.execute_script(FIND, path, False):
+                time.sleep(0.2)
+            if driver.execute_script("return window.__nb !== undefined"):
                 break
-            except AssertionError:
-                if attempt == 3:
-                    raise
+        else:
+            raise AssertionError(f"JupyterLab did not open {path} (the address, then docmanager:open 4 times)")
+        wait_for(driver, "window.__nb.context.isReady && window.__nb.content.widgets.length > 0", 60, f"{path} to load")
     except AssertionError as failure:
         screenshot(driver, tmp / "jupyterlab-open.png")
         page = driver.execute_script("return document.body ? document.body.innerText.slice(0, 600) : ''")
@@ -153,7 +155,7 @@ def open_notebook(driver, base: str, token: str, path: str, tmp: Path) -> None:
 
 
 KERNEL = """
-const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+const w = window.__nb;
 const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
 return k ? k.status + '/' + k.connectionStatus : '';
 """
@@ -161,7 +163,14 @@ return k ? k.status + '/' + k.connectionStatus : '';
 
 def _cell(index: int) -> str:
     """JavaScript for the open notebook's cell widget number ``index``."""
-    return f"jupyterapp.shell.currentWidget.content.widgets[{index}]"
+    return f"window.__nb.content.widgets[{index}]"
+
+
+def _run(command: str, cell: int | None = None) -> str:
+    """JavaScript that runs a notebook command on the notebook under test (``widgetId``: not whichever has
+    the focus), after selecting ``cell``; the test then waits for what the command shows."""
+    select = "" if cell is None else f"window.__nb.content.activeCellIndex = {cell}; "
+    return f"{select}jupyterapp.commands.execute('{command}', {{widgetId: window.__nb.id}});"
 
 
 def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path):
@@ -181,11 +190,7 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
             # the first code cell: the course's set-up (start() prints cnnlib's version and the hardware)
             executed = nbformat.read(site["build"] / "executed" / name, as_version=4)
             first_code = next(i for i, c in enumerate(executed.cells) if c.cell_type == "code")
-            driver.execute_script(
-                "const nb = jupyterapp.shell.currentWidget; nb.content.activeCellIndex = arguments[0];"
-                "jupyterapp.commands.execute('notebook:run-cell');",
-                first_code,
-            )
+            driver.execute_script(_run("notebook:run-cell", first_code))
             first = wait_for(
                 driver,
                 f"{_cell(first_code)}.outputArea.node.innerText",
@@ -196,10 +201,10 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
 
             # the cells up to the first widget, then the widget itself
             driver.execute_script(
-                "const nb = jupyterapp.shell.currentWidget; nb.content.activeCellIndex = arguments[0];"
-                "jupyterapp.commands.execute('notebook:run-all-above').then("
-                "  () => jupyterapp.commands.execute('notebook:run-cell'));",
-                widget_cell,
+                f"window.__nb.content.activeCellIndex = {widget_cell};"
+                "const id = {widgetId: window.__nb.id};"
+                "jupyterapp.commands.execute('notebook:run-all-above', id).then("
+                "  () => jupyterapp.commands.execute('notebook:run-cell', id));"
             )
             widget = _cell(widget_cell)
             wait_for(
@@ -219,7 +224,7 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
             assert "RISE:slideshow" in commands, [c for c in commands if "rise" in c.lower()]
             lab = driver.current_window_handle
             driver.execute_script(
-                "const nb = jupyterapp.shell.currentWidget; nb.content.activeCellIndex = 0;"
+                "window.__nb.content.activeCellIndex = 0; jupyterapp.shell.activateById(window.__nb.id);"
                 "jupyterapp.commands.execute('RISE:slideshow');"
             )
             deadline = time.monotonic() + 60
@@ -259,7 +264,7 @@ def test_run_all_keeps_solution_answers_folded(tmp_path):
         with chromium() as driver:
             open_notebook(driver, base, token, "notebooks/exercises.ipynb", tmp_path)
             wait_for(driver, f"(function(){{{KERNEL}}})() === 'idle/connected'", timeout=90, what="the kernel")
-            driver.execute_script("jupyterapp.commands.execute('notebook:run-all-cells')")
+            driver.execute_script(_run("notebook:run-all-cells"))
             wait_for(driver, f"{_cell(1)}.outputArea.node.querySelector('details')", timeout=90, what="the answer")
             shown = driver.execute_script("return document.querySelector('.jp-Notebook').innerText")
             assert "Answer: click to show" in shown and "cnnlib" in shown, shown
