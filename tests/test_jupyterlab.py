@@ -108,40 +108,29 @@ const ws = window.jupyterapp ? Array.from(jupyterapp.shell.widgets('main')) : []
 return ws.map(w => (w.context ? w.context.path : w.title.label) || '?').join(', ');
 """
 
-# The notebook under test, found by its path: window.__nb. Not ``shell.currentWidget``, which follows the
-# browser's focus and, in a headless browser started after a long build, was seen to stay null while
-# the notebook was open and shown (CI, twice).
-FIND = """
-const path = arguments[0];
-const open = Array.from(jupyterapp.shell.widgets('main')).find(w => w.context && w.context.path === path);
-if (open) { window.__nb = open; jupyterapp.shell.activateById(open.id); return true; }
-if (arguments[1]) { jupyterapp.commands.execute('docmanager:open', {path}); }
-return false;
-"""
-
 
 def open_notebook(driver, base: str, token: str, path: str, tmp: Path) -> None:
     """Open ``path`` (relative to the server's root) in JupyterLab; ``window.__nb`` is then its panel.
 
-    The ``/lab/tree/...`` address alone opens the file only most of the time (jupyterlab#15431: it races
-    the restoring of the workspace), so once the app is restored this looks for the notebook's tab, and
-    opens the file with ``docmanager:open`` if the address did not. A failure reports what the page showed."""
+    The tests hold the panel itself, not ``shell.currentWidget``: that follows the browser's focus, and in
+    CI, after the site build in the same process, the headless page had none (``document.hasFocus()``
+    false), so it stayed null while the notebook was open and shown. ``docmanager:open``, once the app has
+    restored its workspace, returns the tab the address opened (or opens one). A failure reports what the
+    page showed."""
     driver.get(f"{base}/lab/tree/{path}?token={token}")
     try:
         wait_for(driver, "window.jupyterapp && jupyterapp.commands.hasCommand('docmanager:open')", 90, "JupyterLab")
-        driver.execute_script("jupyterapp.restored.then(() => { window.__cnnlibRestored = true; });")
-        wait_for(driver, "window.__cnnlibRestored === true", 90, "JupyterLab to restore its workspace")
-        for attempt in range(4):
-            deadline = time.monotonic() + 15
-            if driver.execute_script(FIND, path, True):
-                break
-            while time.monotonic() < deadline and not driver.execute_script(FIND, path, False):
-                time.sleep(0.2)
-            if driver.execute_script("return window.__nb !== undefined"):
-                break
-        else:
-            raise AssertionError(f"JupyterLab did not open {path} (the address, then docmanager:open 4 times)")
-        wait_for(driver, "window.__nb.context.isReady && window.__nb.content.widgets.length > 0", 60, f"{path} to load")
+        driver.execute_script(
+            "jupyterapp.restored.then(() => jupyterapp.commands.execute('docmanager:open', {path: arguments[0]}))"
+            ".then(panel => { window.__nb = panel; });",
+            path,
+        )
+        wait_for(
+            driver,
+            "window.__nb && window.__nb.context.isReady && window.__nb.content.widgets.length > 0",
+            90,
+            f"JupyterLab to open {path}",
+        )
     except AssertionError as failure:
         screenshot(driver, tmp / "jupyterlab-open.png")
         page = driver.execute_script("return document.body ? document.body.innerText.slice(0, 600) : ''")
@@ -166,11 +155,10 @@ def _cell(index: int) -> str:
     return f"window.__nb.content.widgets[{index}]"
 
 
-def _run(command: str, cell: int | None = None) -> str:
-    """JavaScript that runs a notebook command on the notebook under test (``widgetId``: not whichever has
-    the focus), after selecting ``cell``; the test then waits for what the command shows."""
-    select = "" if cell is None else f"window.__nb.content.activeCellIndex = {cell}; "
-    return f"{select}jupyterapp.commands.execute('{command}', {{widgetId: window.__nb.id}});"
+def _command(name: str) -> str:
+    """JavaScript that runs notebook command ``name`` on the notebook under test (by ``widgetId``, not on
+    whichever notebook has the focus); its value is the command's promise."""
+    return f"jupyterapp.commands.execute('{name}', {{widgetId: window.__nb.id}})"
 
 
 def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path):
@@ -190,7 +178,9 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
             # the first code cell: the course's set-up (start() prints cnnlib's version and the hardware)
             executed = nbformat.read(site["build"] / "executed" / name, as_version=4)
             first_code = next(i for i, c in enumerate(executed.cells) if c.cell_type == "code")
-            driver.execute_script(_run("notebook:run-cell", first_code))
+            driver.execute_script(
+                f"window.__nb.content.activeCellIndex = {first_code}; {_command('notebook:run-cell')};"
+            )
             first = wait_for(
                 driver,
                 f"{_cell(first_code)}.outputArea.node.innerText",
@@ -202,9 +192,7 @@ def test_jupyterlab_runs_a_notebook_shows_a_widget_and_opens_rise(site, tmp_path
             # the cells up to the first widget, then the widget itself
             driver.execute_script(
                 f"window.__nb.content.activeCellIndex = {widget_cell};"
-                "const id = {widgetId: window.__nb.id};"
-                "jupyterapp.commands.execute('notebook:run-all-above', id).then("
-                "  () => jupyterapp.commands.execute('notebook:run-cell', id));"
+                f"{_command('notebook:run-all-above')}.then(() => {_command('notebook:run-cell')});"
             )
             widget = _cell(widget_cell)
             wait_for(
@@ -251,20 +239,20 @@ def test_run_all_keeps_solution_answers_folded(tmp_path):
     """A student's "Run All" runs the ``%%solution`` cells but shows neither their code nor their answers:
     the collapsed source shows its first line (the magic), the output a closed "Answer: click to show"."""
     root = tmp_path / "course"
-    (root / "notebooks").mkdir(parents=True)  # where the course's notebooks are, as in the test above
+    root.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     solution = nbformat.v4.new_code_cell("%%solution\n# Solution 1: the secret method\nprint('the answer is 42')")
     solution.metadata = {"jupyter": {"source_hidden": True}, "tags": ["solution"]}  # as the lectures' cells
     nb.cells = [nbformat.v4.new_code_cell("from cnnlib.nbtools import start\nstart();"), solution]
-    nbformat.write(nb, root / "notebooks" / "exercises.ipynb")
+    nbformat.write(nb, root / "exercises.ipynb")
     token = secrets.token_hex(16)
     proc, base = start_lab(root, tmp_path, token)
     try:
         with chromium() as driver:
-            open_notebook(driver, base, token, "notebooks/exercises.ipynb", tmp_path)
+            open_notebook(driver, base, token, "exercises.ipynb", tmp_path)
             wait_for(driver, f"(function(){{{KERNEL}}})() === 'idle/connected'", timeout=90, what="the kernel")
-            driver.execute_script(_run("notebook:run-all-cells"))
+            driver.execute_script(f"{_command('notebook:run-all-cells')};")
             wait_for(driver, f"{_cell(1)}.outputArea.node.querySelector('details')", timeout=90, what="the answer")
             shown = driver.execute_script("return document.querySelector('.jp-Notebook').innerText")
             assert "Answer: click to show" in shown and "cnnlib" in shown, shown
