@@ -106,12 +106,9 @@ def test_divergence_is_reported():
 
 def test_auto_speed_settings_measure_and_choose():
     speed = choose_speed_settings(tiny_cnn(), (1, 8, 8), 16, torch.device("cpu"), precision="auto", steps=1)
-    assert set(speed.measured) == {
-        "float32, contiguous",
-        "float32, channels-last",
-        "bfloat16 autocast, contiguous",
-        "bfloat16 autocast, channels-last",
-    }
+    float32 = {"float32, contiguous", "float32, channels-last"}
+    bfloat16 = {"bfloat16 autocast, contiguous", "bfloat16 autocast, channels-last"}
+    assert set(speed.measured) == (float32 | bfloat16 if cnnlib_train.cpu_has_bf16() else float32)
     assert all(rate > 0 for rate in speed.measured.values())
     baseline = max(speed.measured["float32, contiguous"], speed.measured["float32, channels-last"])
     if speed.autocast_dtype is not None:  # leaving float32 must have been worth at least 10 %
@@ -140,6 +137,7 @@ def scripted_choice(monkeypatch, scripts, **kwargs):
     ScriptedProbe.scripts, ScriptedProbe.log = scripts, []
     monkeypatch.setattr(train_speed, "_TrainingProbe", ScriptedProbe)
     monkeypatch.setattr(train_speed, "_SPEED_CACHE", {})
+    monkeypatch.setattr(train_speed, "cpu_has_bf16", lambda: True)  # the four candidates, on any CPU
     return choose_speed_settings(
         tiny_cnn(), (1, 8, 8), 10, torch.device("cpu"), precision="auto", steps=3, min_seconds=0.0, **kwargs
     )
@@ -281,7 +279,8 @@ def test_plan_training_says_when_even_the_smallest_run_is_over_budget(monkeypatc
     assert str(plan).startswith("Budget: 1 epoch takes about 6 s of training and evaluation here")
 
 
-def test_speed_candidates_and_the_schedules_step_arithmetic():
+def test_speed_candidates_and_the_schedules_step_arithmetic(monkeypatch):
+    monkeypatch.setattr(train_speed, "cpu_has_bf16", lambda: True)
     labels = [c.label for c in cnnlib_train.speed_candidates("cpu")]
     assert labels == [
         "float32, contiguous",
@@ -293,6 +292,9 @@ def test_speed_candidates_and_the_schedules_step_arithmetic():
         "float32, channels-last",
         "bfloat16 autocast, channels-last",
     ]
+    # a CPU without oneDNN bfloat16 kernels (AVX2 only): bfloat16 is not even timed, only float32
+    monkeypatch.setattr(train_speed, "cpu_has_bf16", lambda: False)
+    assert [c.label for c in cnnlib_train.speed_candidates("cpu")] == ["float32, contiguous", "float32, channels-last"]
     assert cnnlib_train.steps_per_epoch(100, 32) == 3 and cnnlib_train.steps_per_epoch(10, 32) == 1
     assert cnnlib_train.warmup_steps(CONFIG, 100) == 20  # one-cycle, warmup_fraction 0.2
     assert cnnlib_train.warmup_steps(dataclasses.replace(CONFIG, schedule="cosine"), 100) == 0

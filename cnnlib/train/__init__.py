@@ -13,13 +13,14 @@ from .config import SpeedSettings, TrainConfig
 from .loop import evaluate, fit, predict, steps_per_epoch, train_one_epoch, warmup_steps
 from .plan import TrainingPlan, plan_training
 from .resume import config_differences, read_resume_file
-from .speed import choose_speed_settings, measure_training_speed, speed_candidates
+from .speed import choose_speed_settings, cpu_has_bf16, measure_training_speed, speed_candidates
 
 __all__ = [
     "SpeedSettings",
     "TrainConfig",
     "TrainingPlan",
     "choose_speed_settings",
+    "cpu_has_bf16",
     "config_differences",
     "evaluate",
     "fit",

@@ -8,8 +8,12 @@ steady state (warm-up steps excluded; the median step of at least 3 steps and
 keeps the fastest, but only if it beats plain float32 by at least 10 %;
 otherwise float32 is kept, so the numbers stay full precision whenever the
 gain would be marginal. On CPUs with AMX or AVX-512-BF16 bfloat16 usually
-wins for convolutional nets; on older laptops it is slower than float32 and
-is not chosen. The decision is recorded in the history.
+wins for convolutional nets. On a CPU for which oneDNN has no bfloat16
+kernels (:func:`cpu_has_bf16` false: AVX2-only processors, many laptops)
+bfloat16 is not timed at all: it runs there 10-20x slower than float32
+(10 against 224 img/s for the ch09 speed-run's net on an AVX2 AMD EPYC), and
+its two warm-up steps at batch 1,024 alone took over six minutes.
+The decision is recorded in the history.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from torch import Tensor
 from ..analysis.activations import eval_mode
 from .config import SpeedSettings
 
-__all__ = ["choose_speed_settings", "measure_training_speed", "speed_candidates"]
+__all__ = ["choose_speed_settings", "cpu_has_bf16", "measure_training_speed", "speed_candidates"]
 
 _SPEED_CACHE: dict[tuple, SpeedSettings] = {}
 
@@ -36,6 +40,16 @@ def _bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu"  # MPS autocast to bfloat16 is not reliable across releases: float32 there
+
+
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN has bfloat16 kernels for this CPU (AVX-512 or AMX); on AVX2-only CPUs bfloat16
+    still runs, through slow conversions, so it is never worth timing there."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def _bf16_worth_timing(device: torch.device) -> bool:
+    return _bf16_supported(device) and (device.type != "cpu" or cpu_has_bf16())
 
 
 class _TrainingProbe:
@@ -98,11 +112,12 @@ def _sync(device: torch.device) -> None:
 
 
 def speed_candidates(device: torch.device | str, channels_last: bool | None = None) -> list[SpeedSettings]:
-    """What the speed rule compares on ``device``: float32 and (where supported) bfloat16 autocast,
-    each contiguous and channels-last (or only the memory format given)."""
+    """What the speed rule compares on ``device``: float32 and (where the hardware has it, on a CPU
+    :func:`cpu_has_bf16`) bfloat16 autocast, each contiguous and channels-last (or only the memory
+    format given)."""
     device = torch.device(device)
     formats = [False, True] if channels_last is None else [channels_last]
-    dtypes: list[torch.dtype | None] = [None] + ([torch.bfloat16] if _bf16_supported(device) else [])
+    dtypes: list[torch.dtype | None] = [None] + ([torch.bfloat16] if _bf16_worth_timing(device) else [])
     return [SpeedSettings(str(device), dtype, cl) for dtype in dtypes for cl in formats]
 
 

@@ -124,6 +124,7 @@ SPEEDRUN_ABLATION_SEEDS = (0, 1)
 
 def _speedrun_setup(quick: bool, peaks: bool = True):
     from ... import data as cdata
+    from ...train import cpu_has_bf16
     from .speedrun import SpeedrunConfig, conv_peak_tflops
 
     train, test = cdata.load("cifar10", "train"), cdata.load("cifar10", "test")
@@ -132,7 +133,7 @@ def _speedrun_setup(quick: bool, peaks: bool = True):
         config = replace(config, epochs=1, batch_size=256, train_images=1024, test_images=500)
     if not peaks:
         return train, test, config, None
-    bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    bf16 = cpu_has_bf16()
     repeats = 1 if quick else 5
     measured = {
         "float32": conv_peak_tflops(torch.float32, repeats),

@@ -13,6 +13,7 @@ from ...analysis.memory import activation_memory
 from ...analysis.summary import count_mult_adds, count_parameters, measure_latency, median_seconds
 from ...models import get_model
 from ...models.repvgg import reparameterized
+from ...train import cpu_has_bf16
 
 __all__ = [
     "DENSITY_SHAPE",
@@ -94,10 +95,10 @@ def kernel_density(
     paper's TFLOPS and its rate relative to its 1 x 1 (float32 on the GPU, the same for both precisions' rows).
 
     bfloat16 runs the layer and its input in bfloat16 (not autocast: no conversions timed); it is measured only
-    where the CPU has bfloat16 instructions (``torch.backends.mkldnn``'s check), else its rows say so.
+    where the CPU has bfloat16 instructions (:func:`cnnlib.train.cpu_has_bf16`), else its rows say so.
     """
     rows: list[dict[str, Any]] = []
-    bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    bf16 = cpu_has_bf16()
     for dtype in (torch.float32, torch.bfloat16):
         base = None
         for k in kernels:
