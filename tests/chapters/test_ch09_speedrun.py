@@ -183,7 +183,10 @@ def _fake_run(seed: int, acc: float) -> dict:
     curve = [{"epoch": e, "step": 10 * e, "train_loss": 1.0 / e, "seconds": 40.0 * e, "test_acc": acc - 0.01 / e}
              for e in (1, 2)]  # fmt: skip
     return {"seed": seed, "test_acc": acc, "test_acc_no_tta": acc - 0.005, "train_seconds": 80.0,
-            "images_per_second": 1000.0, "train_pflop": 0.3, "achieved_tflops": 0.8, "curve": curve}  # fmt: skip
+            "images_per_second": 1000.0, "train_pflop": 0.3, "achieved_tflops": 0.8, "curve": curve,
+            "precision": {"autocast_dtype": "bfloat16"},
+            "hardware": "Intel(R) Xeon(R) Processor; 2 logical cores, torch threads 2; device cpu; "
+                        "CPU capability AVX512; torch 2.14.1"}  # fmt: skip
 
 
 def test_tables_and_figure_of_a_result():
@@ -203,6 +206,10 @@ def test_tables_and_figure_of_a_result():
     assert [r["removed"] for r in table] == ["nothing (the recipe)", "no TTA (the recipe's runs)", "no lookahead"]
     assert table[2]["change"] == pytest.approx(-1.1) and table[0]["accs"] == pytest.approx([94.0, 94.2])
     assert table[1]["acc"] == pytest.approx(94.1 - 0.5)  # the runs' accuracy without TTA
+    assert table[0]["machine"] == table[1]["machine"] == "Intel Xeon (AVX512), bfloat16"
+    avx2 = {"hardware": "AMD EPYC; 2 logical cores; device cpu; CPU capability AVX2; torch 2.14.1",
+            "precision": {"autocast_dtype": None}}  # fmt: skip
+    assert sr.run_machine(avx2) == "AMD EPYC (AVX2), float32"
     fig = plot_speedrun(recipe)
     assert len(fig.axes) == 2 and all(ax.get_title() for ax in fig.axes)
     plt.close(fig)

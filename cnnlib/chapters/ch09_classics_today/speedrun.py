@@ -48,6 +48,7 @@ __all__ = [
     "AIRBENCH_PUBLISHED",
     "ablation_experiment",
     "ablation_rows",
+    "run_machine",
     "run_rows",
     "Lookahead",
     "SpeedrunConfig",
@@ -158,10 +159,21 @@ def ablation_experiment(label: str) -> str:
     return "speedrun_" + "".join(c if c.isalnum() else "_" for c in label.lower()).strip("_")
 
 
+def run_machine(run: dict[str, Any]) -> str:
+    """Where a stored run trained, in a few words: the processor, ATen's CPU capability and the precision
+    the speed rule chose, e.g. ``"Intel Xeon (AVX512), bfloat16"`` or ``"AMD EPYC (AVX2), float32"``."""
+    parts = [p.strip() for p in run["hardware"].split(";")]  # the line of cnnlib.runtime.hardware_summary
+    name = " ".join(w for w in parts[0].replace("(R)", "").replace("(TM)", "").split() if w not in ("Processor", "CPU"))
+    capability = next(p.removeprefix("CPU capability ") for p in parts if p.startswith("CPU capability"))
+    precision = run["precision"]["autocast_dtype"] or "float32"
+    return f"{name} ({capability}), {precision}"
+
+
 def ablation_rows(ablations: dict[str, dict[str, Any]], recipe: dict[str, Any]) -> list[dict[str, Any]]:
     """Stored ablation results (``{label: result}``, any subset of :data:`ABLATIONS`) beside the full recipe's
     runs and the same runs evaluated without test-time augmentation. Per row: the test accuracy of each seed
-    and their mean (%), the change of the mean against the recipe's (points), the mean training seconds."""
+    and their mean (%), the change of the mean against the recipe's (points), the mean training seconds, and
+    the machine the runs trained on (:func:`run_machine`; rows from different CPUs differ in seconds only)."""
 
     def row(removed: str, result: dict[str, Any]) -> dict[str, Any]:
         s = result["summary"]
@@ -171,10 +183,11 @@ def ablation_rows(ablations: dict[str, dict[str, Any]], recipe: dict[str, Any]) 
             "acc": 100 * s["test_acc_mean"],
             "change": 100 * (s["test_acc_mean"] - recipe["summary"]["test_acc_mean"]),
             "seconds": s["train_seconds_mean"],
+            "machine": " / ".join(dict.fromkeys(run_machine(r) for r in result["runs"])),
         }
 
     no_tta = {
-        "runs": [{"test_acc": r["test_acc_no_tta"]} for r in recipe["runs"]],
+        "runs": [{**r, "test_acc": r["test_acc_no_tta"]} for r in recipe["runs"]],
         "summary": {
             "test_acc_mean": sum(r["test_acc_no_tta"] for r in recipe["runs"]) / len(recipe["runs"]),
             "train_seconds_mean": recipe["summary"]["train_seconds_mean"],
