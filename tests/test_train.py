@@ -181,6 +181,16 @@ def test_speed_rule_keeps_float32_unless_the_gain_is_worth_it(monkeypatch):
         scripted_choice(monkeypatch, scripts, rounds=0)
 
 
+def test_speed_rule_keeps_freed_memory_first(monkeypatch):
+    # Training that never evaluates (the speed-run's ablation) passes through the speed rule only: without
+    # reuse_freed_memory there, each batch's activations were fresh kernel pages (136,000 page faults/s, half
+    # the CPU time in the kernel, 30 % slower on the AVX2 EPYC).
+    calls = []
+    monkeypatch.setattr(train_speed, "reuse_freed_memory", lambda: calls.append(1))
+    choose_speed_settings(tiny_cnn(), (1, 8, 8), 8, torch.device("cpu"), precision="fp32")
+    assert calls
+
+
 def test_explicit_precision_is_respected():
     speed = choose_speed_settings(tiny_cnn(), (1, 8, 8), 8, torch.device("cpu"), precision="bf16", channels_last=True)
     assert speed.autocast_dtype == torch.bfloat16 and speed.channels_last

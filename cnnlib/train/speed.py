@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..analysis.activations import eval_mode
+from ..runtime import reuse_freed_memory
 from .config import SpeedSettings
 
 __all__ = ["choose_speed_settings", "cpu_has_bf16", "measure_training_speed", "speed_candidates"]
@@ -151,6 +152,7 @@ def choose_speed_settings(
     otherwise float32. ``SpeedSettings.measured`` holds every candidate's img/s (for one
     dropped after warm-up, the rate of its second step).
     """
+    reuse_freed_memory()  # every training path passes here first; without it each batch's activations are fresh pages
     device = torch.device(device)
     if precision == "fp32":
         return SpeedSettings(str(device), None, bool(channels_last))

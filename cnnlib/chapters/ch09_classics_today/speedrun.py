@@ -39,7 +39,7 @@ from torch import Tensor
 from ...analysis.summary import median_seconds
 from ...data import ImageTensors, normalize
 from ...models.speedrun import ShiftOnlyBatchNorm, SpeedrunNet, whitening_init_
-from ...runtime import hardware_summary, seed_everything
+from ...runtime import hardware_summary, reuse_freed_memory, seed_everything
 from ...train import SpeedSettings, choose_speed_settings
 
 __all__ = [
@@ -524,6 +524,7 @@ def step_profile(
     time of one epoch's data augmentation (translation and flips of 50,000 normalised images)."""
     from torch.profiler import ProfilerActivity, profile
 
+    reuse_freed_memory()  # as training does (choose_speed_settings), also when the settings are given
     speed = speed or choose_speed_settings(SpeedrunNet(), (3, 32, 32), config.batch_size, torch.device("cpu"))
     model = SpeedrunNet(widths=config.widths)
     x = torch.randn(config.batch_size, 3, 32, 32)
