@@ -463,10 +463,8 @@ def speedrun(
             eval_seconds += time.perf_counter() - start
         curve.append(point)
         if log:
-            log(
-                f"  epoch {epoch + 1:2d}: loss {point['train_loss']:.3f}, "
-                f"test {100 * point.get('test_acc', float('nan')):.2f} % (no TTA), {train_seconds:.0f} s"
-            )
+            tested = f"test {100 * point['test_acc']:.2f} % (no TTA)" if "test_acc" in point else "test not evaluated"
+            log(f"  epoch {epoch + 1:2d}: loss {point['train_loss']:.3f}, {tested}, {train_seconds:.0f} s")
     start = time.perf_counter()
     with speed.autocast():
         logits = tta_logits(model, test_x, config.tta_level)
