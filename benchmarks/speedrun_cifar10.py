@@ -37,17 +37,18 @@ from cnnlib.runtime import hardware_summary, use_all_cores
 
 
 def print_runs(title: str, runs: list[dict], peaks: dict | None) -> None:
-    best = max(v for p in peaks.values() if p for v in p.values()) if peaks else float("nan")
+    best = max(v for p in peaks.values() if p for v in p.values()) if peaks else None  # ablation: not measured
     print(f"\n{title}")
     print(
         f"{'seed':>4} {'test %':>7} {'no TTA %':>9} {'train s':>8} {'img/s':>7} {'PFLOP':>6} "
         f"{'TFLOP/s':>8} {'of peak':>8}"
     )
     for r in runs:
+        share = f"{100 * r['achieved_tflops'] / best:7.1f}%" if best else f"{'-':>8}"
         print(
             f"{r['seed']:>4} {100 * r['test_acc']:7.2f} {100 * r['test_acc_no_tta']:9.2f} {r['train_seconds']:8.1f} "
             f"{r['images_per_second']:7.0f} {r['train_pflop']:6.3f} {r['achieved_tflops']:8.3f} "
-            f"{100 * r['achieved_tflops'] / best:7.1f}%"
+            f"{share}"
         )
 
 
