@@ -13,6 +13,7 @@ import functools
 import os
 import platform
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -20,8 +21,10 @@ import torch
 
 __all__ = [
     "available_cpus",
+    "cpu_capability",
     "hardware_summary",
     "pick_device",
+    "processor_name",
     "reuse_freed_memory",
     "running_in_vm",
     "seed_everything",
@@ -178,6 +181,20 @@ def hardware_summary(device: torch.device | None = None) -> str:
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}; "
         f"torch {torch.__version__}, torchvision {torchvision.__version__}, Python {platform.python_version()}"
     )
+
+
+def processor_name(hardware: str) -> str:
+    """The processor's name from a :func:`hardware_summary` line, without the (R) and (TM) marks:
+    ``"Intel(R) Xeon(R) Processor; 2 logical cores, ..."`` -> ``"Intel Xeon Processor"``."""
+    return re.sub(r"\((R|TM)\)", "", hardware.split(";")[0]).strip()
+
+
+def cpu_capability(hardware: str) -> str:
+    """ATen's CPU capability (``"AVX2"``, ``"AVX512"``, ...) from a :func:`hardware_summary` line."""
+    found = re.search(r"CPU capability (\w+)", hardware)
+    if found is None:
+        raise ValueError(f"no 'CPU capability' in the hardware line {hardware!r}: not written by hardware_summary")
+    return found.group(1)
 
 
 def utc_now() -> str:

@@ -138,3 +138,14 @@ def test_every_entry_point_uses_all_cores():
         source = (root / path).read_text()
         assert "use_all_cores(" in source, path
         assert "set_num_threads" not in source, f"{path} sets threads itself instead of through use_all_cores"
+
+
+def test_processor_name_and_capability_read_a_hardware_line():
+    from cnnlib.runtime import cpu_capability, hardware_summary, processor_name
+
+    line = "Intel(R) Xeon(R) Processor; 2 logical cores, torch threads 2; device cpu; CPU capability AVX512; torch 2"
+    assert processor_name(line) == "Intel Xeon Processor" and cpu_capability(line) == "AVX512"
+    here = hardware_summary(torch.device("cpu"))
+    assert cpu_capability(here) == torch.backends.cpu.get_cpu_capability()
+    with pytest.raises(ValueError, match="no 'CPU capability'"):
+        cpu_capability("AMD EPYC; 2 logical cores")

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 
 from ..data import ImageTensors
-from ..runtime import pick_device, reuse_freed_memory
+from ..runtime import pick_device
 from .config import SpeedSettings, TrainConfig
 from .loop import _make_optimizer, predict, steps_per_epoch, train_one_epoch, warmup_steps
 from .speed import choose_speed_settings
@@ -141,7 +141,6 @@ def plan_training(
     if budget_seconds <= 0 or min_steps < 1:
         raise ValueError(f"budget_seconds and min_steps must be positive, not {budget_seconds} and {min_steps}")
     device = torch.device(device) if device is not None else pick_device()
-    reuse_freed_memory()  # as fit() does before it measures
     speed = choose_speed_settings(
         model.to(device), train_data.shape, config.batch_size, device, config.precision, config.channels_last
     )

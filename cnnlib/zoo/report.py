@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..runtime import processor_name
 from .entries import ENTRIES
 from .store import read_log, trained, zoo_dir
 from .verification import read_latencies
@@ -45,10 +45,9 @@ def training_machines(log: dict[str, Any]) -> list[dict[str, Any]]:
     A run that changed machines has several; epoch times are only comparable within one.
     """
 
-    def cpu(hardware: str) -> str:
-        return re.sub(r"\((R|TM)\)", "", hardware.split(";")[0]).strip()
-
-    starts = [(cpu(log["hardware"]), 1)] + [(cpu(r["hardware"]), r["after_epoch"] + 1) for r in log.get("resumed", [])]
+    starts = [(processor_name(log["hardware"]), 1)] + [
+        (processor_name(r["hardware"]), r["after_epoch"] + 1) for r in log.get("resumed", [])
+    ]
     epochs = log["epochs"]
     stretches: list[dict[str, Any]] = []
     for i, (name, first) in enumerate(starts):

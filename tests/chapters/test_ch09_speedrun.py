@@ -200,13 +200,14 @@ def test_tables_and_figure_of_a_result():
         "summary": {"test_acc_mean": 0.941, "train_seconds_mean": 80.0},
     }
     rows = sr.run_rows(recipe)
+    assert sr.mean_step_seconds({**recipe, "config": {"batch_size": 500}}) == pytest.approx(0.5)
     assert rows[0]["acc"] == pytest.approx(94.0) and rows[0]["of_peak"] == pytest.approx(40.0)
     removed = {"runs": [_fake_run(0, 0.93)], "summary": {"test_acc_mean": 0.93, "train_seconds_mean": 79.0}}
     table = sr.ablation_rows({"no lookahead": removed}, recipe)
     assert [r["removed"] for r in table] == ["nothing (the recipe)", "no TTA (the recipe's runs)", "no lookahead"]
     assert table[2]["change"] == pytest.approx(-1.1) and table[0]["accs"] == pytest.approx([94.0, 94.2])
     assert table[1]["acc"] == pytest.approx(94.1 - 0.5)  # the runs' accuracy without TTA
-    assert table[0]["machine"] == table[1]["machine"] == "Intel Xeon (AVX512), bfloat16"
+    assert table[0]["machine"] == table[1]["machine"] == "Intel Xeon Processor (AVX512), bfloat16"
     avx2 = {"hardware": "AMD EPYC; 2 logical cores; device cpu; CPU capability AVX2; torch 2.14.1",
             "precision": {"autocast_dtype": None}}  # fmt: skip
     assert sr.run_machine(avx2) == "AMD EPYC (AVX2), float32"

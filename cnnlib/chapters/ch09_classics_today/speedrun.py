@@ -39,7 +39,7 @@ from torch import Tensor
 from ...analysis.summary import median_seconds
 from ...data import ImageTensors, normalize
 from ...models.speedrun import ShiftOnlyBatchNorm, SpeedrunNet, whitening_init_
-from ...runtime import hardware_summary, reuse_freed_memory, seed_everything
+from ...runtime import cpu_capability, hardware_summary, processor_name, seed_everything
 from ...train import SpeedSettings, choose_speed_settings
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "conv_peak_tflops",
     "flip_mask",
     "lr_schedule",
+    "mean_step_seconds",
     "speedrun",
     "profile_rows",
     "step_profile",
@@ -161,12 +162,9 @@ def ablation_experiment(label: str) -> str:
 
 def run_machine(run: dict[str, Any]) -> str:
     """Where a stored run trained, in a few words: the processor, ATen's CPU capability and the precision
-    the speed rule chose, e.g. ``"Intel Xeon (AVX512), bfloat16"`` or ``"AMD EPYC (AVX2), float32"``."""
-    parts = [p.strip() for p in run["hardware"].split(";")]  # the line of cnnlib.runtime.hardware_summary
-    name = " ".join(w for w in parts[0].replace("(R)", "").replace("(TM)", "").split() if w not in ("Processor", "CPU"))
-    capability = next(p.removeprefix("CPU capability ") for p in parts if p.startswith("CPU capability"))
+    the speed rule chose, e.g. ``"Intel Xeon Processor (AVX512), bfloat16"`` or ``"AMD EPYC (AVX2), float32"``."""
     precision = run["precision"]["autocast_dtype"] or "float32"
-    return f"{name} ({capability}), {precision}"
+    return f"{processor_name(run['hardware'])} ({cpu_capability(run['hardware'])}), {precision}"
 
 
 def ablation_rows(ablations: dict[str, dict[str, Any]], recipe: dict[str, Any]) -> list[dict[str, Any]]:
@@ -522,7 +520,6 @@ def step_profile(
     time of one epoch's data augmentation (translation and flips of 50,000 normalised images)."""
     from torch.profiler import ProfilerActivity, profile
 
-    reuse_freed_memory()  # as training does (choose_speed_settings), also when the settings are given
     speed = speed or choose_speed_settings(SpeedrunNet(), (3, 32, 32), config.batch_size, torch.device("cpu"))
     model = SpeedrunNet(widths=config.widths)
     x = torch.randn(config.batch_size, 3, 32, 32)
@@ -562,6 +559,13 @@ def step_profile(
     augment = time.perf_counter() - start
     return {"step_seconds": wall, "parts": totals, "augment_epoch_seconds": augment,
             "steps_per_epoch": 50_000 // config.batch_size, "precision": speed.to_record()}  # fmt: skip
+
+
+def mean_step_seconds(result: dict[str, Any]) -> float:
+    """Seconds per training step in a speed-run result's runs, their mean (the batch over each run's
+    images/s): what a profiled step (``speedrun_profile``) is compared with."""
+    runs = result["runs"]
+    return sum(result["config"]["batch_size"] / r["images_per_second"] for r in runs) / len(runs)
 
 
 def profile_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
