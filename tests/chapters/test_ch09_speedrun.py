@@ -216,6 +216,43 @@ def test_tables_and_figure_of_a_result():
     plt.close(fig)
 
 
+def test_findings_are_sentences_computed_from_the_records():
+    peaks = {"float32": {"64->256 @15": 0.3, sr.PEAK_LARGER_LAYER: 0.4},
+             "bfloat16": {"64->256 @15": 2.0, "256->256 @7": 2.5, sr.PEAK_LARGER_LAYER: 3.0}}  # fmt: skip
+    recipe = {"runs": [_fake_run(0, 0.94), _fake_run(1, 0.942), _fake_run(2, 0.941)],
+              "summary": {"test_acc_std": 0.001}, "config": {"batch_size": 1000}, "peak_tflops": peaks}  # fmt: skip
+    recipe["runs"][0]["flops_per_step"] = {"whitening frozen": 6e11}
+    avx2 = "AMD EPYC; 2 logical cores; device cpu; CPU capability AVX2; torch 2.14.1"
+    float32 = {"runs": [{**_fake_run(0, 0.9409), "precision": {"autocast_dtype": "float32"}, "hardware": avx2}]}
+    two_seeds = {"no lookahead": {"runs": [_fake_run(0, 0.93), _fake_run(1, 0.931)]}}
+    noise, f32 = sr.ablation_findings(two_seeds, recipe, float32)
+    assert "sd 0.10 points" in noise and "about 0.09 points" in noise and "±0.18" in noise  # 0.1 * sqrt(5/6)
+    assert "94.09 %, inside the range of its 3 runs above (94.00-94.20 %" in " ".join(f32.split())
+    assert "AMD EPYC (AVX2), float32" in f32
+    float32["runs"][0]["test_acc"] = 0.95
+    assert sr.ablation_findings({}, recipe, float32)[0].split("%, ")[1].startswith("outside")
+    profile = {"hardware": recipe["runs"][0]["hardware"],
+               "result": {"parts": {"convolutions, forward": 0.2, "convolutions, backward": 0.4},
+                          "precision": {"autocast_dtype": "bfloat16"}, "augment_epoch_seconds": 2.4,
+                          "steps_per_epoch": 48, "step_seconds": 1.25}}  # fmt: skip
+    lines = sr.profile_findings(profile, recipe)
+    text = " ".join(" ".join(lines).split())
+    assert "time: 1.00 TFLOP/s (bfloat16, Intel Xeon Processor)" in text  # 6e11 FLOP / 0.6 s
+    assert "2.00-2.50 TFLOP/s on the network's shapes, 3.00 on a larger layer" in text
+    assert "took 2.0x the forward's time" in text and "step (no data): 1.25 s" in text
+    assert "augmentation (50 ms) included: 1.00 s" in text  # 1,000 images at 1,000 img/s
+    assert all(len(line) <= 100 for sentence in lines + [noise, f32] for line in sentence.splitlines())
+
+
+def test_float32_experiment_forces_float32(monkeypatch):
+    from cnnlib.chapters.ch09_classics_today import experiments as ch09
+
+    calls = []
+    monkeypatch.setattr(ch09, "speedrun_runs", lambda seeds, quick, precision: calls.append((seeds, precision)))
+    experiments.get("speedrun_float32").fn(quick=True)
+    assert calls == [((0,), "fp32")]
+
+
 def test_quick_ablation_experiment_runs_and_is_not_stored(tmp_path, monkeypatch):
     monkeypatch.setenv(experiments.EXPERIMENTS_ENV, str(tmp_path))
     record = experiments.run(sr.ablation_experiment("no lookahead"), quick=True)

@@ -166,12 +166,25 @@ def speedrun_cifar10(quick: bool = False) -> dict[str, Any]:
     return speedrun_runs(SPEEDRUN_SEEDS[:1] if quick else SPEEDRUN_SEEDS, quick=quick)
 
 
-def speedrun_runs(seeds: Sequence[int], quick: bool = False) -> dict[str, Any]:
+@experiment(
+    "speedrun_float32",
+    description="The CPU speed-run's recipe in float32 (no autocast), seed 0: the precision the speed rule keeps on "
+    "a CPU without bfloat16 instructions, read beside speedrun_cifar10's runs and the ablation rows trained in "
+    "float32; with this CPU's float32 convolution peak",
+)
+def speedrun_float32(quick: bool = False) -> dict[str, Any]:
+    return speedrun_runs(SPEEDRUN_SEEDS[:1], quick=quick, precision="fp32")
+
+
+def speedrun_runs(seeds: Sequence[int], quick: bool = False, precision: str | None = None) -> dict[str, Any]:
     """The speed-run's record for these seeds: this CPU's convolution peak, every run, their summary and
-    airbench's published figures (the experiment ``speedrun_cifar10`` is this for seeds 0, 1, 2)."""
+    airbench's published figures (the experiment ``speedrun_cifar10`` is this for seeds 0, 1, 2).
+    ``precision`` ("fp32", "bf16") overrides the recipe's "auto" (the speed rule's measured choice)."""
     from .speedrun import AIRBENCH_ABLATION_PUBLISHED, AIRBENCH_PUBLISHED, speedrun
 
     train, test, config, peaks = _speedrun_setup(quick)
+    if precision is not None:
+        config = replace(config, precision=precision)
     runs = [speedrun(train, test, config, seed=seed) for seed in seeds]
     return {
         "config": runs[0]["config"],

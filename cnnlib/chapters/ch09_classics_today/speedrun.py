@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import math
+import textwrap
 import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
@@ -47,6 +48,7 @@ __all__ = [
     "AIRBENCH_ABLATION_PUBLISHED",
     "AIRBENCH_PUBLISHED",
     "ablation_experiment",
+    "ablation_findings",
     "ablation_rows",
     "run_machine",
     "run_rows",
@@ -56,7 +58,9 @@ __all__ = [
     "flip_mask",
     "lr_schedule",
     "mean_step_seconds",
+    "PEAK_LARGER_LAYER",
     "speedrun",
+    "profile_findings",
     "profile_rows",
     "step_profile",
     "training_flops",
@@ -196,6 +200,39 @@ def ablation_rows(ablations: dict[str, dict[str, Any]], recipe: dict[str, Any]) 
     ]
 
 
+def ablation_findings(
+    ablations: dict[str, dict[str, Any]], recipe: dict[str, Any], float32: dict[str, Any]
+) -> list[str]:
+    """How finely the ablation table resolves, as sentences computed from the stored runs: the seed noise of a
+    row's change (with the recipe's seed standard deviation ``sd``, ``sd * sqrt(1/n + 1/m)`` for an n-seed
+    mean against the recipe's m-seed one), and the recipe trained in float32 (a ``speedrun_float32`` result)
+    against the range of the recipe's seeds, which the rows trained in float32 are read against."""
+    accs = [100 * r["test_acc"] for r in recipe["runs"]]
+    sd = 100 * recipe["summary"]["test_acc_std"]
+    lines = []
+    if ablations:
+        n = min(len(result["runs"]) for result in ablations.values())
+        noise = sd * math.sqrt(1 / n + 1 / len(accs))
+        lines.append(
+            f"the recipe's {len(accs)} seeds spread by sd {sd:.2f} points, so a change measured with {n} seeds "
+            f"carries a seed noise of about {noise:.2f} points (sd x sqrt(1/{n} + 1/{len(accs)})): changes "
+            f"within ±{2 * noise:.2f} are not resolved"
+        )
+    f32 = float32["runs"][0]
+    acc = 100 * f32["test_acc"]
+    where = "inside" if min(accs) <= acc <= max(accs) else "outside"
+    lines.append(
+        f"the recipe in float32 (seed {f32['seed']}, {run_machine(f32)}): {acc:.2f} %, {where} the range of its "
+        f"{len(accs)} runs above ({min(accs):.2f}-{max(accs):.2f} %, {run_machine(recipe['runs'][0])})"
+    )
+    return [_slide_wrap(line) for line in lines]
+
+
+def _slide_wrap(sentence: str) -> str:
+    """A printed sentence folded to a slide's 100 characters, continuation lines indented."""
+    return textwrap.fill(sentence, 100, subsequent_indent="  ", break_on_hyphens=False)
+
+
 def lr_schedule(total_steps: int, points: tuple[float, float, float] = (0.2, 0.23, 0.07)) -> Tensor:
     """The learning-rate factor at each step 0..total_steps: linear from ``start`` up to 1 at
     ``peak * total_steps``, then linear down to ``end`` (airbench's triangle)."""
@@ -297,6 +334,10 @@ def training_flops(model: nn.Module, x: Tensor, y: Tensor, speed: SpeedSettings,
     return int(counter.get_total_flops())
 
 
+# The one layer :func:`conv_peak_tflops` times that is not a layer of the speed-run network.
+PEAK_LARGER_LAYER = "256->256 @16, batch 256"
+
+
 def conv_peak_tflops(dtype: torch.dtype, repeats: int = 5) -> dict[str, float]:
     """The forward-convolution throughput this process reaches (TFLOP/s, 2 FLOPs per multiply-add; median of
     ``repeats`` runs), channels-last, on the speed-run's own 3x3 layer shapes at batch 1,024 and on one larger
@@ -304,7 +345,7 @@ def conv_peak_tflops(dtype: torch.dtype, repeats: int = 5) -> dict[str, float]:
     shapes = {  # (batch, in, out, size)
         "64->256 @15": (1024, 64, 256, 15),
         "256->256 @7": (1024, 256, 256, 7),
-        "256->256 @16, batch 256": (256, 256, 256, 16),
+        PEAK_LARGER_LAYER: (256, 256, 256, 16),
     }
     results = {}
     with torch.inference_mode():
@@ -566,6 +607,30 @@ def mean_step_seconds(result: dict[str, Any]) -> float:
     images/s): what a profiled step (``speedrun_profile``) is compared with."""
     runs = result["runs"]
     return sum(result["config"]["batch_size"] / r["images_per_second"] for r in runs) / len(runs)
+
+
+def profile_findings(profile: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    """What the stored profile (a ``speedrun_profile`` record) says beside the runs (a ``speedrun_cifar10``
+    result), as sentences computed from both: the convolutions' TFLOP/s over their own time against the
+    measured peaks (the network's own layer shapes, and the larger layer), the backward convolutions' time
+    against the forward ones', and the profiled step against the runs' step."""
+    parts, peaks = profile["result"]["parts"], result["peak_tflops"]
+    conv_seconds = parts["convolutions, forward"] + parts["convolutions, backward"]
+    conv_tflops = result["runs"][0]["flops_per_step"]["whitening frozen"] / conv_seconds / 1e12
+    dtype = "bfloat16" if profile["result"]["precision"]["autocast_dtype"] == "bfloat16" else "float32"
+    own = [v for k, v in peaks[dtype].items() if k != PEAK_LARGER_LAYER]
+    augment = profile["result"]["augment_epoch_seconds"] / profile["result"]["steps_per_epoch"]
+    lines = [
+        f"the step's FLOPs over its convolutions' time: {conv_tflops:.2f} TFLOP/s ({dtype}, "
+        f"{processor_name(profile['hardware'])})",
+        f"one forward convolution alone: {min(own):.2f}-{max(own):.2f} TFLOP/s on the network's shapes, "
+        f"{peaks[dtype][PEAK_LARGER_LAYER]:.2f} on a larger layer",
+        f"backward convolutions (input and weight gradients: twice the FLOPs) took "
+        f"{parts['convolutions, backward'] / parts['convolutions, forward']:.1f}x the forward's time",
+        f"the profiled step (no data): {profile['result']['step_seconds']:.2f} s; a step in the runs, "
+        f"augmentation ({1e3 * augment:.0f} ms) included: {mean_step_seconds(result):.2f} s",
+    ]
+    return [_slide_wrap(line) for line in lines]
 
 
 def profile_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
