@@ -40,6 +40,7 @@ from torch import Tensor
 from ...analysis.summary import median_seconds
 from ...data import ImageTensors, normalize
 from ...models.speedrun import ShiftOnlyBatchNorm, SpeedrunNet, whitening_init_
+from ...presentation.slides import MAX_COLUMNS
 from ...runtime import cpu_capability, hardware_summary, processor_name, seed_everything
 from ...train import SpeedSettings, choose_speed_settings
 
@@ -229,8 +230,8 @@ def ablation_findings(
 
 
 def _slide_wrap(sentence: str) -> str:
-    """A printed sentence folded to a slide's 100 characters, continuation lines indented."""
-    return textwrap.fill(sentence, 100, subsequent_indent="  ", break_on_hyphens=False)
+    """A printed sentence folded to a slide's width (``MAX_COLUMNS``), continuation lines indented."""
+    return textwrap.fill(sentence, MAX_COLUMNS, subsequent_indent="  ", break_on_hyphens=False)
 
 
 def lr_schedule(total_steps: int, points: tuple[float, float, float] = (0.2, 0.23, 0.07)) -> Tensor:
