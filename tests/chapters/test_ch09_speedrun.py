@@ -219,14 +219,23 @@ def test_tables_and_figure_of_a_result():
 def test_findings_are_sentences_computed_from_the_records():
     peaks = {"float32": {"64->256 @15": 0.3, sr.PEAK_LARGER_LAYER: 0.4},
              "bfloat16": {"64->256 @15": 2.0, "256->256 @7": 2.5, sr.PEAK_LARGER_LAYER: 3.0}}  # fmt: skip
-    recipe = {"runs": [_fake_run(0, 0.94), _fake_run(1, 0.942), _fake_run(2, 0.941)],
-              "summary": {"test_acc_std": 0.001}, "config": {"batch_size": 1000}, "peak_tflops": peaks}  # fmt: skip
+    recipe = {"runs": [_fake_run(0, 0.94), _fake_run(1, 0.942), _fake_run(2, 0.941)], "config": {"batch_size": 1000},
+              "summary": {"test_acc_std": 0.001, "test_acc_mean": 0.941, "train_seconds_mean": 80.0},
+              "peak_tflops": peaks}  # fmt: skip
     recipe["runs"][0]["flops_per_step"] = {"whitening frozen": 6e11}
     avx2 = "AMD EPYC; 2 logical cores; device cpu; CPU capability AVX2; torch 2.14.1"
     float32 = {"runs": [{**_fake_run(0, 0.9409), "precision": {"autocast_dtype": "float32"}, "hardware": avx2}]}
-    two_seeds = {"no lookahead": {"runs": [_fake_run(0, 0.93), _fake_run(1, 0.931)]}}
-    noise, f32 = sr.ablation_findings(two_seeds, recipe, float32)
+
+    def two_seeds(acc: float) -> dict:
+        return {"runs": [_fake_run(0, acc - 0.0005), _fake_run(1, acc + 0.0005)],
+                "summary": {"test_acc_mean": acc, "train_seconds_mean": 80.0}}  # fmt: skip
+
+    removed = {"no lookahead": two_seeds(0.9395), "no whitening init": two_seeds(0.926)}
+    noise, resolved, within, f32 = sr.ablation_findings(removed, recipe, float32)
     assert "sd 0.10 points" in noise and "about 0.09 points" in noise and "±0.18" in noise  # 0.1 * sqrt(5/6)
+    # no TTA loses 0.50 points (each fake run's no-TTA accuracy), lookahead 0.15: inside ±0.18
+    assert resolved == "resolved, largest loss first: no whitening init -1.50, no TTA (the recipe's runs) -0.50"
+    assert within == "within the noise: no lookahead -0.15"
     assert "94.09 %, inside the range of its 3 runs above (94.00-94.20 %" in " ".join(f32.split())
     assert "AMD EPYC (AVX2), float32" in f32
     float32["runs"][0]["test_acc"] = 0.95
@@ -241,7 +250,8 @@ def test_findings_are_sentences_computed_from_the_records():
     assert "2.00-2.50 TFLOP/s on the network's shapes, 3.00 on a larger layer" in text
     assert "took 2.0x the forward's time" in text and "step (no data): 1.25 s" in text
     assert "augmentation (50 ms) included: 1.00 s" in text  # 1,000 images at 1,000 img/s
-    assert all(len(line) <= 100 for sentence in lines + [noise, f32] for line in sentence.splitlines())
+    printed = lines + [noise, resolved, within, f32]
+    assert all(len(line) <= 100 for sentence in printed for line in sentence.splitlines())
 
 
 def test_float32_experiment_forces_float32(monkeypatch):

@@ -206,8 +206,9 @@ def ablation_findings(
 ) -> list[str]:
     """How finely the ablation table resolves, as sentences computed from the stored runs: the seed noise of a
     row's change (with the recipe's seed standard deviation ``sd``, ``sd * sqrt(1/n + 1/m)`` for an n-seed
-    mean against the recipe's m-seed one), and the recipe trained in float32 (a ``speedrun_float32`` result)
-    against the range of the recipe's seeds, which the rows trained in float32 are read against."""
+    mean against the recipe's m-seed one), the rows whose change exceeds twice that (largest loss first) and
+    those within it, and the recipe trained in float32 (a ``speedrun_float32`` result) against the range of
+    the recipe's seeds, which the rows trained in float32 are read against."""
     accs = [100 * r["test_acc"] for r in recipe["runs"]]
     sd = 100 * recipe["summary"]["test_acc_std"]
     lines = []
@@ -219,6 +220,11 @@ def ablation_findings(
             f"carries a seed noise of about {noise:.2f} points (sd x sqrt(1/{n} + 1/{len(accs)})): changes "
             f"within ±{2 * noise:.2f} are not resolved"
         )
+        changes = sorted(ablation_rows(ablations, recipe)[1:], key=lambda row: row["change"])
+        for name, keep in (("resolved, largest loss first", True), ("within the noise", False)):
+            named = [f"{row['removed']} {row['change']:+.2f}" for row in changes
+                     if (abs(row["change"]) > 2 * noise) == keep]  # fmt: skip
+            lines.append(f"{name}: {', '.join(named) or 'none'}")
     f32 = float32["runs"][0]
     acc = 100 * f32["test_acc"]
     where = "inside" if min(accs) <= acc <= max(accs) else "outside"
